@@ -1,0 +1,1 @@
+"""Prefect flows of the timetable, and the `yotqa` command line that runs them."""

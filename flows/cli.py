@@ -1,0 +1,282 @@
+"""The `yotqa` command line (SPEC §7). Run from the repository root: `yotqa --help`."""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+# Prefect, imported by later commands, must not phone home or litter the terminal.
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+import click  # noqa: E402
+import typer  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+from typer.core import TyperGroup  # noqa: E402
+
+from models.enums import ImportKind  # noqa: E402
+from models.errors import InputFileError, YotqaError  # noqa: E402
+from models.settings import get_settings  # noqa: E402
+
+# Piped output (scripts, CI logs) gets a wide fixed width so tables are not folded.
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class _Commands(TyperGroup):
+    """Reports the product's own errors as one clear message and exit status 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except InputFileError as exc:
+            for line in exc.lines():
+                err.print(line, markup=False)
+            raise typer.Exit(1) from None
+        except YotqaError as exc:
+            err.print(f"error: {exc}", markup=False)
+            raise typer.Exit(1) from None
+
+
+app = typer.Typer(
+    cls=_Commands,
+    name="yotqa",
+    help="Runs the youth offending team's quality-assurance framework: caseload, audits, timetable.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+calendar_app = typer.Typer(help="The working-day calendar (D1).", no_args_is_help=True)
+app.add_typer(calendar_app, name="calendar")
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    err.print(f"error: {message}", markup=False)
+    raise typer.Exit(code)
+
+
+def _date_option(value: str | None) -> date:
+    from tasks.workdays import parse_date, today
+
+    return parse_date(value) if value else today()
+
+
+def _engine():  # type: ignore[no-untyped-def]
+    """The configured database, which must be at the current schema."""
+    from models.db import current_revision, describe_url, head_revision, make_engine
+
+    settings = get_settings()
+    engine = make_engine()
+    revision = current_revision(engine)
+    if revision != head_revision():
+        engine.dispose()
+        where = describe_url(settings.resolved_database_url)
+        state = (
+            "is not set up"
+            if revision is None
+            else f"is at schema {revision}, not {head_revision()}"
+        )
+        _fail(f"the database {where} {state}: run `yotqa init` first")
+    return engine
+
+
+@app.command()
+def init() -> None:
+    """Create the database, or upgrade it to the current schema, and load the question sets."""
+    from models.db import describe_url, head_revision, session_scope, upgrade
+    from tasks.question_sets import sync_question_sets
+
+    settings = get_settings()
+    upgrade()
+    engine = _engine()
+    with session_scope(engine) as session:
+        result = sync_question_sets(session, settings.question_sets_dir)
+    engine.dispose()
+    out.print(
+        f"Database ready: {describe_url(settings.resolved_database_url)} (schema {head_revision()})"
+    )
+    if result.loaded:
+        out.print(f"Question sets loaded: {', '.join(result.loaded)}")
+    if result.unchanged:
+        out.print(f"Question sets already loaded: {', '.join(result.unchanged)}")
+
+
+@app.command("import")
+def import_(
+    kind: Annotated[
+        ImportKind, typer.Argument(help="What the file holds: staff, cases or feedback.")
+    ],
+    file: Annotated[Path, typer.Argument(help="A CSV or XLSX file with a header row.")],
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="The extract's date, YYYY-MM-DD (default today); changes of case manager are dated from it.",
+        ),
+    ] = None,
+) -> None:
+    """Import a file: every row or none. Errors are listed by row and column."""
+    from sqlmodel import Session
+
+    from tasks.importing import import_file
+
+    day = _date_option(as_of)
+    engine = _engine()
+    try:
+        with Session(engine) as session:
+            report = import_file(session, kind, file, as_of=day)
+    finally:
+        engine.dispose()
+    out.print(report.summary())
+
+
+@app.command("demo-data")
+def demo_data(
+    seed: Annotated[
+        int, typer.Option(help="Random seed: the same seed gives the same service.")
+    ] = 2012,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="The demo's 'today', YYYY-MM-DD (default today).")
+    ] = None,
+    if_empty: Annotated[
+        bool,
+        typer.Option("--if-empty", help="Do nothing if the database already holds a caseload."),
+    ] = False,
+) -> None:
+    """Create a realistic synthetic youth offending service and import it through the importers."""
+    from sqlmodel import Session
+
+    from models.db import upgrade
+    from tasks.demo import load_demo, write_demo_files
+    from tasks.summary import service_summary
+
+    day = _date_option(as_of)
+    upgrade()
+    engine = _engine()
+    try:
+        with Session(engine) as session:
+            if not service_summary(session, day).is_empty:
+                if if_empty:
+                    out.print("The database already holds a service: demo data not loaded.")
+                    return
+                _fail(
+                    "the database already holds staff or cases; demo data is for an empty "
+                    "database (point YOTQA_DATABASE_URL at a new one, or use --if-empty)"
+                )
+            files = write_demo_files(get_settings().output_dir / "demo", seed=seed, as_of=day)
+            for report in load_demo(session, files):
+                out.print(report.summary())
+    finally:
+        engine.dispose()
+    out.print(f"Demo files written to {files.staff.parent}")
+
+
+@app.command()
+def status(
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Count open cases on this date, YYYY-MM-DD (default today)."),
+    ] = None,
+) -> None:
+    """Summarise the service held in the database: teams, staff, caseload, feedback."""
+    from sqlmodel import Session
+
+    from models.db import describe_url
+    from tasks.summary import service_summary
+
+    day = _date_option(as_of)
+    engine = _engine()
+    with Session(engine) as session:
+        summary = service_summary(session, day)
+    engine.dispose()
+    out.print(f"[bold]Service on {day}[/] ({describe_url(get_settings().resolved_database_url)})")
+    if summary.is_empty:
+        out.print("No staff or cases yet: `yotqa import staff FILE`, or `yotqa demo-data`.")
+        return
+    teams = Table("Team", "Operational manager", "Case managers", "Open cases", title="Teams")
+    for t in summary.teams:
+        teams.add_row(t.name, t.manager, str(t.case_managers), str(t.open_cases))
+    out.print(teams)
+    roles = ", ".join(
+        f"{n} {role.label.lower()}" for role, n in sorted(summary.staff_by_role.items())
+    )
+    out.print(f"Staff: {roles}; {summary.inactive_staff} inactive")
+    mix = ", ".join(f"{o.label} {n}" for o, n in summary.open_by_order.most_common())
+    out.print(f"Cases: {summary.open_cases} open ({mix}); {summary.closed_cases} closed")
+    out.print(
+        f"Feedback: {summary.feedback} items. Question sets: {', '.join(summary.question_sets)}"
+    )
+    if summary.last_import:
+        last = summary.last_import
+        out.print(
+            f"Last import: {last.kind.value} from {last.file_name} on {last.imported_at:%Y-%m-%d %H:%M} UTC"
+        )
+
+
+@calendar_app.command("deadline")
+def calendar_deadline(
+    month: Annotated[str, typer.Argument(help="The month, YYYY-MM.")],
+    week: Annotated[str, typer.Argument(help="The week of the month, 1 to 4.")],
+) -> None:
+    """Print the ISO date of "the end of week WEEK" of MONTH: the last working day on or before day 7xWEEK."""
+    from tasks.workdays import Month
+
+    if not week.isdigit():
+        _fail(f"week must be a number from 1 to 4, not {week!r}", 2)
+    out.print(Month.parse(month).deadline(int(week)).isoformat())
+
+
+@app.command()
+def timetable(
+    from_: Annotated[
+        str | None, typer.Option("--from", help="First date, YYYY-MM-DD (default today).")
+    ] = None,
+    months: Annotated[
+        int, typer.Option(min=1, max=36, help="How many calendar months to show.")
+    ] = 12,
+) -> None:
+    """Print the timetable's runs and deadlines ahead (T1-T13), from the editable timetable file."""
+    from tasks.timetable import load_timetable, runs_between, working_days_in
+
+    start = _date_option(from_)
+    tt = load_timetable(get_settings().timetable_file)
+    table = Table(
+        "Runs on",
+        "At",
+        "Id",
+        "Task",
+        "Lead",
+        "Period",
+        "Due by",
+        title=f"Timetable from {start} for {months} month{'s' if months != 1 else ''}",
+    )
+    for run in runs_between(tt, start, months):
+        e = run.entry
+        table.add_row(
+            run.run_on.isoformat(),
+            e.time.strftime("%H:%M"),
+            e.id,
+            e.task,
+            e.lead.replace("_", " "),
+            run.period,
+            run.deadline.isoformat(),
+        )
+    out.print(table)
+    days = len(working_days_in(start, months))
+    for e in tt.daily:
+        out.print(
+            f"{e.id}: {e.task}, every working day at {e.time:%H:%M} ({days} working days in this span)."
+        )
+    out.print(f"Times are Europe/London. Timetable file: {tt.source}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

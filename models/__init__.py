@@ -1,0 +1,37 @@
+"""The domain of SPEC §1 as SQLModel tables; importing this package registers every table."""
+
+from models.audits import (
+    ActionPoint,
+    Audit,
+    Finding,
+    GoodPractice,
+    HighRiskIssue,
+    Question,
+    QuestionSet,
+)
+from models.feedback import Feedback, ImprovementPlan, PlanActivity, PlanObjective, PlanOutcome
+from models.people import Case, CaseAllocation, ImportRun, Staff, Team
+from models.sampling import SamplingRejection, SamplingRun, SamplingSelection
+
+__all__ = [
+    "ActionPoint",
+    "Audit",
+    "Case",
+    "CaseAllocation",
+    "Feedback",
+    "Finding",
+    "GoodPractice",
+    "HighRiskIssue",
+    "ImportRun",
+    "ImprovementPlan",
+    "PlanActivity",
+    "PlanObjective",
+    "PlanOutcome",
+    "Question",
+    "QuestionSet",
+    "SamplingRejection",
+    "SamplingRun",
+    "SamplingSelection",
+    "Staff",
+    "Team",
+]

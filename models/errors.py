@@ -1,0 +1,49 @@
+"""The product's exceptions: each says what is wrong and how to put it right."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class YotqaError(Exception):
+    """Base of every error the command line reports as a message rather than a traceback."""
+
+
+class InvalidInput(YotqaError, ValueError):
+    """A value typed by a user (a date, a month, a week) that is not in the expected form."""
+
+
+@dataclass(frozen=True)
+class CellError:
+    """One bad cell: the file, its row as a spreadsheet numbers it, the column and what was wrong."""
+
+    file: str
+    row: int | None
+    column: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.row is not None:
+            where += f": row {self.row}"
+        if self.column:
+            where += f", column '{self.column}'"
+        return f"{where}: {self.message}"
+
+
+class InputFileError(YotqaError):
+    """A file that cannot be taken in whole; lists every problem found, one per cell."""
+
+    def __init__(self, file: str, errors: list[CellError], what: str = "nothing was imported"):
+        self.file = file
+        self.errors = errors
+        self.what = what
+        noun = "error" if len(errors) == 1 else "errors"
+        super().__init__(f"{len(errors)} {noun} in {file}; {what}")
+
+    def lines(self) -> list[str]:
+        return [str(e) for e in self.errors] + [str(self)]
+
+
+class DataFileError(YotqaError):
+    """A shipped or edited data file (timetable, question set) that does not validate."""

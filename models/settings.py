@@ -1,0 +1,55 @@
+"""One settings object for the whole product (SPEC §7), read from the environment or `.env`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+
+class Settings(BaseSettings):
+    """Configuration; relative paths are taken from the repository root."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="YOTQA_", env_file=REPO_ROOT / ".env", extra="ignore"
+    )
+
+    database_url: str = Field(default="", description="SQLAlchemy URL; empty = var/yotqa.db")
+    output_dir: Path = Path("var")
+    timetable_file: Path = DATA_DIR / "timetable.yaml"
+    question_sets_dir: Path = DATA_DIR / "question_sets"
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: str = Field(default="", repr=False)
+    smtp_tls: bool = False
+    mail_from: str = "yotqa@localhost"
+
+    @field_validator("output_dir", "timetable_file", "question_sets_dir")
+    @classmethod
+    def _from_root(cls, value: Path) -> Path:
+        return value if value.is_absolute() else REPO_ROOT / value
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return normalise_database_url(self.database_url)
+        return f"sqlite:///{self.output_dir / 'yotqa.db'}"
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL URLs given without a driver."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

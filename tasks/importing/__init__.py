@@ -1,0 +1,34 @@
+"""Importers for the files of SPEC §7: staff, cases and feedback, from CSV or XLSX."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+from sqlmodel import Session
+
+from models.enums import ImportKind
+from tasks.importing.cases import CASE_COLUMNS, case_manager_on, import_cases
+from tasks.importing.common import ImportReport
+from tasks.importing.feedback import FEEDBACK_COLUMNS, import_feedback
+from tasks.importing.staff import STAFF_COLUMNS, import_staff
+
+IMPORTERS: dict[ImportKind, Callable[..., ImportReport]] = {
+    ImportKind.STAFF: import_staff,
+    ImportKind.CASES: import_cases,
+    ImportKind.FEEDBACK: import_feedback,
+}
+COLUMNS = {
+    ImportKind.STAFF: STAFF_COLUMNS,
+    ImportKind.CASES: CASE_COLUMNS,
+    ImportKind.FEEDBACK: FEEDBACK_COLUMNS,
+}
+
+
+def import_file(session: Session, kind: ImportKind, path: Path, *, as_of: date) -> ImportReport:
+    """Import one file of `kind`; raises InputFileError listing every bad cell, writing nothing."""
+    return IMPORTERS[kind](session, path, as_of=as_of)
+
+
+__all__ = ["COLUMNS", "ImportReport", "case_manager_on", "import_file"]

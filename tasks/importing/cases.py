@@ -1,0 +1,262 @@
+"""Cases import (SPEC §7): streams the extract, updates by case_ref, keeps allocation history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from models import Case, CaseAllocation, Staff, Team
+from models.enums import Gender, ImportKind, MappaLevel, OrderType, RiskLevel, SocialCareStatus
+from models.errors import CellError, InputFileError
+from models.types import utcnow
+from tasks.importing.common import ImportReport, record_import
+from tasks.importing.fields import RowReader
+from tasks.importing.reader import open_table
+
+CASE_COLUMNS = [
+    "case_ref",
+    "young_person_ref",
+    "young_person_name",
+    "date_of_birth",
+    "gender",
+    "ethnicity",
+    "order_type",
+    "opened_on",
+    "closed_on",
+    "case_manager_email",
+    "team",
+    "social_care_status",
+    "rosh_level",
+    "vulnerability_level",
+    "mappa_level",
+]
+PERSONAL = frozenset({"young_person_name", "date_of_birth"})
+# Fields compared between extracts; a change to any of them updates the case.
+_TRACKED = [
+    "young_person_ref",
+    "young_person_name",
+    "date_of_birth",
+    "gender",
+    "ethnicity",
+    "order_type",
+    "opened_on",
+    "closed_on",
+    "case_manager_id",
+    "team_id",
+    "social_care_status",
+    "rosh_level",
+    "vulnerability_level",
+    "mappa_level",
+]
+BATCH = 2000
+
+
+@dataclass
+class _Pending:
+    """Writes waiting to go to the database in one batch."""
+
+    inserts: list[dict[str, Any]] = field(default_factory=list)
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    # (case_id, staff_id, team_id, from_date, closed_on) for cases whose holder changed
+    moves: list[tuple[int, int, int, date, date | None]] = field(default_factory=list)
+    closures: list[tuple[int, date | None]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.inserts) + len(self.updates)
+
+
+def import_cases(session: Session, path: Path, *, as_of: date) -> ImportReport:
+    """Create or update cases by case_ref as of the extract's date; all rows or none."""
+    table = open_table(path, CASE_COLUMNS)
+    staff = {
+        email: (sid, active)
+        for sid, email, active in session.execute(sa.select(Staff.id, Staff.email, Staff.active))
+    }
+    teams = dict(session.execute(sa.select(Team.name, Team.id)).tuples().all())
+    cols = [getattr(Case, name) for name in ["id", "case_ref", *_TRACKED]]
+    existing = {row.case_ref: row._asdict() for row in session.execute(sa.select(*cols))}
+
+    errors: list[CellError] = []
+    first_row: dict[str, int] = {}
+    report = ImportReport(ImportKind.CASES, table.name)
+    pending = _Pending()
+    now = utcnow()
+    for number, record in table.rows:
+        cells = RowReader(table.name, number, record, errors, personal=PERSONAL)
+        values = _read_case(cells, staff, teams, as_of)
+        ref = values.get("case_ref")
+        if ref and ref in first_row:
+            cells.error(
+                "case_ref", f"{ref} appears twice in this file: first on row {first_row[ref]}"
+            )
+        elif ref:
+            first_row[ref] = number
+        if not cells.ok:
+            continue
+        report.rows += 1
+        if errors:
+            continue  # keep checking every row, but write nothing more: the import will be refused
+        before = existing.get(ref)
+        if before is None:
+            pending.inserts.append({**values, "created_at": now, "updated_at": now})
+            report.created += 1
+        else:
+            changed = {k: v for k, v in values.items() if k in _TRACKED and before[k] != v}
+            if not changed:
+                report.unchanged += 1
+                continue
+            report.updated += 1
+            pending.updates.append({"id": before["id"], **changed, "updated_at": now})
+            if "case_manager_id" in changed or "team_id" in changed:
+                report.reallocated += 1
+                pending.moves.append(
+                    (
+                        before["id"],
+                        values["case_manager_id"],
+                        values["team_id"],
+                        max(as_of, values["opened_on"]),
+                        values["closed_on"],
+                    )
+                )
+            elif "closed_on" in changed:
+                pending.closures.append((before["id"], values["closed_on"]))
+            if values["closed_on"] and not before["closed_on"]:
+                report.closed += 1
+        if len(pending) >= BATCH:
+            _flush(session, pending)
+    if errors:
+        session.rollback()
+        raise InputFileError(table.name, errors)
+    _flush(session, pending)
+    record_import(session, report, path, as_of)
+    session.commit()
+    return report
+
+
+def _read_case(
+    cells: RowReader, staff: dict[str, tuple[int, bool]], teams: dict[str, int], as_of: date
+) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "case_ref": cells.text("case_ref", max_length=64),
+        "young_person_ref": cells.text("young_person_ref", max_length=64),
+        "young_person_name": cells.text("young_person_name", max_length=200),
+        "date_of_birth": cells.date("date_of_birth"),
+        "gender": cells.choice("gender", Gender),
+        "ethnicity": cells.text("ethnicity", max_length=120),
+        "order_type": cells.choice("order_type", OrderType),
+        "opened_on": cells.date("opened_on"),
+        "closed_on": cells.date("closed_on", required=False),
+        "social_care_status": cells.choice("social_care_status", SocialCareStatus, required=False),
+        "rosh_level": cells.choice("rosh_level", RiskLevel, required=False),
+        "vulnerability_level": cells.choice("vulnerability_level", RiskLevel, required=False),
+        "mappa_level": cells.choice("mappa_level", MappaLevel, required=False),
+    }
+    born, opened, closed = values["date_of_birth"], values["opened_on"], values["closed_on"]
+    if born and born > as_of:
+        cells.error(
+            "date_of_birth", f"born in the future: the date is after the extract's date {as_of}"
+        )
+    elif born and opened and born >= opened:
+        cells.error("date_of_birth", "born on or after the day the case was opened")
+    if opened and opened > as_of:
+        cells.error("opened_on", f"{opened} is after the extract's date {as_of}")
+    if closed and opened and closed < opened:
+        cells.error("closed_on", f"closed before opened: {closed} is before opened_on {opened}")
+    elif closed and closed > as_of:
+        cells.error("closed_on", f"{closed} is after the extract's date {as_of}")
+
+    email = cells.email("case_manager_email")
+    if email and email not in staff:
+        cells.error(
+            "case_manager_email",
+            f"unknown staff email {email!r}: import the staff list "
+            "with this person first (yotqa import staff FILE)",
+        )
+    values["case_manager_id"] = staff[email][0] if email in staff else None
+    team = cells.text("team", max_length=120)
+    if team and team not in teams:
+        known = ", ".join(sorted(teams)) or "none yet: import staff first"
+        cells.error("team", f"unknown team {team!r}: expected one of {known}")
+    values["team_id"] = teams.get(team or "")
+    return values
+
+
+def _flush(session: Session, pending: _Pending) -> None:
+    if pending.inserts:
+        ids = session.execute(
+            sa.insert(Case).returning(
+                Case.id, Case.case_manager_id, Case.team_id, Case.opened_on, Case.closed_on
+            ),
+            pending.inserts,
+        ).all()
+        session.execute(
+            sa.insert(CaseAllocation),
+            [
+                {"case_id": i, "staff_id": s, "team_id": t, "from_date": o, "to_date": c}
+                for i, s, t, o, c in ids
+            ],
+        )
+    if pending.updates:
+        session.execute(sa.update(Case), pending.updates)
+    if pending.moves:
+        _move(session, pending.moves)
+    for case_id, closed_on in pending.closures:
+        _set_end(session, case_id, closed_on)
+    pending.inserts.clear()
+    pending.updates.clear()
+    pending.moves.clear()
+    pending.closures.clear()
+
+
+def _move(session: Session, moves: list[tuple[int, int, int, date, date | None]]) -> None:
+    """End each case's current allocation the day before the move and open the new one."""
+    latest: dict[int, CaseAllocation] = {}
+    for allocation in session.exec(
+        select(CaseAllocation)
+        .where(CaseAllocation.case_id.in_([m[0] for m in moves]))  # type: ignore[attr-defined]
+        .order_by(CaseAllocation.from_date, CaseAllocation.id)  # type: ignore[arg-type]
+    ):
+        latest[allocation.case_id] = allocation
+    for case_id, staff_id, team_id, on, closed_on in moves:
+        last = latest[case_id]
+        if last.from_date >= on or (closed_on is not None and closed_on < on):
+            # Same-day change, or a closed case corrected afterwards: amend, don't add history.
+            last.staff_id, last.team_id = staff_id, team_id
+            last.to_date = max(closed_on, last.from_date) if closed_on else None
+            continue
+        last.to_date = on - timedelta(days=1)
+        session.add(
+            CaseAllocation(
+                case_id=case_id, staff_id=staff_id, team_id=team_id, from_date=on, to_date=closed_on
+            )
+        )
+    session.flush()
+
+
+def _set_end(session: Session, case_id: int, closed_on: date | None) -> None:
+    """A closure ends the current allocation; a re-opened case's allocation is open again."""
+    last = session.exec(
+        select(CaseAllocation)
+        .where(CaseAllocation.case_id == case_id)
+        .order_by(CaseAllocation.from_date.desc())  # type: ignore[attr-defined]
+    ).first()
+    if last is not None:
+        last.to_date = max(closed_on, last.from_date) if closed_on else None
+    session.flush()
+
+
+def case_manager_on(session: Session, case_ref: str, day: date) -> Staff | None:
+    """Who held the case on `day` ("who held this case in March")."""
+    return session.exec(
+        select(Staff)
+        .join(CaseAllocation, CaseAllocation.staff_id == Staff.id)  # type: ignore[arg-type]
+        .join(Case, Case.id == CaseAllocation.case_id)  # type: ignore[arg-type]
+        .where(Case.case_ref == case_ref, CaseAllocation.from_date <= day)
+        .where(sa.or_(CaseAllocation.to_date.is_(None), CaseAllocation.to_date >= day))  # type: ignore[union-attr]
+        .order_by(CaseAllocation.from_date.desc())  # type: ignore[attr-defined]
+    ).first()

@@ -1,0 +1,102 @@
+"""Service-user feedback import: `received_on,source,team,case_ref,themes,summary,lessons_learnt,resolved_on`."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from models import Case, Feedback, Team
+from models.enums import FeedbackSource, ImportKind
+from models.errors import CellError, InputFileError
+from tasks.importing.common import ImportReport, record_import
+from tasks.importing.fields import RowReader
+from tasks.importing.reader import open_table
+
+FEEDBACK_COLUMNS = [
+    "received_on",
+    "source",
+    "team",
+    "case_ref",
+    "themes",
+    "summary",
+    "lessons_learnt",
+    "resolved_on",
+]
+
+
+def import_feedback(session: Session, path: Path, *, as_of: date) -> ImportReport:
+    """Add feedback; a row already imported (same date, source, team, case, summary) is updated."""
+    table = open_table(path, FEEDBACK_COLUMNS)
+    teams = dict(session.execute(sa.select(Team.name, Team.id)).tuples().all())
+    cases = dict(session.execute(sa.select(Case.case_ref, Case.id)).tuples().all())
+    existing = {f.fingerprint: f for f in session.exec(select(Feedback))}
+    errors: list[CellError] = []
+    report = ImportReport(ImportKind.FEEDBACK, table.name)
+    seen: dict[str, int] = {}
+    for number, record in table.rows:
+        cells = RowReader(table.name, number, record, errors)
+        received = cells.date("received_on")
+        source = cells.choice("source", FeedbackSource)
+        team = cells.text("team", max_length=120)
+        case_ref = cells.text("case_ref", required=False, max_length=64)
+        themes_text = cells.text("themes", required=False, max_length=1000) or ""
+        summary = cells.text("summary", max_length=4000)
+        lessons = cells.text("lessons_learnt", required=False, max_length=4000)
+        resolved = cells.date("resolved_on", required=False)
+        if received and received > as_of:
+            cells.error("received_on", f"{received} is after the extract's date {as_of}")
+        if received and resolved and resolved < received:
+            cells.error("resolved_on", f"resolved before received: {resolved} is before {received}")
+        if team and team not in teams:
+            cells.error(
+                "team", f"unknown team {team!r}: expected one of {', '.join(sorted(teams))}"
+            )
+        if case_ref and case_ref not in cases:
+            cells.error("case_ref", f"unknown case {case_ref!r}: import the cases extract first")
+        if not cells.ok:
+            continue
+        key = _fingerprint(received, source, team, case_ref, summary)  # type: ignore[arg-type]
+        if key in seen:
+            cells.error(None, f"the same feedback as row {seen[key]}")
+            continue
+        seen[key] = number
+        report.rows += 1
+        values = {
+            "received_on": received,
+            "source": source,
+            "team_id": teams[team],  # type: ignore[index]
+            "case_id": cases.get(case_ref) if case_ref else None,
+            "themes": [t.strip() for t in themes_text.split(";") if t.strip()],
+            "summary": summary,
+            "lessons_learnt": lessons or "",
+            "resolved_on": resolved,
+        }
+        item = existing.get(key)
+        if item is None:
+            session.add(Feedback(fingerprint=key, **values))
+            report.created += 1
+        elif any(getattr(item, k) != v for k, v in values.items()):
+            for k, v in values.items():
+                setattr(item, k, v)
+            report.updated += 1
+        else:
+            report.unchanged += 1
+    if errors:
+        session.rollback()
+        raise InputFileError(table.name, errors)
+    record_import(session, report, path, as_of)
+    session.commit()
+    return report
+
+
+def _fingerprint(
+    received: date, source: FeedbackSource, team: str, case_ref: str, summary: str
+) -> str:
+    text = "\x1f".join(
+        [received.isoformat(), source.value, team, case_ref, " ".join(summary.split())]
+    )
+    return hashlib.sha256(text.encode()).hexdigest()

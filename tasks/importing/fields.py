@@ -1,0 +1,152 @@
+"""Reads the cells of one row into typed values, noting every bad cell with what was expected."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from enum import Enum
+from typing import Any, TypeVar
+
+from models.enums import LabelledEnum
+from models.errors import CellError
+
+E = TypeVar("E", bound=LabelledEnum)
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_UK = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
+_TRUE = {"true", "yes", "y", "1", "active"}
+_FALSE = {"false", "no", "n", "0", "inactive", "left"}
+
+
+def cell_text(value: Any) -> str:
+    """A cell as text: numbers from spreadsheets lose a trailing .0, None is empty."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    return str(value).strip()
+
+
+class RowReader:
+    """One row's cells; each accessor returns None and records a CellError when a cell is bad."""
+
+    def __init__(
+        self,
+        file: str,
+        row: int,
+        record: dict[str, Any],
+        errors: list[CellError],
+        personal: frozenset[str] = frozenset(),
+    ):
+        self.file, self.row, self.record, self.errors = file, row, record, errors
+        # Cells of personal data are never echoed into messages (E5).
+        self.personal = personal
+        self.ok = True
+        if "__error__" in record:
+            self.error(None, record["__error__"])
+
+    def error(self, column: str | None, message: str) -> None:
+        self.ok = False
+        self.errors.append(CellError(self.file, self.row, column, message))
+
+    def _show(self, column: str, value: str) -> str:
+        return "the value (not shown: personal data)" if column in self.personal else _quote(value)
+
+    def text(self, column: str, *, required: bool = True, max_length: int = 200) -> str | None:
+        value = cell_text(self.record.get(column))
+        if not value:
+            if required:
+                self.error(column, "a value is required here")
+                return None
+            return ""
+        if len(value) > max_length:
+            self.error(column, f"{len(value):,} characters is too long: at most {max_length}")
+            return None
+        return value
+
+    def email(self, column: str, *, required: bool = True) -> str | None:
+        value = self.text(column, required=required, max_length=254)
+        if not value:
+            return value
+        if not _EMAIL.match(value):
+            self.error(
+                column,
+                f"{self._show(column, value)} is not an email address: expected name@example.org",
+            )
+            return None
+        return value.lower()
+
+    def date(self, column: str, *, required: bool = True) -> date | None:
+        raw = self.record.get(column)
+        if isinstance(raw, datetime):
+            return raw.date()
+        if isinstance(raw, date):
+            return raw
+        value = cell_text(raw)
+        if not value:
+            if required:
+                self.error(column, "a date is required here: expected YYYY-MM-DD")
+            return None
+        if _ISO.match(value):
+            try:
+                return date.fromisoformat(value)
+            except ValueError:
+                self.error(
+                    column, f"{self._show(column, value)} is not a real date: expected YYYY-MM-DD"
+                )
+                return None
+        hint = ""
+        if (uk := _UK.match(value)) and column not in self.personal:
+            hint = f" (if this is day/month/year, write {uk[3]}-{int(uk[2]):02d}-{int(uk[1]):02d})"
+        elif uk:
+            hint = " (it looks like day/month/year: write year-month-day)"
+        elif value.isdigit():
+            hint = " (a spreadsheet date serial: format the column as a date, YYYY-MM-DD)"
+        self.error(
+            column, f"{self._show(column, value)} is not a date in the form YYYY-MM-DD{hint}"
+        )
+        return None
+
+    def choice(self, column: str, enum: type[E], *, required: bool = True) -> E | None:
+        value = cell_text(self.record.get(column))
+        if not value:
+            if required:
+                self.error(column, f"a value is required here: one of {enum.expected()}")
+            return None
+        try:
+            return enum.parse(value)
+        except ValueError:
+            noun = re.sub(r"(?<!^)([A-Z])", r" \1", enum.__name__).lower()
+            self.error(
+                column,
+                f"{self._show(column, value)} is not a known {noun}: expected one of {enum.expected()}",
+            )
+            return None
+
+    def boolean(self, column: str, *, default: bool) -> bool | None:
+        value = cell_text(self.record.get(column)).lower()
+        if isinstance(self.record.get(column), bool):
+            return bool(self.record[column])
+        if not value:
+            return default
+        if value in _TRUE:
+            return True
+        if value in _FALSE:
+            return False
+        self.error(
+            column,
+            f"{self._show(column, value)} is not yes or no: expected true/false, yes/no or 1/0",
+        )
+        return None
+
+
+def _quote(value: str, limit: int = 60) -> str:
+    """A cell value quoted for an error message, cut short if long."""
+    return repr(value if len(value) <= limit else value[:limit] + "…")
+
+
+def enum_values(enum: type[Enum]) -> list[str]:
+    return [str(m.value) for m in enum]
