@@ -19,7 +19,9 @@ from models.db import make_engine, upgrade  # noqa: E402
 from models.settings import get_settings  # noqa: E402
 from tasks.question_sets import sync_question_sets  # noqa: E402
 
-POSTGRES_URL = os.environ.get("YOTQA_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get(
+    "YOTQA_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 # CI sets this: there, PostgreSQL being down is a failure, not a reason to skip.
 REQUIRE_POSTGRES = os.environ.get("YOTQA_REQUIRE_POSTGRES") == "1"
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
@@ -98,7 +100,11 @@ def _load_question_sets(url: str) -> None:
 
 def _truncate_all(url: str) -> None:
     engine = make_engine(url)
-    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables if t.name not in ("questionset", "question"))
+    tables = ", ".join(
+        f'"{t.name}"'
+        for t in SQLModel.metadata.sorted_tables
+        if t.name not in ("questionset", "question")
+    )
     with engine.begin() as conn:
         conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     engine.dispose()

@@ -6,8 +6,8 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from tasks.importing import COLUMNS
 from models.enums import ImportKind
+from tasks.importing import COLUMNS
 
 MANAGER = "olu.manager@yot.example.org"
 CM_A = "ann.case@yot.example.org"
@@ -16,15 +16,32 @@ SERVICE_MANAGER = "sam.service@yot.example.org"
 
 
 def staff_row(**overrides: Any) -> dict[str, str]:
-    row = {"email": CM_A, "name": "Ann Case", "role": "case_manager", "team": "North",
-           "line_manager_email": MANAGER, "active": "yes"}
+    row = {
+        "email": CM_A,
+        "name": "Ann Case",
+        "role": "case_manager",
+        "team": "North",
+        "line_manager_email": MANAGER,
+        "active": "yes",
+    }
     return {**row, **overrides}
 
 
 def base_staff() -> list[dict[str, str]]:
     return [
-        staff_row(email=SERVICE_MANAGER, name="Sam Service", role="service_manager", team="", line_manager_email=""),
-        staff_row(email=MANAGER, name="Olu Manager", role="operational_manager", line_manager_email=SERVICE_MANAGER),
+        staff_row(
+            email=SERVICE_MANAGER,
+            name="Sam Service",
+            role="service_manager",
+            team="",
+            line_manager_email="",
+        ),
+        staff_row(
+            email=MANAGER,
+            name="Olu Manager",
+            role="operational_manager",
+            line_manager_email=SERVICE_MANAGER,
+        ),
         staff_row(),
         staff_row(email=CM_B, name="Bob Case"),
     ]
@@ -32,23 +49,42 @@ def base_staff() -> list[dict[str, str]]:
 
 def case_row(**overrides: Any) -> dict[str, str]:
     row = {
-        "case_ref": "YJ26-00001", "young_person_ref": "YP100001", "young_person_name": "Jordan Example",
-        "date_of_birth": "2010-05-01", "gender": "male", "ethnicity": "White British",
-        "order_type": "referral_order", "opened_on": "2026-03-02", "closed_on": "",
-        "case_manager_email": CM_A, "team": "North", "social_care_status": "", "rosh_level": "medium",
-        "vulnerability_level": "low", "mappa_level": "",
+        "case_ref": "YJ26-00001",
+        "young_person_ref": "YP100001",
+        "young_person_name": "Jordan Example",
+        "date_of_birth": "2010-05-01",
+        "gender": "male",
+        "ethnicity": "White British",
+        "order_type": "referral_order",
+        "opened_on": "2026-03-02",
+        "closed_on": "",
+        "case_manager_email": CM_A,
+        "team": "North",
+        "social_care_status": "",
+        "rosh_level": "medium",
+        "vulnerability_level": "low",
+        "mappa_level": "",
     }
     return {**row, **overrides}
 
 
 def feedback_row(**overrides: Any) -> dict[str, str]:
-    row = {"received_on": "2026-06-01", "source": "exit_survey", "team": "North", "case_ref": "YJ26-00001",
-           "themes": "communication; respect", "summary": "Rated the service 4 out of 5.",
-           "lessons_learnt": "", "resolved_on": ""}
+    row = {
+        "received_on": "2026-06-01",
+        "source": "exit_survey",
+        "team": "North",
+        "case_ref": "YJ26-00001",
+        "themes": "communication; respect",
+        "summary": "Rated the service 4 out of 5.",
+        "lessons_learnt": "",
+        "resolved_on": "",
+    }
     return {**row, **overrides}
 
 
-def write_csv(path: Path, rows: list[dict[str, str]], columns: list[str] | None = None, **kwargs: Any) -> Path:
+def write_csv(
+    path: Path, rows: list[dict[str, str]], columns: list[str] | None = None, **kwargs: Any
+) -> Path:
     columns = columns or list(rows[0])
     with path.open("w", newline="", encoding=kwargs.pop("encoding", "utf-8")) as fh:
         writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore", **kwargs)

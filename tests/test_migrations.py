@@ -36,10 +36,19 @@ def _schema(url: str) -> dict[str, object]:
         if table == "alembic_version":
             continue
         schema[table] = {
-            "columns": sorted((c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table)),
-            "fks": sorted((tuple(f["constrained_columns"]), f["referred_table"]) for f in inspector.get_foreign_keys(table)),
-            "unique": sorted(tuple(u["column_names"]) for u in inspector.get_unique_constraints(table)),
-            "indexes": sorted((i["name"], tuple(i["column_names"])) for i in inspector.get_indexes(table)),
+            "columns": sorted(
+                (c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table)
+            ),
+            "fks": sorted(
+                (tuple(f["constrained_columns"]), f["referred_table"])
+                for f in inspector.get_foreign_keys(table)
+            ),
+            "unique": sorted(
+                tuple(u["column_names"]) for u in inspector.get_unique_constraints(table)
+            ),
+            "indexes": sorted(
+                (i["name"], tuple(i["column_names"])) for i in inspector.get_indexes(table)
+            ),
         }
     engine.dispose()
     return schema
@@ -48,12 +57,16 @@ def _schema(url: str) -> dict[str, object]:
 def _diff_against_models(url: str) -> list[object]:
     engine = make_engine(url)
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), SQLModel.metadata)
+        diff = compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": True}), SQLModel.metadata
+        )
     engine.dispose()
     return diff
 
 
-def test_fresh_database_and_upgrade_from_first_revision_reach_the_same_schema(empty_url, tmp_path) -> None:
+def test_fresh_database_and_upgrade_from_first_revision_reach_the_same_schema(
+    empty_url, tmp_path
+) -> None:
     script = ScriptDirectory.from_config(alembic_config(empty_url))
     first = list(script.walk_revisions())[-1].revision
     upgrade(empty_url, first)
@@ -101,9 +114,18 @@ def _team_and_staff(session: Session) -> tuple[Team, Staff]:
 
 
 def _case(team: Team, staff: Staff, ref: str = "YJ-1", **kw) -> Case:  # type: ignore[no-untyped-def]
-    values = dict(case_ref=ref, young_person_ref="YP1", young_person_name="N", date_of_birth=date(2010, 1, 1),
-                  gender=Gender.MALE, ethnicity="White British", order_type=OrderType.YRO,
-                  opened_on=date(2026, 1, 5), case_manager_id=staff.id, team_id=team.id)
+    values = dict(
+        case_ref=ref,
+        young_person_ref="YP1",
+        young_person_name="N",
+        date_of_birth=date(2010, 1, 1),
+        gender=Gender.MALE,
+        ethnicity="White British",
+        order_type=OrderType.YRO,
+        opened_on=date(2026, 1, 5),
+        case_manager_id=staff.id,
+        team_id=team.id,
+    )
     return Case(**{**values, **kw})
 
 
@@ -124,13 +146,25 @@ def test_second_audit_of_same_case_kind_and_period_is_refused(session: Session) 
     session.flush()
     from models import QuestionSet
 
-    qs = session.exec(sa.select(QuestionSet).where(QuestionSet.code == "case-audit")).scalars().first()  # type: ignore[call-overload]
+    qs = (
+        session.exec(sa.select(QuestionSet).where(QuestionSet.code == "case-audit"))
+        .scalars()
+        .first()
+    )  # type: ignore[call-overload]
 
     def audit() -> Audit:
-        return Audit(kind=AuditKind.CASE_FILE, category=AuditCategory.COMPLIANCE, case_id=case.id,
-                     subject_staff_id=staff.id, auditor_id=staff.id, question_set_id=qs.id,
-                     selection_method=SelectionMethod.RANDOM, period="2026-11",
-                     assigned_on=date(2026, 11, 2), due_on=date(2026, 11, 20))
+        return Audit(
+            kind=AuditKind.CASE_FILE,
+            category=AuditCategory.COMPLIANCE,
+            case_id=case.id,
+            subject_staff_id=staff.id,
+            auditor_id=staff.id,
+            question_set_id=qs.id,
+            selection_method=SelectionMethod.RANDOM,
+            period="2026-11",
+            assigned_on=date(2026, 11, 2),
+            due_on=date(2026, 11, 20),
+        )
 
     session.add(audit())
     session.flush()
@@ -139,7 +173,9 @@ def test_second_audit_of_same_case_kind_and_period_is_refused(session: Session) 
         session.flush()
 
 
-def test_closed_before_opened_and_unknown_staff_are_refused_by_the_database(session: Session) -> None:
+def test_closed_before_opened_and_unknown_staff_are_refused_by_the_database(
+    session: Session,
+) -> None:
     team, staff = _team_and_staff(session)
     session.add(_case(team, staff, closed_on=date(2025, 12, 1)))
     with pytest.raises(sa.exc.IntegrityError):
@@ -153,8 +189,12 @@ def test_closed_before_opened_and_unknown_staff_are_refused_by_the_database(sess
 
 def test_enumeration_columns_refuse_unknown_values(session: Session) -> None:
     with pytest.raises(sa.exc.IntegrityError):
-        session.execute(sa.text("INSERT INTO staff (email, name, role, active, created_at, updated_at) "
-                                "VALUES ('x@y.org', 'X', 'wizard', true, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+        session.execute(
+            sa.text(
+                "INSERT INTO staff (email, name, role, active, created_at, updated_at) "
+                "VALUES ('x@y.org', 'X', 'wizard', true, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
 
 
 def test_timestamps_come_back_in_utc_on_every_backend(session: Session) -> None:

@@ -33,7 +33,9 @@ from tasks.workdays import (
         (2020, 12, 4, date(2020, 12, 24), "day 28 is the substitute Boxing Day"),
     ],
 )
-def test_end_of_week_is_last_working_day_on_or_before_day_7n(year, month, week, expected, why) -> None:
+def test_end_of_week_is_last_working_day_on_or_before_day_7n(
+    year, month, week, expected, why
+) -> None:
     assert end_of_week(year, month, week) == expected, why
 
 
@@ -83,8 +85,11 @@ def test_calendar_deadline_command_prints_iso_date(offline_cli) -> None:
 
 @pytest.mark.parametrize(
     ("args", "message"),
-    [(("2026-11", "5"), "week must be 1 to 4"), (("2026-11", "three"), "week must be a number"),
-     (("11-2026", "3"), "expected YYYY-MM")],
+    [
+        (("2026-11", "5"), "week must be 1 to 4"),
+        (("2026-11", "three"), "week must be a number"),
+        (("11-2026", "3"), "expected YYYY-MM"),
+    ],
 )
 def test_calendar_deadline_command_explains_bad_input(offline_cli, args, message) -> None:
     result = offline_cli("calendar", "deadline", *args)

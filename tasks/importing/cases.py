@@ -16,7 +16,7 @@ from models.errors import CellError, InputFileError
 from models.types import utcnow
 from tasks.importing.common import ImportReport, record_import
 from tasks.importing.fields import RowReader
-from tasks.importing.reader import open_table
+from tasks.importing.reader import in_file_order, open_table
 
 CASE_COLUMNS = [
     "case_ref",
@@ -131,7 +131,7 @@ def import_cases(session: Session, path: Path, *, as_of: date) -> ImportReport:
             _flush(session, pending)
     if errors:
         session.rollback()
-        raise InputFileError(table.name, errors)
+        raise InputFileError(table.name, in_file_order(errors, table.columns))
     _flush(session, pending)
     record_import(session, report, path, as_of)
     session.commit()

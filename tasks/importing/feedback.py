@@ -14,7 +14,7 @@ from models.enums import FeedbackSource, ImportKind
 from models.errors import CellError, InputFileError
 from tasks.importing.common import ImportReport, record_import
 from tasks.importing.fields import RowReader
-from tasks.importing.reader import open_table
+from tasks.importing.reader import in_file_order, open_table
 
 FEEDBACK_COLUMNS = [
     "received_on",
@@ -87,7 +87,7 @@ def import_feedback(session: Session, path: Path, *, as_of: date) -> ImportRepor
             report.unchanged += 1
     if errors:
         session.rollback()
-        raise InputFileError(table.name, errors)
+        raise InputFileError(table.name, in_file_order(errors, table.columns))
     record_import(session, report, path, as_of)
     session.commit()
     return report

@@ -7,7 +7,7 @@ import csv
 import re
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,12 @@ _XLS_MAGIC = b"\xd0\xcf\x11\xe0"
 _CHUNK = 1 << 20
 # A single enormous cell is a broken file, not data: the csv module's limit, stated.
 MAX_FIELD_CHARS = 100_000
+
+
+def in_file_order(errors: list[CellError], columns: list[str]) -> list[CellError]:
+    """Errors by row, then by the column's place in the file, as a person reads the sheet."""
+    place = {c: i for i, c in enumerate(columns)}
+    return sorted(errors, key=lambda e: (e.row or 0, place.get(e.column or "", -1)))
 
 
 def normalise_header(name: object) -> str:
@@ -31,7 +37,6 @@ class Table:
     name: str
     columns: list[str]
     rows: Iterator[tuple[int, dict[str, Any]]]
-    problems: list[CellError] = field(default_factory=list)
 
 
 def open_table(path: Path, required: list[str]) -> Table:
@@ -163,10 +168,14 @@ def _csv_problem(exc: csv.Error) -> str:
 
 def _open_xlsx(path: Path, name: str) -> tuple[list[str], Iterator[tuple[int, dict[str, Any]]]]:
     import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
 
+    # Opened from a file object: the content decides, whatever the file's extension says.
+    handle = path.open("rb")
     try:
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        workbook = openpyxl.load_workbook(handle, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, InvalidFileException) as exc:
+        handle.close()
         raise InputFileError(
             name,
             [
@@ -184,6 +193,7 @@ def _open_xlsx(path: Path, name: str) -> tuple[list[str], Iterator[tuple[int, di
         header = next(values)
     except StopIteration:
         workbook.close()
+        handle.close()
         raise InputFileError(
             name, [CellError(name, 1, None, "the first sheet is empty: expected a header row")]
         ) from None
@@ -204,5 +214,6 @@ def _open_xlsx(path: Path, name: str) -> tuple[list[str], Iterator[tuple[int, di
                 yield row_number, record
         finally:
             workbook.close()
+            handle.close()
 
     return columns, rows()

@@ -14,7 +14,7 @@ from models.errors import CellError, InputFileError
 from models.types import utcnow
 from tasks.importing.common import ImportReport, record_import
 from tasks.importing.fields import RowReader
-from tasks.importing.reader import open_table
+from tasks.importing.reader import in_file_order, open_table
 
 STAFF_COLUMNS = ["email", "name", "role", "team", "line_manager_email", "active"]
 # Roles that belong to a team (Fig. 2); the others work across the service.
@@ -71,7 +71,7 @@ def import_staff(session: Session, path: Path, *, as_of: date) -> ImportReport:
             )
     errors += _cycles(table.name, rows, existing)
     if errors:
-        raise InputFileError(table.name, sorted(errors, key=lambda e: e.row or 0))
+        raise InputFileError(table.name, in_file_order(errors, table.columns))
 
     report = ImportReport(ImportKind.STAFF, table.name, rows=len(rows))
     teams = {t.name: t for t in session.exec(select(Team))}

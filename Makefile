@@ -1,0 +1,43 @@
+# The two commands a newcomer needs:  make run   and   make test
+# Both create .venv from nothing with the Python found as $(PYTHON) (3.11 or newer).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
+
+export DO_NOT_TRACK := 1
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+
+.PHONY: run test lint bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "yotqa needs Python 3.11 or newer; run: make PYTHON=python3.11 ...")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "Installing yotqa and its dependencies into $(VENV) (the first time takes a minute or two)..."
+	@$(BIN)/python -m pip install --disable-pip-version-check --quiet -e '.[dev]' > $(VENV)/install.log 2>&1 \
+		|| { tail -40 $(VENV)/install.log; echo "pip install failed: the full log is $(VENV)/install.log"; exit 1; }
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+## make run: set up, create the database, load the demo service if empty, show it and the timetable
+run: $(STAMP)
+	@$(BIN)/yotqa init
+	@$(BIN)/yotqa demo-data --if-empty
+	@$(BIN)/yotqa status
+	@$(BIN)/yotqa timetable --months 3
+	@echo
+	@echo "Next: $(BIN)/yotqa --help   (data and outputs are under var/)"
+
+## make test: set up and run the whole test suite (SQLite and PostgreSQL)
+test: $(STAMP)
+	@$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	@$(BIN)/ruff check .
+
+bench: $(STAMP)
+	@$(BIN)/python benchmarks/import_cases.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

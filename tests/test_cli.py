@@ -1,0 +1,67 @@
+"""The `yotqa` command line: init, status, help."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import Cli
+
+
+def test_init_creates_then_leaves_an_up_to_date_database(
+    monkeypatch, tmp_path: Path, settings_env
+) -> None:
+    cli = Cli(monkeypatch, f"sqlite:///{tmp_path / 'fresh' / 'yotqa.db'}")
+    first = cli("init")
+    assert first.exit_code == 0, first.stderr
+    assert "Question sets loaded: case-audit@1" in first.stdout
+    second = cli("init")
+    assert second.exit_code == 0
+    assert "Question sets already loaded" in second.stdout
+    assert (
+        tmp_path / "fresh" / "yotqa.db"
+    ).stat().st_mode & 0o077 == 0  # owner only: personal data
+
+
+@pytest.mark.postgres
+def test_init_never_prints_the_database_password(
+    monkeypatch, settings_env, postgres_server: str
+) -> None:
+    # The server trusts local connections, so any password gets in: enough to see it is hidden.
+    url = (
+        sa.make_url(postgres_server).set(password="s3cret-pw").render_as_string(hide_password=False)
+    )
+    result = Cli(monkeypatch, url)("init")
+    assert result.exit_code == 0, result.stderr
+    assert "Database ready: postgresql+psycopg://postgres:***@" in result.stdout
+    assert "s3cret-pw" not in result.stdout + result.stderr
+
+
+def test_status_summarises_teams_staff_and_caseload(cli) -> None:
+    assert "No staff or cases yet" in cli("status").stdout
+    cli("demo-data", "--as-of", "2026-11-25")
+    result = cli("status", "--as-of", "2026-11-25")
+    assert result.exit_code == 0
+    assert "Operational manager" in result.stdout
+    assert "open (" in result.stdout and "Question sets: case-audit v1" in result.stdout
+
+
+def test_status_never_shows_a_young_persons_name(cli, tmp_path: Path) -> None:
+    """E5: the summary is figures and references only."""
+    cli("demo-data", "--as-of", "2026-11-25")
+    names = {
+        line.split(",")[2]
+        for line in (tmp_path / "var" / "demo" / "cases-2026-11-25.csv")
+        .read_text()
+        .splitlines()[1:]
+    }
+    output = cli("status", "--as-of", "2026-11-25").stdout
+    assert not [n for n in names if n in output]
+
+
+def test_help_lists_the_commands(offline_cli) -> None:
+    result = offline_cli("--help")
+    for command in ("init", "import", "demo-data", "calendar", "timetable", "status"):
+        assert command in result.stdout
