@@ -23,7 +23,7 @@ from models.errors import InputFileError, YotqaError  # noqa: E402
 from models.settings import get_settings  # noqa: E402
 
 # Piped output (scripts, CI logs) gets a wide fixed width so tables are not folded.
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -67,10 +67,17 @@ def _date_option(value: str | None) -> date:
 
 def _engine():  # type: ignore[no-untyped-def]
     """The configured database, which must be at the current schema."""
-    from models.db import current_revision, describe_url, head_revision, make_engine
+    from models.db import (
+        check_connection,
+        current_revision,
+        describe_url,
+        head_revision,
+        make_engine,
+    )
 
     settings = get_settings()
     engine = make_engine()
+    check_connection(engine)
     revision = current_revision(engine)
     if revision != head_revision():
         engine.dispose()

@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 import models  # noqa: F401  (registers every table on the metadata)
+from models.errors import ConfigError
 from models.settings import get_settings, normalise_database_url
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -23,7 +24,14 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 def make_engine(url: str | None = None, **kwargs: Any) -> sa.Engine:
     """An engine for `url` (default: the configured database), SQLite with foreign keys on."""
     url = normalise_database_url(url or get_settings().resolved_database_url)
-    parsed = make_url(url)
+    try:
+        parsed = make_url(url)
+        parsed.get_dialect()
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError):
+        raise ConfigError(
+            f"YOTQA_DATABASE_URL={describe_url(url)!r} is not a database URL this product can use: "
+            "expected sqlite:///path/to/file.db or postgresql://user@host:5432/database"
+        ) from None
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             _prepare_sqlite_file(Path(parsed.database))
@@ -77,6 +85,7 @@ def upgrade(url: str | None = None, revision: str = "head") -> None:
     """Bring the database at `url` (default: the configured one) up to `revision`."""
     url = url or get_settings().resolved_database_url
     engine = make_engine(url)
+    check_connection(engine)
     try:
         with engine.begin() as connection:
             cfg = alembic_config(url)
@@ -103,4 +112,20 @@ def head_revision() -> str:
 
 def describe_url(url: str) -> str:
     """The URL with any password hidden, for messages and logs."""
-    return make_url(normalise_database_url(url)).render_as_string(hide_password=True)
+    try:
+        return make_url(normalise_database_url(url)).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return "(unreadable URL)"
+
+
+def check_connection(engine: sa.Engine) -> None:
+    """Connect once, turning a refused connection into an error that says where and what."""
+    try:
+        with engine.connect():
+            pass
+    except sa.exc.OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise ConfigError(
+            f"cannot connect to the database {describe_url(str(engine.url.render_as_string(hide_password=False)))}: "
+            f"{reason}. Check YOTQA_DATABASE_URL and that the server is running."
+        ) from None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
+from functools import cache
 from typing import Self
 
 
@@ -20,24 +22,37 @@ class LabelledEnum(StrEnum):
     @classmethod
     def parse(cls, raw: str) -> Self:
         """Accept the value, its label or a known alias, ignoring case, spaces and punctuation."""
-        key = _norm(raw)
-        for member in cls:
-            spellings = {
-                member.value,
-                member.label,
-                *_ALIASES.get((cls.__name__, member.value), ()),
-            }
-            if key in {_norm(s) for s in spellings}:
-                return member
-        raise ValueError(raw)
+        table = _spellings(cls)
+        member = table.get(raw) or table.get(_norm(raw))
+        if member is None:
+            raise ValueError(raw)
+        return member  # type: ignore[return-value]
 
     @classmethod
     def expected(cls) -> str:
         return ", ".join(f"{v} ({lbl})" if lbl != v else v for v, lbl in cls.labels().items())
 
 
+_NOT_ALNUM = re.compile(r"[\W_]+")
+
+
+@cache
+def _spellings(enum: type[LabelledEnum]) -> dict[str, LabelledEnum]:
+    """Every accepted spelling of every member, normalised, built once per enumeration."""
+    table: dict[str, LabelledEnum] = {}
+    for member in enum:
+        for spelling in (
+            member.value,
+            member.label,
+            *_ALIASES.get((enum.__name__, member.value), ()),
+        ):
+            table.setdefault(_norm(spelling), member)
+            table.setdefault(spelling, member)  # exact spellings skip normalising: imports are hot
+    return table
+
+
 def _norm(text: str) -> str:
-    return "".join(ch for ch in text.casefold() if ch.isalnum())
+    return _NOT_ALNUM.sub("", text.casefold())
 
 
 class Role(LabelledEnum):

@@ -47,3 +47,7 @@ class InputFileError(YotqaError):
 
 class DataFileError(YotqaError):
     """A shipped or edited data file (timetable, question set) that does not validate."""
+
+
+class ConfigError(YotqaError):
+    """A setting (environment variable or .env) that cannot be used."""

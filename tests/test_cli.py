@@ -65,3 +65,31 @@ def test_help_lists_the_commands(offline_cli) -> None:
     result = offline_cli("--help")
     for command in ("init", "import", "demo-data", "calendar", "timetable", "status"):
         assert command in result.stdout
+
+
+def test_bad_settings_are_named_without_a_traceback(
+    monkeypatch, tmp_path: Path, settings_env
+) -> None:
+    cli = Cli(monkeypatch, f"sqlite:///{tmp_path / 'x.db'}")
+    monkeypatch.setenv("YOTQA_SMTP_PORT", "twenty-five")
+    result = cli("status")
+    assert result.exit_code == 1
+    assert "YOTQA_SMTP_PORT='twenty-five'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_url_that_is_not_a_database_is_named(monkeypatch, settings_env) -> None:
+    result = Cli(monkeypatch, "mysqlx://nowhere/db")("init")
+    assert result.exit_code == 1
+    assert "is not a database URL this product can use" in result.stderr
+
+
+def test_an_unreachable_database_is_reported_with_where_and_what(monkeypatch, settings_env) -> None:
+    # Port 9 on loopback: nothing listens there, the connection is refused at once.
+    result = Cli(monkeypatch, "postgresql://postgres:pw@127.0.0.1:9/none")("status")
+    assert result.exit_code == 1
+    assert (
+        "cannot connect to the database postgresql+psycopg://postgres:***@127.0.0.1:9/none"
+        in result.stderr
+    )
+    assert "pw@" not in result.stderr
