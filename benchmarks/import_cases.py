@@ -1,8 +1,9 @@
 """Import benchmark: a 50,000-row cases extract, first load and a later update, with peak memory.
 
-    .venv/bin/python benchmarks/import_cases.py [--rows 50000] [--database-url URL]
+    .venv/bin/python benchmarks/import_cases.py [--rows 50000] [--postgres SERVER_URL]
 
-Prints figures; asserts nothing. Default database: a new SQLite file in a temporary folder.
+Prints figures; asserts nothing. Default database: a new SQLite file in a temporary folder;
+with --postgres, a new database on that server, dropped afterwards.
 """
 
 from __future__ import annotations
@@ -14,15 +15,20 @@ import resource
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import sqlalchemy as sa  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
 from models.db import make_engine, upgrade  # noqa: E402
 from models.enums import ImportKind  # noqa: E402
+from models.settings import normalise_database_url  # noqa: E402
 from tasks.demo import write_demo_files  # noqa: E402
 from tasks.importing import COLUMNS, import_file  # noqa: E402
 
@@ -73,10 +79,34 @@ def peak_mb() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=50_000)
-    parser.add_argument("--database-url", default="")
+    parser.add_argument(
+        "--postgres", default="", help="e.g. postgresql://postgres@127.0.0.1:5432/test"
+    )
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="yotqa-bench-"))
-    url = args.database_url or f"sqlite:///{folder / 'bench.db'}"
+    if args.postgres:
+        with scratch_postgres(args.postgres) as url:
+            run(args.rows, url, folder)
+    else:
+        run(args.rows, f"sqlite:///{folder / 'bench.db'}", folder)
+
+
+@contextmanager
+def scratch_postgres(server_url: str) -> Iterator[str]:
+    server = sa.make_url(normalise_database_url(server_url))
+    name = f"yotqa_bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def run(rows: int, url: str, folder: Path) -> None:
     upgrade(url)
     engine = make_engine(url)
 
@@ -84,9 +114,9 @@ def main() -> None:
     with demo.staff.open(encoding="utf-8") as fh:
         staff = [(r["email"], r["team"]) for r in csv.DictReader(fh) if r["role"] == "case_manager"]
     first, later = folder / "cases-first.csv", folder / "cases-later.csv"
-    write_cases(first, args.rows, staff, seed=1)
-    write_cases(later, args.rows, staff, seed=2, changed=0.1)
-    print(f"yotqa cases import benchmark: {args.rows:,} rows, database {url.split('://')[0]}")
+    write_cases(first, rows, staff, seed=1)
+    write_cases(later, rows, staff, seed=2, changed=0.1)
+    print(f"yotqa cases import benchmark: {rows:,} rows, database {url.split('://')[0]}")
     print(
         f"  file size: {first.stat().st_size / 1e6:.1f} MB; memory before import: {peak_mb():.0f} MB peak RSS"
     )

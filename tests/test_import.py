@@ -195,3 +195,42 @@ def test_import_feedback_twice_does_not_duplicate(session: Session, tmp_path: Pa
     assert len(items) == 2
     assert items[0].themes == ["communication", "respect"]
     assert items[1].case_id is None
+
+
+def test_reopened_case_and_same_day_correction_keep_history_tidy(
+    session: Session, tmp_path: Path
+) -> None:
+    _staff(session, tmp_path)
+    day = date(2026, 6, 1)
+    import_file(
+        session,
+        ImportKind.CASES,
+        write_csv(tmp_path / "a.csv", [case_row(closed_on="2026-05-01")]),
+        as_of=day,
+    )
+    assert case_manager_on(session, "YJ26-00001", date(2026, 5, 2)) is None
+    import_file(
+        session, ImportKind.CASES, write_csv(tmp_path / "b.csv", [case_row()]), as_of=day
+    )  # re-opened
+    assert case_manager_on(session, "YJ26-00001", date(2026, 5, 20)).email == CM_A
+    # A correction on the day of the extract amends the allocation rather than adding a one-day one.
+    import_file(
+        session,
+        ImportKind.CASES,
+        write_csv(tmp_path / "c.csv", [case_row(case_manager_email=CM_B)]),
+        as_of=day,
+    )
+    import_file(
+        session,
+        ImportKind.CASES,
+        write_csv(tmp_path / "d.csv", [case_row(case_manager_email=CM_A)]),
+        as_of=day,
+    )
+    rows = session.exec(select(CaseAllocation).order_by(CaseAllocation.from_date)).all()
+    assert [(r.from_date, r.to_date) for r in rows] == [
+        (date(2026, 3, 2), date(2026, 5, 31)),
+        (day, None),
+    ]
+    staff_a = session.exec(select(Staff).where(Staff.email == CM_A)).one().id
+    assert [r.staff_id for r in rows] == [staff_a, staff_a]
+    assert case_manager_on(session, "YJ26-00001", day).email == CM_A

@@ -56,15 +56,25 @@ _TRACKED = [
 BATCH = 2000
 
 
+@dataclass(frozen=True)
+class _Change:
+    """A case whose holder (`moved`) or closure changed between extracts, effective `on`."""
+
+    case_id: int
+    staff_id: int
+    team_id: int
+    on: date
+    closed_on: date | None
+    moved: bool
+
+
 @dataclass
 class _Pending:
     """Writes waiting to go to the database in one batch."""
 
     inserts: list[dict[str, Any]] = field(default_factory=list)
     updates: list[dict[str, Any]] = field(default_factory=list)
-    # (case_id, staff_id, team_id, from_date, closed_on) for cases whose holder changed
-    moves: list[tuple[int, int, int, date, date | None]] = field(default_factory=list)
-    closures: list[tuple[int, date | None]] = field(default_factory=list)
+    history: list[_Change] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.inserts) + len(self.updates)
@@ -112,19 +122,19 @@ def import_cases(session: Session, path: Path, *, as_of: date) -> ImportReport:
                 continue
             report.updated += 1
             pending.updates.append({"id": before["id"], **changed, "updated_at": now})
-            if "case_manager_id" in changed or "team_id" in changed:
-                report.reallocated += 1
-                pending.moves.append(
-                    (
+            moved = "case_manager_id" in changed or "team_id" in changed
+            if moved or "closed_on" in changed:
+                report.reallocated += moved
+                pending.history.append(
+                    _Change(
                         before["id"],
                         values["case_manager_id"],
                         values["team_id"],
                         max(as_of, values["opened_on"]),
                         values["closed_on"],
+                        moved,
                     )
                 )
-            elif "closed_on" in changed:
-                pending.closures.append((before["id"], values["closed_on"]))
             if values["closed_on"] and not before["closed_on"]:
                 report.closed += 1
         if len(pending) >= BATCH:
@@ -203,49 +213,43 @@ def _flush(session: Session, pending: _Pending) -> None:
         )
     if pending.updates:
         session.execute(sa.update(Case), pending.updates)
-    if pending.moves:
-        _move(session, pending.moves)
-    for case_id, closed_on in pending.closures:
-        _set_end(session, case_id, closed_on)
+    if pending.history:
+        _record_history(session, pending.history)
     pending.inserts.clear()
     pending.updates.clear()
-    pending.moves.clear()
-    pending.closures.clear()
+    pending.history.clear()
 
 
-def _move(session: Session, moves: list[tuple[int, int, int, date, date | None]]) -> None:
-    """End each case's current allocation the day before the move and open the new one."""
+def _record_history(session: Session, changes: list[_Change]) -> None:
+    """Moves open a new allocation from the extract's date; closures end the current one."""
     latest: dict[int, CaseAllocation] = {}
     for allocation in session.exec(
         select(CaseAllocation)
-        .where(CaseAllocation.case_id.in_([m[0] for m in moves]))  # type: ignore[attr-defined]
+        .where(CaseAllocation.case_id.in_([c.case_id for c in changes]))  # type: ignore[attr-defined]
         .order_by(CaseAllocation.from_date, CaseAllocation.id)  # type: ignore[arg-type]
     ):
         latest[allocation.case_id] = allocation
-    for case_id, staff_id, team_id, on, closed_on in moves:
-        last = latest[case_id]
-        if last.from_date >= on or (closed_on is not None and closed_on < on):
-            # Same-day change, or a closed case corrected afterwards: amend, don't add history.
-            last.staff_id, last.team_id = staff_id, team_id
-            last.to_date = max(closed_on, last.from_date) if closed_on else None
-            continue
-        last.to_date = on - timedelta(days=1)
-        session.add(
-            CaseAllocation(
-                case_id=case_id, staff_id=staff_id, team_id=team_id, from_date=on, to_date=closed_on
+    for change in changes:
+        last, closed_on = latest[change.case_id], change.closed_on
+        if (
+            change.moved
+            and last.from_date < change.on
+            and (closed_on is None or closed_on >= change.on)
+        ):
+            last.to_date = change.on - timedelta(days=1)
+            session.add(
+                CaseAllocation(
+                    case_id=change.case_id,
+                    staff_id=change.staff_id,
+                    team_id=change.team_id,
+                    from_date=change.on,
+                    to_date=closed_on,
+                )
             )
-        )
-    session.flush()
-
-
-def _set_end(session: Session, case_id: int, closed_on: date | None) -> None:
-    """A closure ends the current allocation; a re-opened case's allocation is open again."""
-    last = session.exec(
-        select(CaseAllocation)
-        .where(CaseAllocation.case_id == case_id)
-        .order_by(CaseAllocation.from_date.desc())  # type: ignore[attr-defined]
-    ).first()
-    if last is not None:
+            continue
+        if change.moved:
+            # A same-day change, or a closed case corrected afterwards: amend, don't add history.
+            last.staff_id, last.team_id = change.staff_id, change.team_id
         last.to_date = max(closed_on, last.from_date) if closed_on else None
     session.flush()
 
