@@ -37,21 +37,9 @@ CASE_COLUMNS = [
 ]
 PERSONAL = frozenset({"young_person_name", "date_of_birth"})
 # Fields compared between extracts; a change to any of them updates the case.
-_TRACKED = [
-    "young_person_ref",
-    "young_person_name",
-    "date_of_birth",
-    "gender",
-    "ethnicity",
-    "order_type",
-    "opened_on",
-    "closed_on",
+_TRACKED = [c for c in CASE_COLUMNS if c not in ("case_ref", "case_manager_email", "team")] + [
     "case_manager_id",
     "team_id",
-    "social_care_status",
-    "rosh_level",
-    "vulnerability_level",
-    "mappa_level",
 ]
 BATCH = 2000
 

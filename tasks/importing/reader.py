@@ -20,6 +20,11 @@ _CHUNK = 1 << 20
 MAX_FIELD_CHARS = 100_000
 
 
+def _file_error(name: str, message: str) -> InputFileError:
+    """An error about the whole file rather than one cell."""
+    return InputFileError(name, [CellError(name, None, None, message)])
+
+
 def in_file_order(errors: list[CellError], columns: list[str]) -> list[CellError]:
     """Errors by row, then by the column's place in the file, as a person reads the sheet."""
     place = {c: i for i, c in enumerate(columns)}
@@ -43,35 +48,20 @@ def open_table(path: Path, required: list[str]) -> Table:
     """Check the file's kind and header; rows come as (spreadsheet row number, {column: value})."""
     name = path.name
     if not path.is_file():
-        raise InputFileError(name, [CellError(name, None, None, f"no such file: {path}")])
+        raise _file_error(name, f"no such file: {path}")
     with path.open("rb") as fh:
         head = fh.read(8192)
     if head.startswith(_XLSX_MAGIC):
         columns, rows = _open_xlsx(path, name)
     elif head.startswith(_XLS_MAGIC):
-        raise InputFileError(
+        raise _file_error(
             name,
-            [
-                CellError(
-                    name,
-                    None,
-                    None,
-                    "this is an old-style Excel .xls file: save it as .xlsx or as CSV UTF-8 and import that",
-                )
-            ],
+            "this is an old-style Excel .xls file: save it as .xlsx or as CSV UTF-8 and import that",
         )
     elif b"\x00" in head or not head.strip():
         what = "it is empty" if not head.strip() else "it holds binary data"
-        raise InputFileError(
-            name,
-            [
-                CellError(
-                    name,
-                    None,
-                    None,
-                    f"not a CSV or XLSX file ({what}): expected a header row of {', '.join(required)}",
-                )
-            ],
+        raise _file_error(
+            name, f"not a CSV or XLSX file ({what}): expected a header row of {', '.join(required)}"
         )
     else:
         columns, rows = _open_csv(path, name)
@@ -176,16 +166,8 @@ def _open_xlsx(path: Path, name: str) -> tuple[list[str], Iterator[tuple[int, di
         workbook = openpyxl.load_workbook(handle, read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError, InvalidFileException) as exc:
         handle.close()
-        raise InputFileError(
-            name,
-            [
-                CellError(
-                    name,
-                    None,
-                    None,
-                    f"not a readable XLSX workbook ({type(exc).__name__}): save it again from Excel",
-                )
-            ],
+        raise _file_error(
+            name, f"not a readable XLSX workbook ({type(exc).__name__}): save it again from Excel"
         ) from None
     sheet = workbook.worksheets[0]
     values = sheet.iter_rows(values_only=True)
