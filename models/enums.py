@@ -142,6 +142,17 @@ class SelectionMethod(LabelledEnum):
     PEER_AUDIT_DAY = "peer_audit_day"
 
 
+class SamplingKind(LabelledEnum):
+    """What a sampling run draws (S9): the month's sample, a themed (S7) or targeted (S8) one."""
+
+    MONTHLY = "monthly"
+    QUARTERLY = "quarterly"
+    THEMED = "themed"
+    TARGETED = "targeted"
+    OBSERVATION = "observation"
+    PEER_AUDIT_DAY = "peer_audit_day"
+
+
 class AuditStatus(LabelledEnum):
     ASSIGNED = "assigned"
     COMPLETED = "completed"

@@ -9,6 +9,8 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from models.base import created_at_field
+from models.enums import SamplingKind
+from models.types import enum_field
 
 
 class SamplingRun(SQLModel, table=True):
@@ -18,9 +20,7 @@ class SamplingRun(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     period: str = Field(max_length=10)
-    kind: str = Field(
-        max_length=40, description="monthly, quarterly, themed, targeted, observation"
-    )
+    kind: SamplingKind = enum_field(SamplingKind, "sampling_kind")
     theme: str = Field(default="", max_length=80)
     sampler_id: int = Field(foreign_key="staff.id", index=True)
     sampling_date: date

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 import holidays
@@ -32,7 +32,14 @@ def _bank_holidays() -> holidays.HolidayBase:
 
 def today() -> date:
     """Today's date in Europe/London (not the machine's zone, not UTC)."""
-    return pendulum.today(TIMEZONE).date()
+    return london_date(pendulum.now("UTC"))
+
+
+def london_date(instant: datetime) -> date:
+    """The calendar date in Europe/London at an aware instant, summer time included."""
+    if instant.tzinfo is None:
+        raise ValueError("a naive datetime has no instant: attach a time zone")
+    return pendulum.instance(instant).in_timezone(TIMEZONE).date()
 
 
 def bank_holiday_name(day: date) -> str | None:

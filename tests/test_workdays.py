@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -14,6 +14,7 @@ from tasks.workdays import (
     end_of_week,
     financial_year,
     is_working_day,
+    london_date,
     parse_date,
     working_days_between,
 )
@@ -96,3 +97,14 @@ def test_calendar_deadline_command_explains_bad_input(offline_cli, args, message
     assert result.exit_code in (1, 2)
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_dates_are_taken_in_europe_london_across_daylight_saving() -> None:
+    """D1: 23:30 UTC is already tomorrow in British Summer Time, still today in winter."""
+    assert london_date(datetime(2026, 7, 1, 23, 30, tzinfo=UTC)) == date(2026, 7, 2)
+    assert london_date(datetime(2026, 12, 1, 23, 30, tzinfo=UTC)) == date(2026, 12, 1)
+    assert london_date(datetime(2026, 3, 29, 0, 30, tzinfo=UTC)) == date(
+        2026, 3, 29
+    )  # the clocks go forward at 01:00
+    with pytest.raises(ValueError, match="naive"):
+        london_date(datetime(2026, 7, 1, 12, 0))  # noqa: DTZ001

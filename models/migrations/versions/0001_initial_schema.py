@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 20:41:46.880087
+Create Date: 2026-11-25
 
 """
 from typing import Sequence, Union
@@ -156,7 +156,7 @@ def upgrade() -> None:
     op.create_table('samplingrun',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('period', sa.String(length=10), nullable=False),
-    sa.Column('kind', sa.String(length=40), nullable=False),
+    sa.Column('kind', sa.Enum('monthly', 'quarterly', 'themed', 'targeted', 'observation', 'peer_audit_day', name='sampling_kind', native_enum=False, create_constraint=True), nullable=False),
     sa.Column('theme', sa.String(length=80), nullable=False),
     sa.Column('sampler_id', sa.Integer(), nullable=False),
     sa.Column('sampling_date', sa.Date(), nullable=False),
