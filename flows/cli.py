@@ -23,8 +23,11 @@ from models.errors import InputFileError, YotqaError  # noqa: E402
 from models.settings import get_settings  # noqa: E402
 
 # Piped output (scripts, CI logs) gets a wide fixed width so tables are not folded.
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# Markup off: names from import files are printed as they are, brackets and all.
+out = Console(
+    highlight=False, markup=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160
+)
+err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
 
 
 class _Commands(TyperGroup):
@@ -134,7 +137,7 @@ def import_(
     day = _date_option(as_of)
     engine = _engine()
     try:
-        with Session(engine) as session:
+        with Session(engine) as session, err.status(f"Importing {kind.value} from {file.name}..."):
             report = import_file(session, kind, file, as_of=day)
     finally:
         engine.dispose()
@@ -175,7 +178,9 @@ def demo_data(
                     "database (point YOTQA_DATABASE_URL at a new one, or use --if-empty)"
                 )
             files = write_demo_files(get_settings().output_dir / "demo", seed=seed, as_of=day)
-            for report in load_demo(session, files):
+            with err.status("Importing the demo service..."):
+                reports = load_demo(session, files)
+            for report in reports:
                 out.print(report.summary())
     finally:
         engine.dispose()
@@ -200,7 +205,9 @@ def status(
     with Session(engine) as session:
         summary = service_summary(session, day)
     engine.dispose()
-    out.print(f"[bold]Service on {day}[/] ({describe_url(get_settings().resolved_database_url)})")
+    out.print(
+        f"Service on {day} ({describe_url(get_settings().resolved_database_url)})", style="bold"
+    )
     if summary.is_empty:
         out.print("No staff or cases yet: `yotqa import staff FILE`, or `yotqa demo-data`.")
         return
@@ -208,9 +215,7 @@ def status(
     for t in summary.teams:
         teams.add_row(t.name, t.manager, str(t.case_managers), str(t.open_cases))
     out.print(teams)
-    roles = ", ".join(
-        f"{n} {role.label.lower()}" for role, n in sorted(summary.staff_by_role.items())
-    )
+    roles = ", ".join(f"{role.label} {n}" for role, n in summary.staff_by_role.most_common())
     out.print(f"Staff: {roles}; {summary.inactive_staff} inactive")
     mix = ", ".join(f"{o.label} {n}" for o, n in summary.open_by_order.most_common())
     out.print(f"Cases: {summary.open_cases} open ({mix}); {summary.closed_cases} closed")

@@ -144,7 +144,9 @@ def test_missing_required_column_is_refused(loaded: Session, tmp_path: Path) -> 
     cols = [c for c in columns(ImportKind.CASES) if c != "opened_on"]
     path = write_csv(tmp_path / "cases.csv", [case_row()], columns=cols)
     (error,) = refused(loaded, ImportKind.CASES, path)
-    assert error.startswith("cases.csv: row 1, column 'opened_on': required column is missing")
+    assert (
+        error == "cases.csv: row 1, column 'opened_on': required column is missing from the header"
+    )
 
 
 def test_duplicated_header_is_refused(loaded: Session, tmp_path: Path) -> None:
@@ -297,3 +299,19 @@ def test_import_command_refuses_a_bad_as_of_date(cli, tmp_path: Path) -> None:
     )
     assert result.exit_code == 1
     assert "'25/11/2026' is not a date: expected YYYY-MM-DD" in result.stderr
+
+
+def test_missing_columns_end_with_the_header_expected(cli, tmp_path: Path) -> None:
+    path = tmp_path / "cases.csv"
+    path.write_text("case_ref,young_person_ref\nX,1\n", encoding="utf-8")
+    result = cli("import", "cases", path)
+    lines = result.stderr.strip().splitlines()
+    assert result.exit_code == 1
+    assert len(lines) == 14  # one line per missing column, then the summary
+    assert (
+        lines[0]
+        == "cases.csv: row 1, column 'young_person_name': required column is missing from the header"
+    )
+    assert lines[-1].startswith(
+        "13 errors in cases.csv; nothing was imported; the header must include: case_ref,"
+    )

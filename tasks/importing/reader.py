@@ -76,18 +76,13 @@ def _check_header(name: str, columns: list[str], required: list[str]) -> None:
         if col and col in seen:
             errors.append(CellError(name, 1, col, "this column appears twice in the header"))
         seen.add(col)
-    for col in required:
-        if col not in seen:
-            errors.append(
-                CellError(
-                    name,
-                    1,
-                    col,
-                    f"required column is missing; the header must include: {', '.join(required)}",
-                )
-            )
+    missing = [col for col in required if col not in seen]
+    errors += [
+        CellError(name, 1, col, "required column is missing from the header") for col in missing
+    ]
     if errors:
-        raise InputFileError(name, errors)
+        hint = f"; the header must include: {', '.join(required)}" if missing else ""
+        raise InputFileError(name, errors, what=f"nothing was imported{hint}")
 
 
 def _encoding(path: Path) -> str:
