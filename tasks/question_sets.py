@@ -227,10 +227,3 @@ def sync_question_sets(session: Session, directory: Path) -> SyncResult:
         result.loaded.append(key)
     session.flush()
     return result
-
-
-def latest(session: Session, code: str) -> QuestionSet | None:
-    """The newest stored version of the question set `code`."""
-    return session.exec(
-        select(QuestionSet).where(QuestionSet.code == code).order_by(QuestionSet.version.desc())  # type: ignore[attr-defined]
-    ).first()

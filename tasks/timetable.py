@@ -129,12 +129,6 @@ class Timetable:
     entries: tuple[Entry, ...]
     source: Path
 
-    def entry(self, entry_id: str) -> Entry:
-        for e in self.entries:
-            if e.id == entry_id:
-                return e
-        raise KeyError(entry_id)
-
     @property
     def scheduled(self) -> list[Entry]:
         return [e for e in self.entries if e.frequency != "daily"]

@@ -42,10 +42,6 @@ def london_date(instant: datetime) -> date:
     return pendulum.instance(instant).in_timezone(TIMEZONE).date()
 
 
-def bank_holiday_name(day: date) -> str | None:
-    return _bank_holidays().get(day)
-
-
 def is_working_day(day: date) -> bool:
     return day.weekday() < 5 and day not in _bank_holidays()
 
@@ -122,10 +118,6 @@ class Month:
 
     def deadline(self, week: int) -> date:
         return end_of_week(self.year, self.month, week)
-
-    @property
-    def quarter(self) -> Quarter:
-        return Quarter.containing(self.first_day)
 
     @classmethod
     def of(cls, day: date) -> Month:

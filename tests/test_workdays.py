@@ -16,6 +16,7 @@ from tasks.workdays import (
     is_working_day,
     london_date,
     parse_date,
+    parse_financial_year,
     working_days_between,
 )
 
@@ -64,6 +65,10 @@ def test_quarters_follow_the_uk_financial_year() -> None:
     assert financial_year(date(2027, 1, 15)) == 2026
     assert Month.parse("2026-12").next() == Month(2027, 1)
     assert Month(2026, 2).last_day == date(2026, 2, 28)
+    assert Quarter.parse("2026-q4").last_day == date(2027, 3, 31)
+    assert parse_financial_year("2026") == 2026
+    with pytest.raises(InvalidInput, match="expected YYYY"):
+        parse_financial_year("2026/27")
 
 
 @pytest.mark.parametrize("text", ["2026-13", "26-11", "November", "2026/11"])

@@ -71,10 +71,7 @@ class _Pending:
 def import_cases(session: Session, path: Path, *, as_of: date) -> ImportReport:
     """Create or update cases by case_ref as of the extract's date; all rows or none."""
     table = open_table(path, CASE_COLUMNS)
-    staff = {
-        email: (sid, active)
-        for sid, email, active in session.execute(sa.select(Staff.id, Staff.email, Staff.active))
-    }
+    staff = dict(session.execute(sa.select(Staff.email, Staff.id)).tuples().all())
     teams = dict(session.execute(sa.select(Team.name, Team.id)).tuples().all())
     cols = [getattr(Case, name) for name in ["id", "case_ref", *_TRACKED]]
     existing = {row.case_ref: row._asdict() for row in session.execute(sa.select(*cols))}
@@ -137,7 +134,7 @@ def import_cases(session: Session, path: Path, *, as_of: date) -> ImportReport:
 
 
 def _read_case(
-    cells: RowReader, staff: dict[str, tuple[int, bool]], teams: dict[str, int], as_of: date
+    cells: RowReader, staff: dict[str, int], teams: dict[str, int], as_of: date
 ) -> dict[str, Any]:
     values: dict[str, Any] = {
         "case_ref": cells.text("case_ref", max_length=64),
@@ -175,7 +172,7 @@ def _read_case(
             f"unknown staff email {email!r}: import the staff list "
             "with this person first (yotqa import staff FILE)",
         )
-    values["case_manager_id"] = staff[email][0] if email in staff else None
+    values["case_manager_id"] = staff.get(email or "")
     team = cells.text("team", max_length=120)
     if team and team not in teams:
         known = ", ".join(sorted(teams)) or "none yet: import staff first"

@@ -58,7 +58,7 @@ def import_staff(session: Session, path: Path, *, as_of: date) -> ImportReport:
             rows.append(_StaffRow(number, email, name, role, team, manager, active))  # type: ignore[arg-type]
 
     existing = {s.email: s for s in session.exec(select(Staff))}
-    known = set(existing) | {r.email for r in rows}
+    known = set(existing) | set(first_row)
     for r in rows:
         if r.manager_email and r.manager_email not in known:
             errors.append(
