@@ -173,11 +173,7 @@ def _read_case(
             "with this person first (yotqa import staff FILE)",
         )
     values["case_manager_id"] = staff.get(email or "")
-    team = cells.text("team", max_length=120)
-    if team and team not in teams:
-        known = ", ".join(sorted(teams)) or "none yet: import staff first"
-        cells.error("team", f"unknown team {team!r}: expected one of {known}")
-    values["team_id"] = teams.get(team or "")
+    values["team_id"] = cells.team("team", teams)
     return values
 
 

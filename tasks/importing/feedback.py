@@ -41,7 +41,7 @@ def import_feedback(session: Session, path: Path, *, as_of: date) -> ImportRepor
         cells = RowReader(table.name, number, record, errors)
         received = cells.date("received_on")
         source = cells.choice("source", FeedbackSource)
-        team = cells.text("team", max_length=120)
+        team_id = cells.team("team", teams)
         case_ref = cells.text("case_ref", required=False, max_length=64)
         themes_text = cells.text("themes", required=False, max_length=1000) or ""
         summary = cells.text("summary", max_length=4000)
@@ -51,15 +51,11 @@ def import_feedback(session: Session, path: Path, *, as_of: date) -> ImportRepor
             cells.error("received_on", f"{received} is after the extract's date {as_of}")
         if received and resolved and resolved < received:
             cells.error("resolved_on", f"resolved before received: {resolved} is before {received}")
-        if team and team not in teams:
-            cells.error(
-                "team", f"unknown team {team!r}: expected one of {', '.join(sorted(teams))}"
-            )
         if case_ref and case_ref not in cases:
             cells.error("case_ref", f"unknown case {case_ref!r}: import the cases extract first")
         if not cells.ok:
             continue
-        key = _fingerprint(received, source, team, case_ref, summary)  # type: ignore[arg-type]
+        key = _fingerprint(received, source, team_id, case_ref, summary)  # type: ignore[arg-type]
         if key in seen:
             cells.error(None, f"the same feedback as row {seen[key]}")
             continue
@@ -68,7 +64,7 @@ def import_feedback(session: Session, path: Path, *, as_of: date) -> ImportRepor
         values = {
             "received_on": received,
             "source": source,
-            "team_id": teams[team],  # type: ignore[index]
+            "team_id": team_id,
             "case_id": cases.get(case_ref) if case_ref else None,
             "themes": [t.strip() for t in themes_text.split(";") if t.strip()],
             "summary": summary,
@@ -94,9 +90,9 @@ def import_feedback(session: Session, path: Path, *, as_of: date) -> ImportRepor
 
 
 def _fingerprint(
-    received: date, source: FeedbackSource, team: str, case_ref: str, summary: str
+    received: date, source: FeedbackSource, team_id: int, case_ref: str, summary: str
 ) -> str:
     text = "\x1f".join(
-        [received.isoformat(), source.value, team, case_ref, " ".join(summary.split())]
+        [received.isoformat(), source.value, str(team_id), case_ref, " ".join(summary.split())]
     )
     return hashlib.sha256(text.encode()).hexdigest()

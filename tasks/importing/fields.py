@@ -126,6 +126,14 @@ class RowReader:
             )
             return None
 
+    def team(self, column: str, teams: dict[str, int]) -> int | None:
+        """A team named as the staff list names it; its id, or None noting what is known."""
+        name = self.text(column, max_length=120)
+        if name and name not in teams:
+            known = ", ".join(sorted(teams)) or "none yet: import the staff list first"
+            self.error(column, f"unknown team {name!r}: expected one of {known}")
+        return teams.get(name or "")
+
     def boolean(self, column: str, *, default: bool) -> bool | None:
         value = cell_text(self.record.get(column)).lower()
         if isinstance(self.record.get(column), bool):
