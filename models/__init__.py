@@ -10,6 +10,7 @@ from models.audits import (
     QuestionSet,
 )
 from models.feedback import Feedback, ImprovementPlan, PlanActivity, PlanObjective, PlanOutcome
+from models.outbox import EmailMessage
 from models.people import Case, CaseAllocation, ImportRun, Staff, Team
 from models.sampling import SamplingRejection, SamplingRun, SamplingSelection
 
@@ -17,6 +18,7 @@ __all__ = [
     "ActionPoint",
     "Audit",
     "Case",
+    "EmailMessage",
     "CaseAllocation",
     "Feedback",
     "Finding",

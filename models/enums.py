@@ -201,6 +201,15 @@ class FeedbackSource(LabelledEnum):
     CASE_MANAGEMENT_REVIEW = "case_management_review"
 
 
+class EmailStatus(LabelledEnum):
+    """E6: pending until sent; `sending` while a sender holds it; failed when permanent."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
 class ImportKind(LabelledEnum):
     STAFF = "staff"
     CASES = "cases"
