@@ -1,0 +1,185 @@
+"""The outbox (E6): queue messages in the caller's transaction; deliver pending ones later.
+
+Delivery is at most once: a message is marked `sending` (committed) before the SMTP
+conversation, and `sent`, `pending` (temporary failure, retried with backoff) or `failed`
+(permanent) after it. A message left `sending` by a crash is reported, never resent blindly.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import emails
+import sqlalchemy as sa
+from emails.backend.smtp import SMTPBackend
+from sqlmodel import Session, select
+
+from models import EmailMessage
+from models.enums import EmailStatus
+from models.settings import Settings
+from models.types import utcnow
+from tasks.mail import Rendered
+
+log = logging.getLogger(__name__)
+BACKOFF = [timedelta(minutes=m) for m in (1, 5, 15, 60, 240)]
+MAX_ATTEMPTS = 8
+
+
+def enqueue(
+    session: Session,
+    *,
+    key: str,
+    kind: str,
+    to: list[str],
+    content: Rendered,
+    cc: list[str] | None = None,
+    attachments: list[dict[str, Any]] | None = None,
+) -> EmailMessage | None:
+    """Queue a message unless one with `key` exists; it is sent only if the caller commits."""
+    exists = session.exec(select(EmailMessage.id).where(EmailMessage.key == key)).first()
+    if exists is not None:
+        return None
+    message = EmailMessage(
+        key=key,
+        kind=kind,
+        to_addrs=sorted(set(to)),
+        cc_addrs=sorted(set(cc or []) - set(to)),
+        subject=content.subject,
+        body_text=content.text,
+        body_html=content.html,
+        attachments=attachments or [],
+    )
+    session.add(message)
+    return message
+
+
+@dataclass
+class SendReport:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    written: list[Path] = field(default_factory=list)
+
+    def summary(self) -> str:
+        where = f"; written to {self.written[0].parent}" if self.written else ""
+        return f"{self.sent} sent, {self.retrying} to retry, {self.failed} failed{where}"
+
+
+def _claim(session: Session, now: datetime, limit: int) -> list[EmailMessage]:
+    """Take due pending messages; on PostgreSQL, rows another sender holds are skipped."""
+    query = (
+        select(EmailMessage)
+        .where(EmailMessage.status == EmailStatus.PENDING, EmailMessage.next_attempt_at <= now)
+        .order_by(EmailMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    messages = list(session.exec(query))
+    for m in messages:
+        m.status = EmailStatus.SENDING
+        m.attempts += 1
+    session.commit()
+    return messages
+
+
+def _build(message: EmailMessage, settings: Settings) -> emails.Message:
+    mail = emails.html(
+        html=message.body_html,
+        text=message.body_text,
+        subject=message.subject,
+        mail_from=settings.mail_from,
+        mail_to=message.to_addrs,
+        cc=message.cc_addrs or None,
+    )
+    for a in message.attachments:
+        mail.attach(
+            data=a["content"].encode(),
+            filename=a["filename"],
+            mime_type=a["mime_type"],
+            content_disposition="attachment",
+        )
+    mail.set_headers({"X-Yotqa-Key": message.key})
+    return mail
+
+
+def send_pending(
+    session: Session, settings: Settings, *, now: datetime | None = None, limit: int = 500
+) -> SendReport:
+    """Deliver due messages over one SMTP connection, or write `.eml` files when no host is set."""
+    now = now or utcnow()
+    report = SendReport()
+    messages = _claim(session, now, limit)
+    if not messages:
+        return report
+    if not settings.smtp_host:
+        folder = settings.output_dir / "outbox"
+        folder.mkdir(parents=True, exist_ok=True)
+        for m in messages:
+            path = folder / f"{m.id:06d}-{m.kind}.eml"
+            path.write_bytes(_build(m, settings).as_bytes())
+            _finish(session, m, EmailStatus.SENT, now)
+            report.sent += 1
+            report.written.append(path)
+        return report
+    backend = SMTPBackend(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        tls=settings.smtp_tls or None,
+        user=settings.smtp_user or None,
+        password=settings.smtp_password or None,
+        fail_silently=True,
+        timeout=30,
+    )
+    try:
+        for m in messages:
+            recipients = m.to_addrs + m.cc_addrs
+            response = _build(m, settings).send(to=m.to_addrs, smtp=backend)
+            if response is not None and response.success:
+                _finish(session, m, EmailStatus.SENT, now)
+                report.sent += 1
+                continue
+            code = getattr(response, "status_code", None)
+            error = _describe(response)
+            if code is not None and 500 <= code < 600 or m.attempts >= MAX_ATTEMPTS:
+                _finish(session, m, EmailStatus.FAILED, now, error)
+                report.failed += 1
+                log.warning("email %s to %d recipient(s) failed: %s", m.key, len(recipients), error)
+            else:
+                m.next_attempt_at = now + BACKOFF[min(m.attempts, len(BACKOFF)) - 1]
+                _finish(session, m, EmailStatus.PENDING, now, error)
+                report.retrying += 1
+                backend.close()  # a fresh connection for the next message
+    finally:
+        backend.close()
+    return report
+
+
+def _describe(response: Any) -> str:
+    if response is None:
+        return "no response from the mail server"
+    if response.error is not None:
+        return f"{type(response.error).__name__}: {response.error}"
+    text = response.status_text.decode(errors="replace") if response.status_text else ""
+    return f"{response.status_code} {text}".strip()
+
+
+def _finish(
+    session: Session, m: EmailMessage, status: EmailStatus, now: datetime, error: str = ""
+) -> None:
+    m.status = status
+    m.last_error = error[:2000]
+    if status is EmailStatus.SENT:
+        m.sent_at = now
+    session.add(m)
+    session.commit()
+
+
+def outbox_counts(session: Session) -> dict[EmailStatus, int]:
+    rows = session.execute(
+        sa.select(EmailMessage.status, sa.func.count()).group_by(EmailMessage.status)
+    )
+    return {status: count for status, count in rows}

@@ -1,0 +1,415 @@
+"""T1, T4, T11: the month's sample drawn, audits assigned with deadlines, auditors told (E1)."""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from models import (
+    Audit,
+    Case,
+    QuestionSet,
+    SamplingRejection,
+    SamplingRun,
+    SamplingSelection,
+    Staff,
+)
+from models.enums import (
+    AuditCategory,
+    AuditKind,
+    AuditStatus,
+    Role,
+    SamplingKind,
+    SelectionMethod,
+)
+from tasks.mail import Deadline, calendar_file, render
+from tasks.outbox import enqueue
+from tasks.sampling.pool import active_staff, last_sampled, load_pool
+from tasks.sampling.rules import (
+    Candidate,
+    Draw,
+    Pick,
+    enforce_mix,
+    in_pool,
+    makeup,
+    random_draw,
+    seed_for,
+    team_draw,
+)
+from tasks.workdays import Month, Quarter, add_working_days, financial_year
+
+log = logging.getLogger(__name__)
+DEADLINE_WEEK = 3  # D2
+MIN_WORKING_DAYS = 10
+SERVICE_MANAGER_CASES = 2  # S9: 2 case files and the 2 matching supervision files a quarter
+
+
+class AlreadySampled(Exception):
+    """The month's sample exists: a re-run changes nothing (S11)."""
+
+
+def due_date(period: Month, assigned_on: date) -> date:
+    """D2: end of week 3 of the month, but never fewer than 10 working days after assignment."""
+    return max(period.deadline(DEADLINE_WEEK), add_working_days(assigned_on, MIN_WORKING_DAYS))
+
+
+@dataclass
+class PlannedRun:
+    sampler: Staff
+    kind: SamplingKind
+    seed: int
+    pool: list[Candidate]
+    draw: Draw
+    audit_kind: AuditKind = AuditKind.CASE_FILE
+    method: SelectionMethod = SelectionMethod.RANDOM
+    rules: list[str] = field(default_factory=list)
+    question_set: str = "case-audit"
+
+
+@dataclass
+class MonthResult:
+    period: str
+    created: bool
+    runs: int = 0
+    audits: list[int] = field(default_factory=list)
+    emails: int = 0
+    rejections: int = 0
+    pool_size: int = 0
+
+
+def sample_month(session: Session, as_of: date) -> MonthResult:
+    """Draw, record and assign the month of `as_of`; commits once, or not at all if already done."""
+    period = Month.of(as_of)
+    if (
+        session.exec(
+            select(SamplingRun.id).where(
+                SamplingRun.period == str(period),
+                SamplingRun.kind.in_([SamplingKind.MONTHLY, SamplingKind.OBSERVATION]),  # type: ignore[attr-defined]
+            )
+        ).first()
+        is not None
+    ):
+        return MonthResult(str(period), created=False)
+    pool = load_pool(session, as_of)
+    plans = plan_month(session, period, as_of, pool)
+    result = MonthResult(
+        str(period), created=True, pool_size=sum(1 for c in pool if in_pool(c, as_of))
+    )
+    try:
+        audits = record(session, period, as_of, plans)
+        result.emails = notify(session, period, audits)
+        session.commit()
+    except sa.exc.IntegrityError:
+        # Another run for the same month committed first (S11): the constraint decides, not luck.
+        session.rollback()
+        log.info("the sample for %s was recorded by a concurrent run: nothing assigned", period)
+        return MonthResult(str(period), created=False)
+    result.runs = len(plans)
+    result.audits = [a.id for a in audits]  # type: ignore[misc]
+    result.rejections = sum(len(p.draw.rejections) for p in plans)
+    log.info(
+        "sampled %s: %d audits in %d runs, %d emails queued",
+        period,
+        len(audits),
+        len(plans),
+        result.emails,
+    )
+    return result
+
+
+def plan_month(
+    session: Session, period: Month, on: date, pool: list[Candidate]
+) -> list[PlannedRun]:
+    """The draws of every sampler for the month, in the order the rules need (S6, S3, S5, S9)."""
+    taken: set[int] = set()
+    plans: list[PlannedRun] = []
+    history = last_sampled(session, on)
+    case_managers = active_staff(session, Role.CASE_MANAGER)
+    for manager in active_staff(session, Role.OPERATIONAL_MANAGER):
+        if manager.team_id is None:
+            continue
+        team_pool = [c for c in pool if c.team_id == manager.team_id]
+        holders = sorted(
+            {c.case_manager_id for c in team_pool if in_pool(c, on)}
+            | {s.id for s in case_managers if s.team_id == manager.team_id}
+        )  # type: ignore[misc]
+        draw = team_draw(team_pool, holders, history, manager.id, on, taken)  # type: ignore[arg-type]
+        plans.append(
+            PlannedRun(
+                manager,
+                SamplingKind.MONTHLY,
+                seed_for(period, "monthly", manager.email),
+                team_pool,
+                draw,
+                method=SelectionMethod.TEAM_ROTATION,
+                rules=[
+                    "S1",
+                    "S2",
+                    "S4",
+                    "S6",
+                    "S10",
+                    f"quota {len(draw.picks)} for {len(holders)} case holders",
+                ],
+            )
+        )
+    if Quarter.containing(period.first_day).months[0] == period:
+        for sm in active_staff(session, Role.SERVICE_MANAGER)[:1]:
+            seed = seed_for(period, "quarterly", sm.email)
+            draw = random_draw(
+                pool,
+                SERVICE_MANAGER_CASES,
+                sm.id,
+                on,
+                seed,
+                taken,  # type: ignore[arg-type]
+                "S3: random, the service manager's quarterly sample",
+            )
+            plans.append(
+                PlannedRun(
+                    sm,
+                    SamplingKind.QUARTERLY,
+                    seed,
+                    pool,
+                    draw,
+                    rules=["S1", "S3", "S4", "S9", "S10"],
+                )
+            )
+    qa_plan = None
+    for qa in active_staff(session, Role.QA_MANAGER)[:1]:
+        seed = seed_for(period, "monthly", qa.email)
+        draw = random_draw(
+            pool, 3, qa.id, on, seed, taken, "S3: random, the QA manager's monthly sample"
+        )  # type: ignore[arg-type]
+        qa_plan = PlannedRun(
+            qa, SamplingKind.MONTHLY, seed, pool, draw, rules=["S1", "S3", "S4", "S10"]
+        )
+        plans.append(qa_plan)
+    if qa_plan is not None:
+        picked = [p.candidate for plan in plans for p in plan.draw.picks]
+        qa_plan.rules += enforce_mix(
+            qa_plan.draw, picked, pool, qa_plan.sampler.id, on, qa_plan.seed, taken
+        )  # type: ignore[arg-type]
+    plans += plan_observations(session, period, on, pool)
+    return plans
+
+
+def plan_observations(
+    session: Session, period: Month, on: date, pool: list[Candidate]
+) -> list[PlannedRun]:
+    """T11, S9: every case manager observed once a financial year by their line manager, spread
+    evenly: this month takes its share of those not yet observed over the months left."""
+    year_start = Month(financial_year(period.first_day), 4)
+    months_left = 12 - (
+        (period.year * 12 + period.month) - (year_start.year * 12 + year_start.month)
+    )
+    observed = set(
+        session.execute(
+            sa.select(Audit.subject_staff_id).where(
+                Audit.kind == AuditKind.OBSERVATION,
+                Audit.status != AuditStatus.WITHDRAWN,
+                Audit.period >= str(year_start),
+                Audit.period <= str(year_start.next(11)),
+            )
+        ).scalars()
+    )
+    has_case = {c.case_manager_id for c in pool}
+    waiting = [
+        cm
+        for cm in active_staff(session, Role.CASE_MANAGER)
+        if cm.id not in observed and cm.line_manager_id is not None and cm.id in has_case
+    ]
+    share = math.ceil(len(waiting) / months_left) if waiting else 0
+    by_manager: dict[int, list[Staff]] = defaultdict(list)
+    for cm in waiting[:share]:
+        by_manager[cm.line_manager_id].append(cm)  # type: ignore[index]
+    managers = {s.id: s for s in session.exec(select(Staff).where(Staff.id.in_(list(by_manager))))}  # type: ignore[attr-defined]
+    plans = []
+    for manager_id, observed_staff in sorted(by_manager.items()):
+        manager = managers[manager_id]
+        if not manager.active:
+            continue
+        seed = seed_for(period, "observation", manager.email)
+        rng = random.Random(seed)
+        draw = Draw()
+        for cm in observed_staff:
+            cases = [c for c in pool if c.case_manager_id == cm.id]
+            if cases:
+                draw.picks.append(
+                    Pick(rng.choice(cases), "T11: the case manager's observation for the year")
+                )
+        plans.append(
+            PlannedRun(
+                manager,
+                SamplingKind.OBSERVATION,
+                seed,
+                [c for c in pool if c.case_manager_id in {cm.id for cm in observed_staff}],
+                draw,
+                audit_kind=AuditKind.OBSERVATION,
+                method=SelectionMethod.OBSERVATION_PROGRAMME,
+                rules=["T11", "S9"],
+                question_set="observation",
+            )
+        )
+    return plans
+
+
+def _question_set(session: Session, code: str) -> QuestionSet:
+    qs = session.exec(
+        select(QuestionSet).where(QuestionSet.code == code).order_by(QuestionSet.version.desc())
+    ).first()  # type: ignore[attr-defined]
+    if qs is None:
+        from models.errors import ConfigError
+
+        raise ConfigError(f"question set {code!r} is not loaded: run `yotqa init`")
+    return qs
+
+
+def record(session: Session, period: Month, on: date, plans: list[PlannedRun]) -> list[Audit]:
+    """S12: the manifest of every run, and the audits it assigns (S10 three-way flag, D2 deadline)."""
+    question_sets = {code: _question_set(session, code) for code in {p.question_set for p in plans}}
+    line_manager = dict(session.execute(sa.select(Staff.id, Staff.line_manager_id)).tuples().all())
+    due = due_date(period, on)
+    audits: list[Audit] = []
+    for plan in plans:
+        eligible = [c for c in plan.pool if in_pool(c, on)]
+        run = SamplingRun(
+            period=str(period),
+            kind=plan.kind,
+            sampler_id=plan.sampler.id,
+            sampling_date=on,
+            seed=str(plan.seed),  # type: ignore[arg-type]
+            rules=plan.rules,
+            pool_size=len(eligible),
+            pool_makeup=makeup(eligible),
+            sample_makeup=makeup(p.candidate for p in plan.draw.picks),
+        )
+        session.add(run)
+        session.flush()
+        for position, pick in enumerate(plan.draw.picks, start=1):
+            c = pick.candidate
+            kinds = [plan.audit_kind] + (
+                [AuditKind.SUPERVISION_FILE] if plan.kind is SamplingKind.QUARTERLY else []
+            )
+            for kind in kinds:
+                audit = Audit(
+                    kind=kind,
+                    category=AuditCategory.COMPLIANCE,
+                    case_id=c.case_id,
+                    subject_staff_id=c.case_manager_id,
+                    auditor_id=plan.sampler.id,
+                    question_set_id=question_sets[plan.question_set].id,
+                    selection_method=plan.method,  # type: ignore[arg-type]
+                    selection_reason=pick.reason,
+                    sampling_run_id=run.id,
+                    period=str(period),
+                    assigned_on=on,
+                    due_on=due,
+                    three_way_meeting=line_manager.get(c.case_manager_id) != plan.sampler.id,
+                )
+                session.add(audit)
+                audits.append(audit)
+            session.flush()
+            session.add(
+                SamplingSelection(
+                    run_id=run.id,
+                    case_id=c.case_id,
+                    position=position,
+                    reason=pick.reason,  # type: ignore[arg-type]
+                    audit_id=audits[-len(kinds)].id,
+                )
+            )
+        for r in plan.draw.rejections:
+            session.add(
+                SamplingRejection(run_id=run.id, case_id=r.candidate.case_id, reason=r.reason)
+            )  # type: ignore[arg-type]
+    session.flush()
+    return audits
+
+
+def notify(session: Session, period: Month, audits: list[Audit]) -> int:
+    """E1: one email per auditor listing their audits, with an .ics; line managers told of their team's."""
+    if not audits:
+        return 0
+    staff = {s.id: s for s in session.exec(select(Staff))}
+    case_ids = sorted({a.case_id for a in audits if a.case_id is not None})
+    refs = dict(
+        session.execute(sa.select(Case.id, Case.case_ref).where(Case.id.in_(case_ids)))
+        .tuples()
+        .all()
+    )  # type: ignore[attr-defined]
+    sets = {q.id: q for q in session.exec(select(QuestionSet))}
+    rows_by_auditor: dict[int, list[dict[str, object]]] = defaultdict(list)
+    rows_by_manager: dict[int, list[dict[str, object]]] = defaultdict(list)
+    for a in sorted(audits, key=lambda a: (a.due_on, refs[a.case_id], a.kind)):
+        row = {
+            "case_ref": refs[a.case_id],
+            "kind": a.kind.label,
+            "question_set": sets[a.question_set_id].title,
+            "reason": a.selection_reason,
+            "due_on": a.due_on.strftime("%A %-d %B %Y"),
+            "due": a.due_on,
+            "three_way": a.three_way_meeting,
+            "audit_id": a.id,
+            "case_manager": staff[a.subject_staff_id].name,
+            "auditor": staff[a.auditor_id].name,
+        }
+        rows_by_auditor[a.auditor_id].append(row)
+        manager_id = staff[a.subject_staff_id].line_manager_id
+        if manager_id is not None and manager_id != a.auditor_id:
+            rows_by_manager[manager_id].append(row)
+    count = 0
+    for auditor_id, rows in rows_by_auditor.items():
+        auditor = staff[auditor_id]
+        subject = f"QA audits for {period}: {len(rows)} to complete, first due {rows[0]['due_on']}"
+        ics = calendar_file(
+            [
+                Deadline(
+                    uid=f"audit-{r['audit_id']}@yotqa",
+                    day=r["due"],
+                    summary=f"Audit due: case {r['case_ref']} ({r['kind']})",  # type: ignore[arg-type]
+                    description=f"Complete the {r['kind'].lower()} audit of case {r['case_ref']}.",
+                )  # type: ignore[attr-defined]
+                for r in rows
+            ]
+        )
+        content = render(
+            "assignment", subject, recipient_name=auditor.name, period=str(period), audits=rows
+        )
+        if enqueue(
+            session,
+            key=f"assignment:{period}:{auditor_id}",
+            kind="assignment",
+            to=[auditor.email],
+            content=content,
+            attachments=[
+                {
+                    "filename": f"qa-audits-{period}.ics",
+                    "mime_type": "text/calendar",
+                    "content": ics,
+                }
+            ],
+        ):
+            count += 1
+    for manager_id, rows in rows_by_manager.items():
+        manager = staff[manager_id]
+        subject = f"QA audits for {period}: {len(rows)} of your team's cases selected"
+        content = render(
+            "team_notice", subject, recipient_name=manager.name, period=str(period), audits=rows
+        )
+        if enqueue(
+            session,
+            key=f"team-notice:{period}:{manager_id}",
+            kind="team-notice",
+            to=[manager.email],
+            content=content,
+        ):
+            count += 1
+    session.flush()
+    return count
