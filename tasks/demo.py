@@ -74,6 +74,13 @@ FIRST_NAMES = [
     "Zainab",
     "Liam",
 ]
+# Young people's first names never match a member of staff's: a name in an email is then
+# unmistakably a young person's, which the E5 tests look for.
+YOUNG_FIRST_NAMES = [
+    "Aaliyah", "Brandon", "Caleb", "Demi", "Ethan", "Frankie", "Harvey", "Isaac", "Jayden", "Kai",
+    "Leah", "Mason", "Nia", "Owen", "Precious", "Reece", "Skye", "Tyler", "Usman", "Wiktor",
+    "Amir", "Bailey", "Connor", "Dylan", "Ellie-May", "Hamza", "Jamal", "Kacper", "Logan", "Riley",
+]
 SURNAMES = [
     "Ahmed",
     "Baker",
@@ -271,7 +278,7 @@ def _cases(
             age = int(str(_pick(rng, AGES)))  # type: ignore[arg-type]
             born = opened - timedelta(days=int(365.25 * age) + rng.randint(0, 364))
             gender = rng.choices(["male", "female", "not_known"], weights=[84, 15, 1])[0]
-            first = rng.choice(FIRST_NAMES)
+            first = rng.choice(YOUNG_FIRST_NAMES)
             yp = {
                 "young_person_ref": f"YP{rng.randint(100000, 999999)}",
                 "young_person_name": f"{first} {rng.choice(SURNAMES)}",

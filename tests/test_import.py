@@ -241,7 +241,11 @@ def test_import_staff_and_feedback_from_xlsx(session: Session, tmp_path: Path) -
     rows[2]["active"] = False  # a real boolean cell
     import_file(session, ImportKind.STAFF, write_xlsx(tmp_path / "staff.xlsx", rows), as_of=AS_OF)
     assert session.exec(select(Staff).where(Staff.email == CM_A)).one().active is False
-    import_file(session, ImportKind.CASES, write_xlsx(tmp_path / "cases.xlsx", [case_row()]), as_of=AS_OF)
+    import_file(
+        session, ImportKind.CASES, write_xlsx(tmp_path / "cases.xlsx", [case_row()]), as_of=AS_OF
+    )
     fb = feedback_row(received_on=datetime(2026, 6, 1), case_ref="")  # noqa: DTZ001
-    report = import_file(session, ImportKind.FEEDBACK, write_xlsx(tmp_path / "fb.xlsx", [fb]), as_of=AS_OF)
+    report = import_file(
+        session, ImportKind.FEEDBACK, write_xlsx(tmp_path / "fb.xlsx", [fb]), as_of=AS_OF
+    )
     assert report.created == 1
