@@ -55,6 +55,18 @@ app = typer.Typer(
 )
 calendar_app = typer.Typer(help="The working-day calendar (D1).", no_args_is_help=True)
 app.add_typer(calendar_app, name="calendar")
+run_app = typer.Typer(
+    help="Run one timetable job now, for a date (default today).", no_args_is_help=True
+)
+app.add_typer(run_app, name="run")
+outbox_app = typer.Typer(
+    help="The email outbox (E6): what is queued, sent or failed.", no_args_is_help=True
+)
+app.add_typer(outbox_app, name="outbox")
+export_app = typer.Typer(
+    help="Spreadsheets of what the product has recorded.", no_args_is_help=True
+)
+app.add_typer(export_app, name="export")
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
@@ -284,6 +296,168 @@ def timetable(
             f"{e.id}: {e.task}, every working day at {e.time:%H:%M} ({days} working days in this span)."
         )
     out.print(f"Times are Europe/London. Timetable file: {tt.source}")
+
+
+@run_app.command("sample")
+def run_sample(
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="The sampling date, YYYY-MM-DD (default today).")
+    ] = None,
+    theme: Annotated[
+        str | None,
+        typer.Option(help="A themed dip test (S7): mappa, high-rosh, looked-after, dto-licence."),
+    ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option(help="A targeted selection (S8): a case reference or a case manager's email."),
+    ] = None,
+    reason: Annotated[str, typer.Option(help="Why the targeted selection is asked for (S8).")] = "",
+    requested_by: Annotated[
+        str | None, typer.Option("--requested-by", help="Email of who asked (S8).")
+    ] = None,
+    auditor: Annotated[
+        str | None,
+        typer.Option(
+            help="Email of the auditor (themed: default the QA manager; targeted: the line manager)."
+        ),
+    ] = None,
+    count: Annotated[
+        int | None, typer.Option(min=1, max=20, help="How many cases (themed 3, targeted 2).")
+    ] = None,
+) -> None:
+    """Draw and assign: the month's sample (T1, T4, T11), or a themed or targeted selection; then send the emails."""
+    from sqlmodel import Session
+
+    from models.enums import Role
+    from tasks.outbox import send_pending
+    from tasks.sampling.adhoc import targeted_sample, themed_sample
+    from tasks.sampling.monthly import sample_month
+    from tasks.sampling.pool import active_staff
+
+    day = _date_option(as_of)
+    if theme and target:
+        _fail("choose --theme or --target, not both", 2)
+    if target and not requested_by:
+        _fail("a targeted selection needs --requested-by EMAIL and --reason TEXT (S8)", 2)
+    engine = _engine()
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            if theme:
+                if auditor is None:
+                    qa = active_staff(session, Role.QA_MANAGER)
+                    if not qa:
+                        _fail(
+                            "no active QA manager to audit the themed sample: name one with --auditor"
+                        )
+                    auditor = qa[0].email
+                result = themed_sample(session, day, theme, auditor, count or 3)
+                what = f"themed sample '{theme}'"
+            elif target:
+                result = targeted_sample(
+                    session, day, target, reason, requested_by or "", auditor, count or 2
+                )
+                what = f"targeted selection of {target}"
+            else:
+                result = sample_month(session, day)
+                what = "monthly sample"
+            if not result.created:
+                out.print(
+                    f"The {what} for {result.period} was already drawn: nothing changed, nothing sent (S11)."
+                )
+                return
+            out.print(
+                f"The {what} for {result.period}: {len(result.audits)} audits assigned from a pool of "
+                f"{result.pool_size} eligible cases; {result.rejections} passed over; {result.emails} emails queued."
+            )
+            out.print(f"Emails: {send_pending(session, get_settings()).summary()}")
+    finally:
+        engine.dispose()
+
+
+@outbox_app.command("list")
+def outbox_list(
+    status: Annotated[
+        str | None, typer.Option(help="Only this status: pending, sending, sent, failed.")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 50,
+) -> None:
+    """List queued and sent emails: recipients, subject, status, attempts and the last error."""
+    from sqlmodel import Session, select
+
+    from models import EmailMessage
+    from models.enums import EmailStatus
+    from tasks.outbox import outbox_counts
+
+    engine = _engine()
+    with Session(engine) as session:
+        query = select(EmailMessage).order_by(EmailMessage.id.desc()).limit(limit)  # type: ignore[union-attr]
+        if status:
+            try:
+                query = query.where(EmailMessage.status == EmailStatus.parse(status))
+            except ValueError:
+                _fail(f"unknown status {status!r}: expected one of {EmailStatus.expected()}", 2)
+        messages = session.exec(query).all()
+        counts = outbox_counts(session)
+    engine.dispose()
+    table = Table("Id", "Status", "To", "Subject", "Attempts", "Last error", title="Outbox")
+    for m in messages:
+        table.add_row(
+            str(m.id),
+            m.status.value,
+            ", ".join(m.to_addrs),
+            m.subject,
+            str(m.attempts),
+            m.last_error,
+        )
+    out.print(table)
+    out.print(
+        "Totals: " + (", ".join(f"{s.value} {n}" for s, n in sorted(counts.items())) or "empty")
+    )
+    if counts.get(EmailStatus.SENDING):
+        out.print(
+            "Messages still 'sending' were interrupted mid-delivery: they are not resent automatically."
+        )
+
+
+@outbox_app.command("send")
+def outbox_send() -> None:
+    """Send the emails that are due, now (one SMTP connection; .eml files when no SMTP host is set)."""
+    from sqlmodel import Session
+
+    from tasks.outbox import send_pending
+
+    engine = _engine()
+    with Session(engine) as session, err.status("Sending..."):
+        report = send_pending(session, get_settings())
+    engine.dispose()
+    out.print(f"Emails: {report.summary()}")
+
+
+@export_app.command("selections")
+def export_selections_command(
+    period: Annotated[
+        str | None, typer.Option(help="Only this month, YYYY-MM (default: every period).")
+    ] = None,
+    out_file: Annotated[
+        Path | None,
+        typer.Option("--out", help="Where to write the XLSX (default under var/exports/)."),
+    ] = None,
+) -> None:
+    """Write the record of every case selected (S12): selections, rejections and make-up, as XLSX."""
+    from sqlmodel import Session
+
+    from tasks.sampling.export import export_selections
+    from tasks.workdays import Month
+
+    label = str(Month.parse(period)) if period else "all"
+    path = out_file or get_settings().output_dir / "exports" / f"selections-{label}.xlsx"
+    engine = _engine()
+    with Session(engine) as session:
+        written, count = export_selections(
+            session, path, str(Month.parse(period)) if period else None
+        )
+    engine.dispose()
+    out.print(f"{count} selections written to {written}")
 
 
 def main() -> None:

@@ -26,7 +26,9 @@ class EmailMessage(SQLModel, table=True):
     body_html: str
     # [{"filename": ..., "mime_type": ..., "content": text}]
     attachments: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)
-    status: EmailStatus = enum_field(EmailStatus, "email_status", default=EmailStatus.PENDING, index=True)
+    status: EmailStatus = enum_field(
+        EmailStatus, "email_status", default=EmailStatus.PENDING, index=True
+    )
     attempts: int = 0
     next_attempt_at: datetime = created_at_field()
     last_error: str = ""

@@ -271,7 +271,15 @@ def _question_set(session: Session, code: str) -> QuestionSet:
     return qs
 
 
-def record(session: Session, period: Month, on: date, plans: list[PlannedRun]) -> list[Audit]:
+def record(
+    session: Session,
+    period: Month,
+    on: date,
+    plans: list[PlannedRun],
+    *,
+    theme: str = "",
+    requested_by: Staff | None = None,
+) -> list[Audit]:
     """S12: the manifest of every run, and the audits it assigns (S10 three-way flag, D2 deadline)."""
     question_sets = {code: _question_set(session, code) for code in {p.question_set for p in plans}}
     line_manager = dict(session.execute(sa.select(Staff.id, Staff.line_manager_id)).tuples().all())
@@ -289,6 +297,8 @@ def record(session: Session, period: Month, on: date, plans: list[PlannedRun]) -
             pool_size=len(eligible),
             pool_makeup=makeup(eligible),
             sample_makeup=makeup(p.candidate for p in plan.draw.picks),
+            theme=theme,
+            requested_by_id=requested_by.id if requested_by else None,
         )
         session.add(run)
         session.flush()
@@ -333,10 +343,11 @@ def record(session: Session, period: Month, on: date, plans: list[PlannedRun]) -
     return audits
 
 
-def notify(session: Session, period: Month, audits: list[Audit]) -> int:
+def notify(session: Session, period: Month, audits: list[Audit], *, key: str = "") -> int:
     """E1: one email per auditor listing their audits, with an .ics; line managers told of their team's."""
     if not audits:
         return 0
+    scope = f"{key}:" if key else ""
     staff = {s.id: s for s in session.exec(select(Staff))}
     case_ids = sorted({a.case_id for a in audits if a.case_id is not None})
     refs = dict(
@@ -384,7 +395,7 @@ def notify(session: Session, period: Month, audits: list[Audit]) -> int:
         )
         if enqueue(
             session,
-            key=f"assignment:{period}:{auditor_id}",
+            key=f"assignment:{period}:{scope}{auditor_id}",
             kind="assignment",
             to=[auditor.email],
             content=content,
@@ -405,7 +416,7 @@ def notify(session: Session, period: Month, audits: list[Audit]) -> int:
         )
         if enqueue(
             session,
-            key=f"team-notice:{period}:{manager_id}",
+            key=f"team-notice:{period}:{scope}{manager_id}",
             kind="team-notice",
             to=[manager.email],
             content=content,

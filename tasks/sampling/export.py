@@ -1,0 +1,161 @@
+"""S12: the record of every case selected, as a spreadsheet (selections, rejections, make-up)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import openpyxl
+import sqlalchemy as sa
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+from sqlalchemy.orm import aliased
+from sqlmodel import Session
+
+from models import Audit, Case, SamplingRejection, SamplingRun, SamplingSelection, Staff
+
+_FORMULA_START = ("=", "+", "-", "@")
+
+
+def safe_cell(value: object) -> object:
+    """Text that a spreadsheet would run as a formula is written as text (CSV/formula injection)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def export_selections(session: Session, path: Path, period: str | None = None) -> tuple[Path, int]:
+    """Write the selections (and rejections and make-up) of `period`, or of every period."""
+    sampler = aliased(Staff)
+    auditor = aliased(Staff)
+    where = [SamplingRun.period == period] if period else []
+    selections = session.execute(
+        sa.select(
+            SamplingRun.period,
+            SamplingRun.kind,
+            SamplingRun.theme,
+            sampler.name,
+            SamplingRun.seed,
+            SamplingRun.sampling_date,
+            SamplingSelection.position,
+            Case.case_ref,
+            Case.order_type,
+            Audit.kind,
+            auditor.name,
+            SamplingSelection.reason,
+            Audit.due_on,
+            Audit.three_way_meeting,
+            Audit.status,
+        )
+        .join(SamplingSelection, SamplingSelection.run_id == SamplingRun.id)
+        .join(Case, Case.id == SamplingSelection.case_id)
+        .join(sampler, sampler.id == SamplingRun.sampler_id)
+        .outerjoin(Audit, Audit.id == SamplingSelection.audit_id)
+        .outerjoin(auditor, auditor.id == Audit.auditor_id)
+        .where(*where)
+        .order_by(SamplingRun.period, SamplingRun.id, SamplingSelection.position)
+    ).all()
+    rejections = session.execute(
+        sa.select(
+            SamplingRun.period,
+            SamplingRun.kind,
+            sampler.name,
+            Case.case_ref,
+            SamplingRejection.reason,
+        )
+        .join(SamplingRejection, SamplingRejection.run_id == SamplingRun.id)
+        .join(Case, Case.id == SamplingRejection.case_id)
+        .join(sampler, sampler.id == SamplingRun.sampler_id)
+        .where(*where)
+        .order_by(SamplingRun.period, SamplingRun.id, SamplingRejection.id)
+    ).all()
+    runs = session.execute(
+        sa.select(SamplingRun, sampler.name)
+        .join(sampler, sampler.id == SamplingRun.sampler_id)
+        .where(*where)
+        .order_by(SamplingRun.period, SamplingRun.id)
+    ).all()
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Selections"
+    _table(
+        sheet,
+        [
+            "Period",
+            "Run",
+            "Theme or target",
+            "Sampler",
+            "Seed",
+            "Sampling date",
+            "Position",
+            "Case",
+            "Order type",
+            "Audit",
+            "Auditor",
+            "Why selected",
+            "Deadline",
+            "Three-way meeting",
+            "Status",
+        ],
+        [
+            [
+                p,
+                k.label,
+                t,
+                s,
+                seed,
+                d,
+                pos,
+                ref,
+                o.label,
+                a.label if a else "",
+                au or "",
+                why,
+                due,
+                "yes" if tw else "no",
+                st.label if st else "",
+            ]
+            for p, k, t, s, seed, d, pos, ref, o, a, au, why, due, tw, st in selections
+        ],
+    )
+    _table(
+        book.create_sheet("Rejections"),
+        ["Period", "Run", "Sampler", "Case passed over", "Reason"],
+        [[p, k.label, s, ref, why] for p, k, s, ref, why in rejections],
+    )
+    rows = []
+    for run, name in runs:
+        for dimension, pool_counts in run.pool_makeup.items():
+            sample_counts = run.sample_makeup.get(dimension, {})
+            for category in sorted(set(pool_counts) | set(sample_counts)):
+                rows.append(
+                    [
+                        run.period,
+                        run.kind.label,
+                        name,
+                        dimension.replace("_", " "),
+                        category,
+                        pool_counts.get(category, 0),
+                        sample_counts.get(category, 0),
+                    ]
+                )
+    _table(
+        book.create_sheet("Make-up"),
+        ["Period", "Run", "Sampler", "Dimension", "Category", "Caseload (pool)", "Sample"],
+        rows,
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    book.save(path)
+    return path, len(selections)
+
+
+def _table(sheet, header: list[str], rows: list[list[object]]) -> None:  # type: ignore[no-untyped-def]
+    sheet.append(header)
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for row in rows:
+        sheet.append([safe_cell(v) for v in row])
+    sheet.freeze_panes = "A2"
+    for i, title in enumerate(header, start=1):
+        width = max([len(title)] + [len(str(r[i - 1])) for r in rows[:500]])
+        sheet.column_dimensions[get_column_letter(i)].width = min(60, width + 2)

@@ -1,0 +1,99 @@
+"""`yotqa run sample` (T1, S7, S8), `yotqa export selections` (S12) and `yotqa outbox`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import openpyxl
+from sqlmodel import Session, select
+
+from models import Audit, Case, SamplingRun, Staff
+from models.enums import AuditKind, Role, SamplingKind
+
+DAY = "2026-11-25"
+
+
+def _service(cli) -> None:  # type: ignore[no-untyped-def]
+    assert cli("demo-data", "--seed", "5", "--as-of", DAY).exit_code == 0
+
+
+def test_run_sample_twice_assigns_once_and_sends_once(cli, session: Session) -> None:
+    _service(cli)
+    first = cli("run", "sample", "--as-of", "2026-12-01")
+    assert first.exit_code == 0, first.stderr
+    assert "audits assigned" in first.stdout and "sent" in first.stdout
+    again = cli("run", "sample", "--as-of", "2026-12-01")
+    assert "already drawn: nothing changed, nothing sent (S11)" in again.stdout
+    listing = cli("outbox", "list")
+    assert "Totals: sent" in listing.stdout and "pending" not in listing.stdout
+
+
+def test_themed_sample_uses_the_theme_filter_and_its_question_set(cli, session: Session) -> None:
+    """S7: random from the cases matching the theme, audited with the theme's variant."""
+    _service(cli)
+    result = cli("run", "sample", "--as-of", "2026-12-03", "--theme", "high-rosh")
+    assert result.exit_code == 0, result.stderr
+    session.expire_all()
+    audits = session.exec(select(Audit).where(Audit.kind == AuditKind.THEMED)).all()
+    assert len(audits) == 3
+    for a in audits:
+        assert session.get(Case, a.case_id).rosh_level.value in ("high", "very_high")
+    run = session.exec(select(SamplingRun).where(SamplingRun.kind == SamplingKind.THEMED)).one()
+    assert run.theme == "high-rosh" and run.seed
+    assert cli("run", "sample", "--theme", "stars").stderr.startswith(
+        "error: unknown theme 'stars'"
+    )
+
+
+def test_targeted_selection_records_who_asked_and_why(cli, session: Session) -> None:
+    """S8: not random; the reason and the requester are kept."""
+    _service(cli)
+    case = session.exec(
+        select(Case).where(Case.closed_on.is_(None)).order_by(Case.opened_on)
+    ).first()
+    sm = session.exec(select(Staff).where(Staff.role == Role.SERVICE_MANAGER)).one()
+    result = cli(
+        "run",
+        "sample",
+        "--as-of",
+        "2026-12-03",
+        "--target",
+        case.case_ref,
+        "--reason",
+        "concern at supervision",
+        "--requested-by",
+        sm.email,
+    )
+    assert result.exit_code == 0, result.stderr
+    session.expire_all()
+    audit = session.exec(select(Audit).where(Audit.case_id == case.id)).one()
+    assert (
+        "S8: targeted at the request of" in audit.selection_reason
+        and "concern at supervision" in audit.selection_reason
+    )
+    run = session.get(SamplingRun, audit.sampling_run_id)
+    assert run.requested_by_id == sm.id and "S8: not random" in run.rules
+    manager = session.get(Staff, session.get(Staff, case.case_manager_id).line_manager_id)
+    assert audit.auditor_id == manager.id
+    missing = cli("run", "sample", "--target", case.case_ref, "--requested-by", sm.email)
+    assert missing.exit_code == 1 and "needs --reason" in missing.stderr
+
+
+def test_export_selections_writes_three_sheets(cli, tmp_path: Path) -> None:
+    """S12: a spreadsheet record of all cases selected, re-opened and checked."""
+    _service(cli)
+    cli("run", "sample", "--as-of", "2027-01-04")
+    path = tmp_path / "sel.xlsx"
+    result = cli("export", "selections", "--period", "2027-01", "--out", path)
+    assert result.exit_code == 0, result.stderr
+    book = openpyxl.load_workbook(path)
+    assert book.sheetnames == ["Selections", "Rejections", "Make-up"]
+    rows = list(book["Selections"].iter_rows(values_only=True))
+    assert rows[0][:3] == ("Period", "Run", "Theme or target")
+    count = int(result.stdout.split()[0])
+    assert len(rows) - 1 == count > 0
+    assert {r[0] for r in rows[1:]} == {"2027-01"}
+    makeup = list(book["Make-up"].iter_rows(values_only=True))
+    assert any(r[3] == "order type" and r[4] == "DTO" for r in makeup[1:])
+    bad = cli("export", "selections", "--period", "January")
+    assert bad.exit_code == 1 and "expected YYYY-MM" in bad.stderr
