@@ -14,6 +14,7 @@ from sqlmodel import Session, SQLModel
 from typer.testing import CliRunner
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 from models.db import make_engine, upgrade  # noqa: E402
 from models.settings import get_settings  # noqa: E402
@@ -168,3 +169,16 @@ def cli(monkeypatch: pytest.MonkeyPatch, db_url: str, settings_env: None) -> Cli
 def offline_cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, settings_env: None) -> Cli:
     """The command line for commands that need no database (calendar, timetable)."""
     return Cli(monkeypatch, f"sqlite:///{tmp_path / 'unused.db'}")
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """One temporary Prefect server for the whole test session (12-14 s to start)."""
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+    from prefect.testing.utilities import prefect_test_harness
+
+    with (
+        prefect_test_harness(server_startup_timeout=120),
+        temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
+    ):
+        yield

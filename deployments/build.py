@@ -1,0 +1,92 @@
+"""One deployment per timetable row whose flow exists, plus the outbox sender (SPEC §6).
+
+Schedules are in Europe/London. A timetable row's runs are listed as RDATEs (the exact working
+days, bank holidays of England and Wales skipped), regenerated whenever the deployments are
+built; every schedule has a stable slug so a redeploy never duplicates runs.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from prefect import Flow
+from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+from prefect.deployments.runner import RunnerDeployment
+from prefect.schedules import Cron, RRule, Schedule
+
+from flows.sample_and_assign import sample_and_assign
+from flows.send_outbox import send_outbox
+from models.settings import get_settings
+from tasks.timetable import Entry, Timetable, load_timetable, runs_between
+from tasks.workdays import TIMEZONE, today
+
+# The flows that exist so far, by the name the timetable gives them.
+FLOWS: dict[str, Flow] = {"sample-and-assign": sample_and_assign}  # type: ignore[type-arg]
+SCHEDULE_MONTHS = 24  # RDATEs listed ahead; Prefect keeps an rrule under 6,500 characters
+ONE_AT_A_TIME = ConcurrencyLimitConfig(
+    limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
+)
+# Every 15 minutes from 07:00 to 19:45, Monday to Friday, London time.
+OUTBOX_CRON = "*/15 7-19 * * 1-5"
+
+
+def run_times(
+    timetable: Timetable, flow_name: str, start: date, months: int = SCHEDULE_MONTHS
+) -> list[datetime]:
+    """The local start times of every timetable run of `flow_name` (rows sharing a flow run once a day)."""
+    times = {
+        datetime.combine(r.run_on, r.entry.time)
+        for r in runs_between(timetable, start, months)
+        if r.entry.flow == flow_name
+    }
+    return sorted(times)
+
+
+def timetable_schedule(timetable: Timetable, flow_name: str, start: date) -> Schedule:
+    dates = ",".join(t.strftime("%Y%m%dT%H%M%S") for t in run_times(timetable, flow_name, start))
+    return RRule(f"RDATE:{dates}", timezone=TIMEZONE, slug=f"{flow_name}-timetable")
+
+
+def _entries(timetable: Timetable, flow_name: str) -> list[Entry]:
+    return [e for e in timetable.scheduled if e.flow == flow_name]
+
+
+def build_deployments(start: date | None = None) -> list[RunnerDeployment]:
+    start = start or today()
+    timetable = load_timetable(get_settings().timetable_file)
+    deployments = []
+    for flow_name, flow in FLOWS.items():
+        entries = _entries(timetable, flow_name)
+        if not entries:
+            continue
+        ids = ", ".join(e.id for e in entries)
+        deployments.append(
+            flow.to_deployment(
+                name=flow_name,
+                description=f"{ids}: " + " / ".join(f"{e.task} ({e.framework})" for e in entries),
+                schedules=[timetable_schedule(timetable, flow_name, start)],
+                tags=sorted(
+                    {e.frequency for e in entries}
+                    | {f"lead:{e.lead}" for e in entries}
+                    | set(ids.split(", "))
+                ),
+                concurrency_limit=ONE_AT_A_TIME,
+            )
+        )
+    deployments.append(
+        send_outbox.to_deployment(
+            name="send-outbox",
+            description="E6: deliver queued emails every 15 minutes in working hours; failed sends are retried here.",
+            schedules=[
+                Cron(
+                    OUTBOX_CRON,
+                    timezone=TIMEZONE,
+                    day_or=False,
+                    slug="working-hours-every-15-minutes",
+                )
+            ],
+            tags=["system", "email"],
+            concurrency_limit=ONE_AT_A_TIME,
+        )
+    )
+    return deployments

@@ -1,0 +1,56 @@
+"""Prefect tasks: thin wrappers, one side effect each, over the plain functions of this package.
+
+Each opens its own session (a session as a task argument would break Prefect's cache keys) and
+returns plain data for the flow to report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from prefect import task
+
+from models.db import session_scope
+from models.settings import get_settings
+
+
+@task(name="draw-and-assign")
+def draw_and_assign(as_of: date) -> dict[str, Any]:
+    """T1, T4, T11: draw the month's sample, record it, assign audits and queue the emails (one transaction)."""
+    from tasks.sampling.monthly import sample_month
+
+    with session_scope() as session:
+        return asdict(sample_month(session, as_of))
+
+
+@task(name="selection-report")
+def selection_report(period: str) -> dict[str, Any]:
+    """The month's selections, make-up and rejections, for the flow run's artifacts (references only)."""
+    from tasks.sampling.report import selection_report as build
+
+    with session_scope() as session:
+        return build(session, period)
+
+
+@task(name="export-selections")
+def export_selections(period: str) -> str:
+    """S12: the spreadsheet record of the month's selections."""
+    from tasks.sampling.export import export_selections as export
+
+    path = get_settings().output_dir / "exports" / f"selections-{period}.xlsx"
+    with session_scope() as session:
+        written, _ = export(session, Path(path), period)
+    return str(written)
+
+
+@task(name="send-outbox", retries=2, retry_delay_seconds=[30, 120])
+def send_outbox() -> dict[str, Any]:
+    """E6: deliver the due emails; temporary SMTP failures stay queued for the next run."""
+    from tasks.outbox import send_pending
+
+    with session_scope() as session:
+        report = send_pending(session, get_settings())
+        return {"sent": report.sent, "retrying": report.retrying, "failed": report.failed}
