@@ -460,6 +460,50 @@ def export_selections_command(
     out.print(f"{count} selections written to {written}")
 
 
+@app.command()
+def serve(
+    host: Annotated[
+        str,
+        typer.Option(
+            help="Address for the local Prefect server (keep 127.0.0.1 unless behind a proxy)."
+        ),
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port for the local Prefect server.")] = 4200,
+    run_sample: Annotated[
+        bool,
+        typer.Option(
+            "--run-sample/--no-run-sample",
+            help="Run this month's sample once at start (it changes nothing if already drawn).",
+        ),
+    ] = False,
+) -> None:
+    """Start a local Prefect server (unless PREFECT_API_URL is set) and serve every timetable deployment."""
+    from deployments.serve import local_server, serve_all
+    from tasks.workdays import today
+
+    engine = _engine()  # refuse early if the database is not ready
+    engine.dispose()
+    settings = get_settings()
+    if not os.environ.get("PREFECT_API_URL"):
+        out.print(f"Starting a local Prefect server on {host}:{port} (about 10 seconds)...")
+    with local_server(host, port) as api_url:
+        ui = api_url.removesuffix("/api")
+        out.print(f"Prefect UI: {ui}  (deployments, runs, artifacts)")
+        out.print(
+            f"Emails: {settings.output_dir / 'outbox'} (as .eml files)"
+            if not settings.smtp_host
+            else f"Emails: sent through {settings.smtp_host}:{settings.smtp_port}"
+        )
+        out.print(
+            f"Exports: {settings.output_dir / 'exports'}   Server log: {settings.output_dir / 'prefect-server.log'}"
+        )
+        out.print("Serving the timetable's deployments. Stop with Ctrl+C.")
+        try:
+            serve_all(today(), lambda line: out.print(line), run_sample)
+        except KeyboardInterrupt:
+            out.print("Stopped.")
+
+
 def main() -> None:
     app()
 

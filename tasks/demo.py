@@ -211,8 +211,12 @@ class DemoFiles:
     notes: list[str] = field(default_factory=list)
 
 
-def write_demo_files(directory: Path, *, seed: int, as_of: date) -> DemoFiles:
-    """Write the demo service's import files for `as_of` under `directory`; same seed, same files."""
+def write_demo_files(directory: Path, *, seed: int, as_of: date, service: str = "") -> DemoFiles:
+    """Write the demo service's import files for `as_of` under `directory`; same seed, same files.
+
+    `service` (e.g. "S001") prefixes team names, email domains and case references, so that
+    many demo services can share one database (the benchmarks' national estate).
+    """
     rng = random.Random(seed)
     directory.mkdir(parents=True, exist_ok=True)
     names = iter(rng.sample([(f, s) for f in FIRST_NAMES for s in SURNAMES], 60))
@@ -261,15 +265,29 @@ def write_demo_files(directory: Path, *, seed: int, as_of: date) -> DemoFiles:
         feedback=directory / "feedback.csv",
         as_of=as_of,
     )
+    feedback = _feedback(rng, as_of, cases)
+    earlier = [c["earlier"] for c in cases if c["earlier"] is not None]
+    current = [c["current"] for c in cases]
+    if service:
+        for row in [*staff, *earlier, *current, *feedback]:
+            _prefix(row, service)  # type: ignore[arg-type]
     _write(files.staff, COLUMNS[ImportKind.STAFF], staff)
-    _write(
-        files.earlier_cases,
-        COLUMNS[ImportKind.CASES],
-        [c["earlier"] for c in cases if c["earlier"] is not None],
-    )
-    _write(files.cases, COLUMNS[ImportKind.CASES], [c["current"] for c in cases])
-    _write(files.feedback, COLUMNS[ImportKind.FEEDBACK], _feedback(rng, as_of, cases))
+    _write(files.earlier_cases, COLUMNS[ImportKind.CASES], earlier)  # type: ignore[arg-type]
+    _write(files.cases, COLUMNS[ImportKind.CASES], current)  # type: ignore[arg-type]
+    _write(files.feedback, COLUMNS[ImportKind.FEEDBACK], feedback)
     return files
+
+
+def _prefix(row: dict[str, str], service: str) -> None:
+    domain = f"@{service.lower()}.yot.example.org"
+    for key in ("email", "line_manager_email", "case_manager_email"):
+        if row.get(key):
+            row[key] = row[key].replace("@yot.example.org", domain)
+    if row.get("team"):
+        row["team"] = f"{service} {row['team']}"
+    for key in ("case_ref", "young_person_ref"):
+        if row.get(key):
+            row[key] = f"{service}-{row[key]}"
 
 
 def _manager_of(staff: list[dict[str, str]], team: str) -> str:

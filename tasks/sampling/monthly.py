@@ -131,14 +131,19 @@ def plan_month(
     taken: set[int] = set()
     plans: list[PlannedRun] = []
     history = last_sampled(session, on)
-    case_managers = active_staff(session, Role.CASE_MANAGER)
+    holders_by_team: dict[int | None, set[int]] = defaultdict(set)
+    for s in active_staff(session, Role.CASE_MANAGER):
+        holders_by_team[s.team_id].add(s.id)  # type: ignore[arg-type]
+    by_team: dict[int, list[Candidate]] = defaultdict(list)
+    for c in pool:
+        by_team[c.team_id].append(c)
     for manager in active_staff(session, Role.OPERATIONAL_MANAGER):
         if manager.team_id is None:
             continue
-        team_pool = [c for c in pool if c.team_id == manager.team_id]
+        team_pool = by_team.get(manager.team_id, [])
         holders = sorted(
             {c.case_manager_id for c in team_pool if in_pool(c, on)}
-            | {s.id for s in case_managers if s.team_id == manager.team_id}
+            | holders_by_team[manager.team_id]
         )  # type: ignore[misc]
         draw = team_draw(team_pool, holders, history, manager.id, on, taken)  # type: ignore[arg-type]
         plans.append(
@@ -219,11 +224,13 @@ def plan_observations(
             )
         ).scalars()
     )
-    has_case = {c.case_manager_id for c in pool}
+    by_holder: dict[int, list[Candidate]] = defaultdict(list)
+    for c in pool:
+        by_holder[c.case_manager_id].append(c)
     waiting = [
         cm
         for cm in active_staff(session, Role.CASE_MANAGER)
-        if cm.id not in observed and cm.line_manager_id is not None and cm.id in has_case
+        if cm.id not in observed and cm.line_manager_id is not None and cm.id in by_holder
     ]
     share = math.ceil(len(waiting) / months_left) if waiting else 0
     by_manager: dict[int, list[Staff]] = defaultdict(list)
@@ -239,7 +246,7 @@ def plan_observations(
         rng = random.Random(seed)
         draw = Draw()
         for cm in observed_staff:
-            cases = [c for c in pool if c.case_manager_id == cm.id]
+            cases = by_holder[cm.id]
             if cases:
                 draw.picks.append(
                     Pick(rng.choice(cases), "T11: the case manager's observation for the year")
@@ -249,7 +256,7 @@ def plan_observations(
                 manager,
                 SamplingKind.OBSERVATION,
                 seed,
-                [c for c in pool if c.case_manager_id in {cm.id for cm in observed_staff}],
+                [c for cm in observed_staff for c in by_holder[cm.id]],
                 draw,
                 audit_kind=AuditKind.OBSERVATION,
                 method=SelectionMethod.OBSERVATION_PROGRAMME,
