@@ -20,14 +20,15 @@ $(STAMP): pyproject.toml
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
-## make run: set up, create the database, load the demo service if empty, show it and the timetable
+## make run: set up, load the demo service if empty, show it and the timetable, then serve the
+## deployments on a local Prefect server and run this month's sample once (Ctrl+C stops it all)
 run: $(STAMP)
 	@$(BIN)/yotqa init
 	@$(BIN)/yotqa demo-data --if-empty
 	@$(BIN)/yotqa status
-	@$(BIN)/yotqa timetable --months 3
+	@$(BIN)/yotqa timetable --months 2
 	@echo
-	@echo "Next: $(BIN)/yotqa --help   (data and outputs are under var/)"
+	@$(BIN)/yotqa serve --run-sample
 
 ## make test: set up and run the whole test suite (SQLite and PostgreSQL)
 test: $(STAMP)
@@ -38,6 +39,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	@$(BIN)/python benchmarks/import_cases.py
+	@$(BIN)/python benchmarks/sampling_estate.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
