@@ -3,50 +3,23 @@
 from __future__ import annotations
 
 import os
-import sys
-from datetime import date
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 # Prefect, imported by later commands, must not phone home or litter the terminal.
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
-import click  # noqa: E402
 import typer  # noqa: E402
-from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
-from typer.core import TyperGroup  # noqa: E402
 
+from flows import cli_work  # noqa: E402
+from flows.cli_common import Commands, date_option, err, fail, out, ready_engine  # noqa: E402
 from models.enums import ImportKind  # noqa: E402
-from models.errors import InputFileError, YotqaError  # noqa: E402
 from models.settings import get_settings  # noqa: E402
 
-# Piped output (scripts, CI logs) gets a wide fixed width so tables are not folded.
-# Markup off: names from import files are printed as they are, brackets and all.
-out = Console(
-    highlight=False, markup=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160
-)
-err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
-
-
-class _Commands(TyperGroup):
-    """Reports the product's own errors as one clear message and exit status 1, never a traceback."""
-
-    def invoke(self, ctx: click.Context) -> object:
-        try:
-            return super().invoke(ctx)
-        except InputFileError as exc:
-            for line in exc.lines():
-                err.print(line, markup=False)
-            raise typer.Exit(1) from None
-        except YotqaError as exc:
-            err.print(f"error: {exc}", markup=False)
-            raise typer.Exit(1) from None
-
-
 app = typer.Typer(
-    cls=_Commands,
+    cls=Commands,
     name="yotqa",
     help="Runs the youth offending team's quality-assurance framework: caseload, audits, timetable.",
     no_args_is_help=True,
@@ -55,55 +28,6 @@ app = typer.Typer(
 )
 calendar_app = typer.Typer(help="The working-day calendar (D1).", no_args_is_help=True)
 app.add_typer(calendar_app, name="calendar")
-run_app = typer.Typer(
-    help="Run one timetable job now, for a date (default today).", no_args_is_help=True
-)
-app.add_typer(run_app, name="run")
-outbox_app = typer.Typer(
-    help="The email outbox (E6): what is queued, sent or failed.", no_args_is_help=True
-)
-app.add_typer(outbox_app, name="outbox")
-export_app = typer.Typer(
-    help="Spreadsheets of what the product has recorded.", no_args_is_help=True
-)
-app.add_typer(export_app, name="export")
-
-
-def _fail(message: str, code: int = 1) -> NoReturn:
-    err.print(f"error: {message}", markup=False)
-    raise typer.Exit(code)
-
-
-def _date_option(value: str | None) -> date:
-    from tasks.workdays import parse_date, today
-
-    return parse_date(value) if value else today()
-
-
-def _engine():  # type: ignore[no-untyped-def]
-    """The configured database, which must be at the current schema."""
-    from models.db import (
-        check_connection,
-        current_revision,
-        describe_url,
-        head_revision,
-        make_engine,
-    )
-
-    settings = get_settings()
-    engine = make_engine()
-    check_connection(engine)
-    revision = current_revision(engine)
-    if revision != head_revision():
-        engine.dispose()
-        where = describe_url(settings.resolved_database_url)
-        state = (
-            "is not set up"
-            if revision is None
-            else f"is at schema {revision}, not {head_revision()}"
-        )
-        _fail(f"the database {where} {state}: run `yotqa init` first")
-    return engine
 
 
 @app.command()
@@ -114,7 +38,7 @@ def init() -> None:
 
     settings = get_settings()
     upgrade()
-    engine = _engine()
+    engine = ready_engine()
     with session_scope(engine) as session:
         result = sync_question_sets(session, settings.question_sets_dir)
     engine.dispose()
@@ -146,8 +70,8 @@ def import_(
 
     from tasks.importing import import_file
 
-    day = _date_option(as_of)
-    engine = _engine()
+    day = date_option(as_of)
+    engine = ready_engine()
     try:
         with Session(engine) as session, err.status(f"Importing {kind.value} from {file.name}..."):
             report = import_file(session, kind, file, as_of=day)
@@ -176,16 +100,16 @@ def demo_data(
     from tasks.demo import load_demo, write_demo_files
     from tasks.summary import service_summary
 
-    day = _date_option(as_of)
+    day = date_option(as_of)
     upgrade()
-    engine = _engine()
+    engine = ready_engine()
     try:
         with Session(engine) as session:
             if not service_summary(session, day).is_empty:
                 if if_empty:
                     out.print("The database already holds a service: demo data not loaded.")
                     return
-                _fail(
+                fail(
                     "the database already holds staff or cases; demo data is for an empty "
                     "database (point YOTQA_DATABASE_URL at a new one, or use --if-empty)"
                 )
@@ -212,8 +136,8 @@ def status(
     from models.db import describe_url
     from tasks.summary import service_summary
 
-    day = _date_option(as_of)
-    engine = _engine()
+    day = date_option(as_of)
+    engine = ready_engine()
     with Session(engine) as session:
         summary = service_summary(session, day)
     engine.dispose()
@@ -250,7 +174,7 @@ def calendar_deadline(
     from tasks.workdays import Month
 
     if not week.isdigit():
-        _fail(f"week must be a number from 1 to 4, not {week!r}", 2)
+        fail(f"week must be a number from 1 to 4, not {week!r}", 2)
     out.print(Month.parse(month).deadline(int(week)).isoformat())
 
 
@@ -266,7 +190,7 @@ def timetable(
     """Print the timetable's runs and deadlines ahead (T1-T13), from the editable timetable file."""
     from tasks.timetable import load_timetable, runs_between, working_days_in
 
-    start = _date_option(from_)
+    start = date_option(from_)
     tt = load_timetable(get_settings().timetable_file)
     table = Table(
         "Runs on",
@@ -298,210 +222,11 @@ def timetable(
     out.print(f"Times are Europe/London. Timetable file: {tt.source}")
 
 
-@run_app.command("sample")
-def run_sample(
-    as_of: Annotated[
-        str | None, typer.Option("--as-of", help="The sampling date, YYYY-MM-DD (default today).")
-    ] = None,
-    theme: Annotated[
-        str | None,
-        typer.Option(help="A themed dip test (S7): mappa, high-rosh, looked-after, dto-licence."),
-    ] = None,
-    target: Annotated[
-        str | None,
-        typer.Option(help="A targeted selection (S8): a case reference or a case manager's email."),
-    ] = None,
-    reason: Annotated[str, typer.Option(help="Why the targeted selection is asked for (S8).")] = "",
-    requested_by: Annotated[
-        str | None, typer.Option("--requested-by", help="Email of who asked (S8).")
-    ] = None,
-    auditor: Annotated[
-        str | None,
-        typer.Option(
-            help="Email of the auditor (themed: default the QA manager; targeted: the line manager)."
-        ),
-    ] = None,
-    count: Annotated[
-        int | None, typer.Option(min=1, max=20, help="How many cases (themed 3, targeted 2).")
-    ] = None,
-) -> None:
-    """Draw and assign: the month's sample (T1, T4, T11), or a themed or targeted selection; then send the emails."""
-    from sqlmodel import Session
-
-    from models.enums import Role
-    from tasks.outbox import send_pending
-    from tasks.sampling.adhoc import targeted_sample, themed_sample
-    from tasks.sampling.monthly import sample_month
-    from tasks.sampling.pool import active_staff
-
-    day = _date_option(as_of)
-    if theme and target:
-        _fail("choose --theme or --target, not both", 2)
-    if target and not requested_by:
-        _fail("a targeted selection needs --requested-by EMAIL and --reason TEXT (S8)", 2)
-    engine = _engine()
-    try:
-        with Session(engine, expire_on_commit=False) as session:
-            if theme:
-                if auditor is None:
-                    qa = active_staff(session, Role.QA_MANAGER)
-                    if not qa:
-                        _fail(
-                            "no active QA manager to audit the themed sample: name one with --auditor"
-                        )
-                    auditor = qa[0].email
-                result = themed_sample(session, day, theme, auditor, count or 3)
-                what = f"themed sample '{theme}'"
-            elif target:
-                result = targeted_sample(
-                    session, day, target, reason, requested_by or "", auditor, count or 2
-                )
-                what = f"targeted selection of {target}"
-            else:
-                result = sample_month(session, day)
-                what = "monthly sample"
-            if not result.created:
-                out.print(
-                    f"The {what} for {result.period} was already drawn: nothing changed, nothing sent (S11)."
-                )
-                return
-            out.print(
-                f"The {what} for {result.period}: {len(result.audits)} audits assigned from a pool of "
-                f"{result.pool_size} eligible cases; {result.rejections} passed over; {result.emails} emails queued."
-            )
-            out.print(f"Emails: {send_pending(session, get_settings()).summary()}")
-    finally:
-        engine.dispose()
-
-
-@outbox_app.command("list")
-def outbox_list(
-    status: Annotated[
-        str | None, typer.Option(help="Only this status: pending, sending, sent, failed.")
-    ] = None,
-    limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 50,
-) -> None:
-    """List queued and sent emails: recipients, subject, status, attempts and the last error."""
-    from sqlmodel import Session, select
-
-    from models import EmailMessage
-    from models.enums import EmailStatus
-    from tasks.outbox import outbox_counts
-
-    engine = _engine()
-    with Session(engine) as session:
-        query = select(EmailMessage).order_by(EmailMessage.id.desc()).limit(limit)  # type: ignore[union-attr]
-        if status:
-            try:
-                query = query.where(EmailMessage.status == EmailStatus.parse(status))
-            except ValueError:
-                _fail(f"unknown status {status!r}: expected one of {EmailStatus.expected()}", 2)
-        messages = session.exec(query).all()
-        counts = outbox_counts(session)
-    engine.dispose()
-    table = Table("Id", "Status", "To", "Subject", "Attempts", "Last error", title="Outbox")
-    for m in messages:
-        table.add_row(
-            str(m.id),
-            m.status.value,
-            ", ".join(m.to_addrs),
-            m.subject,
-            str(m.attempts),
-            m.last_error,
-        )
-    out.print(table)
-    out.print(
-        "Totals: " + (", ".join(f"{s.value} {n}" for s, n in sorted(counts.items())) or "empty")
-    )
-    if counts.get(EmailStatus.SENDING):
-        out.print(
-            "Messages still 'sending' were interrupted mid-delivery: they are not resent automatically."
-        )
-
-
-@outbox_app.command("send")
-def outbox_send() -> None:
-    """Send the emails that are due, now (one SMTP connection; .eml files when no SMTP host is set)."""
-    from sqlmodel import Session
-
-    from tasks.outbox import send_pending
-
-    engine = _engine()
-    with Session(engine) as session, err.status("Sending..."):
-        report = send_pending(session, get_settings())
-    engine.dispose()
-    out.print(f"Emails: {report.summary()}")
-
-
-@export_app.command("selections")
-def export_selections_command(
-    period: Annotated[
-        str | None, typer.Option(help="Only this month, YYYY-MM (default: every period).")
-    ] = None,
-    out_file: Annotated[
-        Path | None,
-        typer.Option("--out", help="Where to write the XLSX (default under var/exports/)."),
-    ] = None,
-) -> None:
-    """Write the record of every case selected (S12): selections, rejections and make-up, as XLSX."""
-    from sqlmodel import Session
-
-    from tasks.sampling.export import export_selections
-    from tasks.workdays import Month
-
-    label = str(Month.parse(period)) if period else "all"
-    path = out_file or get_settings().output_dir / "exports" / f"selections-{label}.xlsx"
-    engine = _engine()
-    with Session(engine) as session:
-        written, count = export_selections(
-            session, path, str(Month.parse(period)) if period else None
-        )
-    engine.dispose()
-    out.print(f"{count} selections written to {written}")
-
-
-@app.command()
-def serve(
-    host: Annotated[
-        str,
-        typer.Option(
-            help="Address for the local Prefect server (keep 127.0.0.1 unless behind a proxy)."
-        ),
-    ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port for the local Prefect server.")] = 4200,
-    run_sample: Annotated[
-        bool,
-        typer.Option(
-            "--run-sample/--no-run-sample",
-            help="Run this month's sample once at start (it changes nothing if already drawn).",
-        ),
-    ] = False,
-) -> None:
-    """Start a local Prefect server (unless PREFECT_API_URL is set) and serve every timetable deployment."""
-    from deployments.serve import local_server, serve_all
-    from tasks.workdays import today
-
-    engine = _engine()  # refuse early if the database is not ready
-    engine.dispose()
-    settings = get_settings()
-    if not os.environ.get("PREFECT_API_URL"):
-        out.print(f"Starting a local Prefect server on {host}:{port} (about 10 seconds)...")
-    with local_server(host, port) as api_url:
-        ui = api_url.removesuffix("/api")
-        out.print(f"Prefect UI: {ui}  (deployments, runs, artifacts)")
-        out.print(
-            f"Emails: {settings.output_dir / 'outbox'} (as .eml files)"
-            if not settings.smtp_host
-            else f"Emails: sent through {settings.smtp_host}:{settings.smtp_port}"
-        )
-        out.print(
-            f"Exports: {settings.output_dir / 'exports'}   Server log: {settings.output_dir / 'prefect-server.log'}"
-        )
-        out.print("Serving the timetable's deployments. Stop with Ctrl+C.")
-        try:
-            serve_all(today(), lambda line: out.print(line), run_sample)
-        except KeyboardInterrupt:
-            out.print("Stopped.")
+# The month's work, in the order an admin meets it.
+app.add_typer(cli_work.run_app, name="run")
+app.add_typer(cli_work.outbox_app, name="outbox")
+app.add_typer(cli_work.export_app, name="export")
+app.command()(cli_work.serve)
 
 
 def main() -> None:

@@ -1,0 +1,74 @@
+"""What every `yotqa` command shares: the consoles, error handling, dates and the database."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from typing import NoReturn
+
+import click
+import typer
+from rich.console import Console
+from typer.core import TyperGroup
+
+from models.errors import InputFileError, YotqaError
+from models.settings import get_settings
+
+# Piped output (scripts, CI logs) gets a wide fixed width so tables are not folded.
+# Markup off: names from import files are printed as they are, brackets and all.
+out = Console(
+    highlight=False, markup=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160
+)
+err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
+
+
+class Commands(TyperGroup):
+    """Reports the product's own errors as one clear message and exit status 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except InputFileError as exc:
+            for line in exc.lines():
+                err.print(line, markup=False)
+            raise typer.Exit(1) from None
+        except YotqaError as exc:
+            err.print(f"error: {exc}", markup=False)
+            raise typer.Exit(1) from None
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    err.print(f"error: {message}", markup=False)
+    raise typer.Exit(code)
+
+
+def date_option(value: str | None) -> date:
+    from tasks.workdays import parse_date, today
+
+    return parse_date(value) if value else today()
+
+
+def ready_engine():  # type: ignore[no-untyped-def]
+    """The configured database, which must be at the current schema."""
+    from models.db import (
+        check_connection,
+        current_revision,
+        describe_url,
+        head_revision,
+        make_engine,
+    )
+
+    settings = get_settings()
+    engine = make_engine()
+    check_connection(engine)
+    revision = current_revision(engine)
+    if revision != head_revision():
+        engine.dispose()
+        where = describe_url(settings.resolved_database_url)
+        state = (
+            "is not set up"
+            if revision is None
+            else f"is at schema {revision}, not {head_revision()}"
+        )
+        fail(f"the database {where} {state}: run `yotqa init` first")
+    return engine

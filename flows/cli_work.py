@@ -1,0 +1,228 @@
+"""`yotqa` commands for the month's work: run sample, outbox, export, serve."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from flows.cli_common import date_option, err, fail, out, ready_engine
+from models.settings import get_settings
+
+run_app = typer.Typer(
+    help="Run one timetable job now, for a date (default today).", no_args_is_help=True
+)
+outbox_app = typer.Typer(
+    help="The email outbox (E6): what is queued, sent or failed.", no_args_is_help=True
+)
+export_app = typer.Typer(
+    help="Spreadsheets of what the product has recorded.", no_args_is_help=True
+)
+
+
+@run_app.command("sample")
+def run_sample(
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="The sampling date, YYYY-MM-DD (default today).")
+    ] = None,
+    theme: Annotated[
+        str | None,
+        typer.Option(help="A themed dip test (S7): mappa, high-rosh, looked-after, dto-licence."),
+    ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option(help="A targeted selection (S8): a case reference or a case manager's email."),
+    ] = None,
+    reason: Annotated[str, typer.Option(help="Why the targeted selection is asked for (S8).")] = "",
+    requested_by: Annotated[
+        str | None, typer.Option("--requested-by", help="Email of who asked (S8).")
+    ] = None,
+    auditor: Annotated[
+        str | None,
+        typer.Option(
+            help="Email of the auditor (themed: default the QA manager; targeted: the line manager)."
+        ),
+    ] = None,
+    count: Annotated[
+        int | None, typer.Option(min=1, max=20, help="How many cases (themed 3, targeted 2).")
+    ] = None,
+) -> None:
+    """Draw and assign: the month's sample (T1, T4, T11), or a themed or targeted selection; then send the emails."""
+    from sqlmodel import Session
+
+    from models.enums import Role
+    from tasks.outbox import send_pending
+    from tasks.sampling.adhoc import targeted_sample, themed_sample
+    from tasks.sampling.monthly import sample_month
+    from tasks.sampling.pool import active_staff
+
+    day = date_option(as_of)
+    if theme and target:
+        fail("choose --theme or --target, not both", 2)
+    if target and not requested_by:
+        fail("a targeted selection needs --requested-by EMAIL and --reason TEXT (S8)", 2)
+    engine = ready_engine()
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            if theme:
+                if auditor is None:
+                    qa = active_staff(session, Role.QA_MANAGER)
+                    if not qa:
+                        fail(
+                            "no active QA manager to audit the themed sample: name one with --auditor"
+                        )
+                    auditor = qa[0].email
+                result = themed_sample(session, day, theme, auditor, count or 3)
+                what = f"themed sample '{theme}'"
+            elif target:
+                result = targeted_sample(
+                    session, day, target, reason, requested_by or "", auditor, count or 2
+                )
+                what = f"targeted selection of {target}"
+            else:
+                result = sample_month(session, day)
+                what = "monthly sample"
+            if not result.created:
+                out.print(
+                    f"The {what} for {result.period} was already drawn: nothing changed, nothing sent (S11)."
+                )
+                return
+            out.print(
+                f"The {what} for {result.period}: {len(result.audits)} audits assigned from a pool of "
+                f"{result.pool_size} eligible cases; {result.rejections} passed over; {result.emails} emails queued."
+            )
+            out.print(f"Emails: {send_pending(session, get_settings()).summary()}")
+    finally:
+        engine.dispose()
+
+
+@outbox_app.command("list")
+def outbox_list(
+    status: Annotated[
+        str | None, typer.Option(help="Only this status: pending, sending, sent, failed.")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 50,
+) -> None:
+    """List queued and sent emails: recipients, subject, status, attempts and the last error."""
+    from sqlmodel import Session, select
+
+    from models import EmailMessage
+    from models.enums import EmailStatus
+    from tasks.outbox import outbox_counts
+
+    engine = ready_engine()
+    with Session(engine) as session:
+        query = select(EmailMessage).order_by(EmailMessage.id.desc()).limit(limit)  # type: ignore[union-attr]
+        if status:
+            try:
+                query = query.where(EmailMessage.status == EmailStatus.parse(status))
+            except ValueError:
+                fail(f"unknown status {status!r}: expected one of {EmailStatus.expected()}", 2)
+        messages = session.exec(query).all()
+        counts = outbox_counts(session)
+    engine.dispose()
+    table = Table("Id", "Status", "To", "Subject", "Attempts", "Last error", title="Outbox")
+    for m in messages:
+        table.add_row(
+            str(m.id),
+            m.status.value,
+            ", ".join(m.to_addrs),
+            m.subject,
+            str(m.attempts),
+            m.last_error,
+        )
+    out.print(table)
+    out.print(
+        "Totals: " + (", ".join(f"{s.value} {n}" for s, n in sorted(counts.items())) or "empty")
+    )
+    if counts.get(EmailStatus.SENDING):
+        out.print(
+            "Messages still 'sending' were interrupted mid-delivery: they are not resent automatically."
+        )
+
+
+@outbox_app.command("send")
+def outbox_send() -> None:
+    """Send the emails that are due, now (one SMTP connection; .eml files when no SMTP host is set)."""
+    from sqlmodel import Session
+
+    from tasks.outbox import send_pending
+
+    engine = ready_engine()
+    with Session(engine) as session, err.status("Sending..."):
+        report = send_pending(session, get_settings())
+    engine.dispose()
+    out.print(f"Emails: {report.summary()}")
+
+
+@export_app.command("selections")
+def export_selections_command(
+    period: Annotated[
+        str | None, typer.Option(help="Only this month, YYYY-MM (default: every period).")
+    ] = None,
+    out_file: Annotated[
+        Path | None,
+        typer.Option("--out", help="Where to write the XLSX (default under var/exports/)."),
+    ] = None,
+) -> None:
+    """Write the record of every case selected (S12): selections, rejections and make-up, as XLSX."""
+    from sqlmodel import Session
+
+    from tasks.sampling.export import export_selections
+    from tasks.workdays import Month
+
+    label = str(Month.parse(period)) if period else "all"
+    path = out_file or get_settings().output_dir / "exports" / f"selections-{label}.xlsx"
+    engine = ready_engine()
+    with Session(engine) as session:
+        written, count = export_selections(
+            session, path, str(Month.parse(period)) if period else None
+        )
+    engine.dispose()
+    out.print(f"{count} selections written to {written}")
+
+
+def serve(
+    host: Annotated[
+        str,
+        typer.Option(
+            help="Address for the local Prefect server (keep 127.0.0.1 unless behind a proxy)."
+        ),
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port for the local Prefect server.")] = 4200,
+    run_sample: Annotated[
+        bool,
+        typer.Option(
+            "--run-sample/--no-run-sample",
+            help="Run this month's sample once at start (it changes nothing if already drawn).",
+        ),
+    ] = False,
+) -> None:
+    """Start a local Prefect server (unless PREFECT_API_URL is set) and serve every timetable deployment."""
+    from deployments.serve import local_server, serve_all
+    from tasks.workdays import today
+
+    engine = ready_engine()  # refuse early if the database is not ready
+    engine.dispose()
+    settings = get_settings()
+    if not os.environ.get("PREFECT_API_URL"):
+        out.print(f"Starting a local Prefect server on {host}:{port} (about 10 seconds)...")
+    with local_server(host, port) as api_url:
+        ui = api_url.removesuffix("/api")
+        out.print(f"Prefect UI: {ui}  (deployments, runs, artifacts)")
+        out.print(
+            f"Emails: {settings.output_dir / 'outbox'} (as .eml files)"
+            if not settings.smtp_host
+            else f"Emails: sent through {settings.smtp_host}:{settings.smtp_port}"
+        )
+        out.print(
+            f"Exports: {settings.output_dir / 'exports'}   Server log: {settings.output_dir / 'prefect-server.log'}"
+        )
+        out.print("Serving the timetable's deployments. Stop with Ctrl+C.")
+        try:
+            serve_all(today(), lambda line: out.print(line), run_sample)
+        except KeyboardInterrupt:
+            out.print("Stopped.")
