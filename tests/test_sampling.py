@@ -245,3 +245,24 @@ def test_without_an_smtp_host_messages_are_written_as_eml_files(
     files = sorted((get_settings().output_dir / "outbox").glob("*.eml"))
     assert len(files) == report.sent == _count(service, EmailMessage)
     assert b"To: " in files[0].read_bytes()
+
+
+def test_rerunning_an_earlier_date_passes_over_later_selections(service: Session) -> None:
+    """S4 both ways: a month re-run for an earlier date never clashes with newer audits."""
+    sample_month(service, date(2026, 12, 15))
+    december = {a.case_id for a in service.exec(select(Audit))}
+    service.execute(sa.delete(SamplingSelection))
+    service.execute(
+        sa.update(Audit).values(period="2026-11", sampling_run_id=None)
+    )  # as if November's
+    service.execute(sa.delete(SamplingRejection))
+    service.execute(sa.delete(SamplingRun))
+    service.commit()
+    result = sample_month(service, date(2026, 12, 1))
+    assert result.created
+    new = {
+        a.case_id
+        for a in service.exec(select(Audit).where(Audit.period == "2026-12"))
+        if a.kind is not AuditKind.OBSERVATION
+    }
+    assert new and not new & december

@@ -28,7 +28,7 @@ def caseloads(draw: st.DrawFn) -> list[Candidate]:
     holders = draw(st.integers(min_value=1, max_value=8))
     cases = []
     for i in range(size):
-        selected_ago = draw(st.one_of(st.none(), st.integers(min_value=0, max_value=120)))
+        selected_ago = draw(st.one_of(st.none(), st.integers(min_value=-60, max_value=120)))
         cases.append(
             Candidate(
                 case_id=i + 1,
@@ -50,7 +50,7 @@ def caseloads(draw: st.DrawFn) -> list[Candidate]:
 
 
 def _allowed(c: Candidate, auditor: int) -> bool:
-    recently = c.last_selected_on is not None and (ON - c.last_selected_on).days < 42
+    recently = c.last_selected_on is not None and abs((ON - c.last_selected_on).days) < 42
     return in_pool(c, ON) and c.case_manager_id != auditor and not recently
 
 

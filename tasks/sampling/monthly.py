@@ -87,15 +87,7 @@ class MonthResult:
 def sample_month(session: Session, as_of: date) -> MonthResult:
     """Draw, record and assign the month of `as_of`; commits once, or not at all if already done."""
     period = Month.of(as_of)
-    if (
-        session.exec(
-            select(SamplingRun.id).where(
-                SamplingRun.period == str(period),
-                SamplingRun.kind.in_([SamplingKind.MONTHLY, SamplingKind.OBSERVATION]),  # type: ignore[attr-defined]
-            )
-        ).first()
-        is not None
-    ):
+    if _already_sampled(session, period):
         return MonthResult(str(period), created=False)
     pool = load_pool(session, as_of)
     plans = plan_month(session, period, as_of, pool)
@@ -107,8 +99,10 @@ def sample_month(session: Session, as_of: date) -> MonthResult:
         result.emails = notify(session, period, audits)
         session.commit()
     except sa.exc.IntegrityError:
-        # Another run for the same month committed first (S11): the constraint decides, not luck.
         session.rollback()
+        if not _already_sampled(session, period):
+            raise  # not a concurrent run: a real conflict, to be reported, not hidden
+        # Another run for the same month committed first (S11): the constraint decides, not luck.
         log.info("the sample for %s was recorded by a concurrent run: nothing assigned", period)
         return MonthResult(str(period), created=False)
     result.runs = len(plans)
@@ -122,6 +116,14 @@ def sample_month(session: Session, as_of: date) -> MonthResult:
         result.emails,
     )
     return result
+
+
+def _already_sampled(session: Session, period: Month) -> bool:
+    kinds = [SamplingKind.MONTHLY, SamplingKind.OBSERVATION]
+    query = select(SamplingRun.id).where(
+        SamplingRun.period == str(period), SamplingRun.kind.in_(kinds)
+    )  # type: ignore[attr-defined]
+    return session.exec(query).first() is not None
 
 
 def plan_month(

@@ -29,7 +29,7 @@ def load_pool(session: Session, day: date) -> list[Candidate]:
     last_selected = dict(
         session.execute(
             sa.select(Audit.case_id, sa.func.max(Audit.assigned_on))
-            .where(live, Audit.assigned_on <= day)
+            .where(live)
             .group_by(Audit.case_id)
         )
         .tuples()

@@ -86,9 +86,10 @@ def rejection_reason(candidate: Candidate, auditor_id: int, on: date) -> str | N
     """Why a drawn case is passed over for this auditor, or None if it may be audited."""
     if candidate.case_manager_id == auditor_id:
         return "S10: the auditor's own case"
+    # Six weeks either side: a period re-run later must not clash with newer selections.
     if (
         candidate.last_selected_on is not None
-        and (on - candidate.last_selected_on).days < SIX_WEEKS
+        and abs((on - candidate.last_selected_on).days) < SIX_WEEKS
     ):
         return f"S4: already selected for audit on {candidate.last_selected_on}, within six weeks"
     return None
