@@ -11,7 +11,8 @@ from openpyxl.utils import get_column_letter
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
-from models import Audit, Case, SamplingRejection, SamplingRun, SamplingSelection, Staff
+from models import Audit, Case, SamplingRun, SamplingSelection, Staff
+from tasks.sampling.report import rejection_rows
 
 _FORMULA_START = ("=", "+", "-", "@")
 
@@ -54,20 +55,7 @@ def export_selections(session: Session, path: Path, period: str | None = None) -
         .where(*where)
         .order_by(SamplingRun.period, SamplingRun.id, SamplingSelection.position)
     ).all()
-    rejections = session.execute(
-        sa.select(
-            SamplingRun.period,
-            SamplingRun.kind,
-            sampler.name,
-            Case.case_ref,
-            SamplingRejection.reason,
-        )
-        .join(SamplingRejection, SamplingRejection.run_id == SamplingRun.id)
-        .join(Case, Case.id == SamplingRejection.case_id)
-        .join(sampler, sampler.id == SamplingRun.sampler_id)
-        .where(*where)
-        .order_by(SamplingRun.period, SamplingRun.id, SamplingRejection.id)
-    ).all()
+    rejections = rejection_rows(session, period)
     runs = session.execute(
         sa.select(SamplingRun, sampler.name)
         .join(sampler, sampler.id == SamplingRun.sampler_id)

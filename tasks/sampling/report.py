@@ -9,11 +9,12 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from models import Audit, Case, SamplingRejection, SamplingRun, SamplingSelection, Staff
+from models.enums import SamplingKind
 
 
 def selection_report(session: Session, period: str) -> dict[str, Any]:
     """Plain rows for tables and markdown: case references and staff names, never a young person's name."""
-    sampler, auditor = aliased(Staff), aliased(Staff)
+    auditor = aliased(Staff)
     selections = [
         {
             "case": ref,
@@ -41,14 +42,7 @@ def selection_report(session: Session, period: str) -> dict[str, Any]:
     ]
     rejections = [
         {"case": ref, "sampler": who, "reason": why}
-        for ref, who, why in session.execute(
-            sa.select(Case.case_ref, sampler.name, SamplingRejection.reason)
-            .join(SamplingRun, SamplingRun.id == SamplingRejection.run_id)
-            .join(sampler, sampler.id == SamplingRun.sampler_id)
-            .join(Case, Case.id == SamplingRejection.case_id)
-            .where(SamplingRun.period == period)
-            .order_by(SamplingRejection.id)
-        )
+        for _, _, who, ref, why in rejection_rows(session, period)
     ]
     runs = (
         session.execute(sa.select(SamplingRun).where(SamplingRun.period == period)).scalars().all()
@@ -72,6 +66,29 @@ def selection_report(session: Session, period: str) -> dict[str, Any]:
         "sample_makeup": sample,
         "rules": sorted({r for run in runs for r in run.rules}),
     }
+
+
+def rejection_rows(
+    session: Session, period: str | None
+) -> list[tuple[str, SamplingKind, str, str, str]]:
+    """Every case passed over (S4, S10): period, run kind, sampler, case reference, reason."""
+    sampler = aliased(Staff)
+    query = (
+        sa.select(
+            SamplingRun.period,
+            SamplingRun.kind,
+            sampler.name,
+            Case.case_ref,
+            SamplingRejection.reason,
+        )
+        .join(SamplingRejection, SamplingRejection.run_id == SamplingRun.id)
+        .join(Case, Case.id == SamplingRejection.case_id)
+        .join(sampler, sampler.id == SamplingRun.sampler_id)
+        .order_by(SamplingRun.period, SamplingRun.id, SamplingRejection.id)
+    )
+    if period:
+        query = query.where(SamplingRun.period == period)
+    return [tuple(r) for r in session.execute(query)]  # type: ignore[misc]
 
 
 def makeup_markdown(report: dict[str, Any]) -> str:
