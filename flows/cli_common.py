@@ -13,6 +13,7 @@ from typer.core import TyperGroup
 
 from models.errors import InputFileError, YotqaError
 from models.settings import get_settings
+from tasks.recording.form import FormInvalid
 
 # Piped output (scripts, CI logs) gets a wide fixed width so tables are not folded.
 # Markup off: names from import files are printed as they are, brackets and all.
@@ -28,7 +29,7 @@ class Commands(TyperGroup):
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
-        except InputFileError as exc:
+        except (InputFileError, FormInvalid) as exc:
             for line in exc.lines():
                 err.print(line, markup=False)
             raise typer.Exit(1) from None

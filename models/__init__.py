@@ -12,11 +12,14 @@ from models.audits import (
 from models.feedback import Feedback, ImprovementPlan, PlanActivity, PlanObjective, PlanOutcome
 from models.outbox import EmailMessage
 from models.people import Case, CaseAllocation, ImportRun, Staff, Team
+from models.recording import AuditEvent, ChaseStep
 from models.sampling import SamplingRejection, SamplingRun, SamplingSelection
 
 __all__ = [
     "ActionPoint",
     "Audit",
+    "AuditEvent",
+    "ChaseStep",
     "Case",
     "EmailMessage",
     "CaseAllocation",

@@ -1,0 +1,237 @@
+"""`yotqa audits` and `yotqa actions`: recording audits and closing action points."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import sqlalchemy as sa
+import typer
+from rich.table import Table
+from sqlalchemy.orm import aliased
+
+from flows.cli_common import date_option, out, ready_engine
+from models.settings import get_settings
+
+audits_app = typer.Typer(
+    help="Assigned audits: list them, write a form, record a filled one.", no_args_is_help=True
+)
+actions_app = typer.Typer(help="Action points raised by audits (D3).", no_args_is_help=True)
+
+
+@audits_app.command("list")
+def audits_list(
+    status: Annotated[
+        str | None, typer.Option(help="assigned, completed, not_done or withdrawn.")
+    ] = None,
+    auditor: Annotated[str | None, typer.Option(help="Only this auditor's (email).")] = None,
+    period: Annotated[str | None, typer.Option(help="Only this month, YYYY-MM.")] = None,
+) -> None:
+    """List audits with their case, auditor, deadline and status."""
+    from sqlmodel import Session
+
+    from models import Audit, Case, Staff
+    from models.enums import AuditStatus
+    from tasks.workdays import Month
+
+    who = aliased(Staff)
+    query = (
+        sa.select(Audit, Case.case_ref, who.name, who.email)
+        .outerjoin(Case, Case.id == Audit.case_id)
+        .join(who, who.id == Audit.auditor_id)
+        .order_by(Audit.due_on, Audit.id)
+    )
+    if status:
+        query = query.where(Audit.status == AuditStatus.parse(status))
+    if auditor:
+        query = query.where(who.email == auditor.strip().lower())
+    if period:
+        query = query.where(Audit.period == str(Month.parse(period)))
+    engine = ready_engine()
+    with Session(engine) as session:
+        rows = session.execute(query).all()
+    engine.dispose()
+    table = Table(
+        "Id",
+        "Case",
+        "Audit",
+        "Auditor",
+        "Due",
+        "Status",
+        "Three-way",
+        title=f"Audits ({len(rows)})",
+    )
+    for audit, ref, name, _ in rows:
+        table.add_row(
+            str(audit.id),
+            ref or "",
+            audit.kind.label,
+            name,
+            audit.due_on.isoformat(),
+            audit.status.value,
+            "yes" if audit.three_way_meeting else "",
+        )
+    out.print(table)
+
+
+@audits_app.command("form")
+def audits_form(
+    audit_id: Annotated[int, typer.Argument(help="The audit's id (yotqa audits list).")],
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Where to write the XLSX (default var/forms/).")
+    ] = None,
+) -> None:
+    """Write the audit's form as XLSX: case details, every question with guidance, drop-down judgements."""
+    from sqlmodel import Session
+
+    from tasks.recording.files import write_form
+
+    path = out_file or get_settings().output_dir / "forms" / f"audit-{audit_id}.xlsx"
+    engine = ready_engine()
+    with Session(engine) as session:
+        written = write_form(session, audit_id, path)
+    engine.dispose()
+    out.print(
+        f"Form for audit {audit_id} written to {written}: fill it in, then `yotqa audits record {written}`"
+    )
+
+
+@audits_app.command("record")
+def audits_record(
+    file: Annotated[
+        Path,
+        typer.Argument(help="A filled form: .xlsx from `yotqa audits form`, or .json / .yaml."),
+    ],
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="The date it was completed (default today).")
+    ] = None,
+) -> None:
+    """Record a completed audit from its filled form; errors name the question or action point."""
+    from sqlmodel import Session
+
+    from tasks.outbox import send_pending
+    from tasks.recording.files import read_form
+    from tasks.recording.record import record_audit
+
+    day = date_option(as_of)
+    form = read_form(file)
+    engine = ready_engine()
+    with Session(engine, expire_on_commit=False) as session:
+        audit = record_audit(session, form, on=day, source=file.name)
+        report = send_pending(session, get_settings())
+    engine.dispose()
+    out.print(f"Audit {audit.id} recorded as completed on {day}. Emails: {report.summary()}")
+
+
+@audits_app.command("withdraw")
+def audits_withdraw(
+    audit_id: Annotated[int, typer.Argument()],
+    reason: Annotated[str, typer.Option(help="Why the record is withdrawn (kept with the audit).")],
+    by: Annotated[
+        str | None, typer.Option(help="Your staff email (default: whoever recorded it).")
+    ] = None,
+) -> None:
+    """Withdraw a recorded audit so it can be recorded again; the reason is kept."""
+    from sqlmodel import Session
+
+    from tasks.recording.record import withdraw_record
+
+    engine = ready_engine()
+    with Session(engine) as session:
+        withdraw_record(session, audit_id, reason=reason, by_email=by)
+    engine.dispose()
+    out.print(f"The record of audit {audit_id} is withdrawn; the audit is assigned again.")
+
+
+@audits_app.command("not-done")
+def audits_not_done(
+    audit_id: Annotated[int, typer.Argument()],
+    reason: Annotated[
+        str, typer.Option(help="Why it was not done: reported to the quarterly review (D4).")
+    ],
+    by: Annotated[str | None, typer.Option(help="Your staff email (default: the auditor).")] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Date, YYYY-MM-DD (default today).")
+    ] = None,
+) -> None:
+    """Record that an audit was not done, and why (D4)."""
+    from sqlmodel import Session
+
+    from tasks.recording.record import mark_not_done
+
+    engine = ready_engine()
+    with Session(engine) as session:
+        mark_not_done(session, audit_id, reason=reason, by_email=by, on=date_option(as_of))
+    engine.dispose()
+    out.print(f"Audit {audit_id} recorded as not done: {reason}")
+
+
+@actions_app.command("list")
+def actions_list(
+    open_only: Annotated[
+        bool, typer.Option("--open/--all", help="Only open action points (default).")
+    ] = True,
+    owner: Annotated[str | None, typer.Option(help="Only this owner's (email).")] = None,
+) -> None:
+    """List action points: case, priority, owner, deadline, status."""
+    from sqlmodel import Session
+
+    from models import ActionPoint, Audit, Case, Staff
+    from models.enums import ActionStatus
+
+    query = (
+        sa.select(ActionPoint, Case.case_ref, Staff.name)
+        .join(Audit, Audit.id == ActionPoint.audit_id)
+        .outerjoin(Case, Case.id == Audit.case_id)
+        .join(Staff, Staff.id == ActionPoint.owner_id)
+        .order_by(ActionPoint.deadline, ActionPoint.audit_id, ActionPoint.priority)
+    )
+    if open_only:
+        query = query.where(ActionPoint.status == ActionStatus.OPEN)
+    if owner:
+        query = query.where(Staff.email == owner.strip().lower())
+    engine = ready_engine()
+    with Session(engine) as session:
+        rows = session.execute(query).all()
+    engine.dispose()
+    table = Table(
+        "Id",
+        "Case",
+        "Priority",
+        "Action",
+        "Owner",
+        "Deadline",
+        "Status",
+        title=f"Action points ({len(rows)})",
+    )
+    for action, ref, name in rows:
+        table.add_row(
+            str(action.id),
+            ref or "",
+            str(action.priority),
+            action.text,
+            name,
+            action.deadline.isoformat(),
+            action.status.value,
+        )
+    out.print(table)
+
+
+@actions_app.command("complete")
+def actions_complete(
+    action_id: Annotated[int, typer.Argument()],
+    evidence: Annotated[str, typer.Option(help="What shows it is done.")] = "",
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Date completed, YYYY-MM-DD (default today).")
+    ] = None,
+) -> None:
+    """Close an action point; it is chased no more."""
+    from sqlmodel import Session
+
+    from tasks.recording.record import complete_action
+
+    engine = ready_engine()
+    with Session(engine) as session:
+        complete_action(session, action_id, on=date_option(as_of), evidence=evidence)
+    engine.dispose()
+    out.print(f"Action point {action_id} completed.")

@@ -1,0 +1,221 @@
+"""A completed audit form as plain data, and the one validation every way of recording uses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from models.enums import AnswerType, Judgement, YesNo
+from models.errors import YotqaError
+
+MAX_ACTION_DAYS = 183  # an action point's deadline within six months of recording
+
+
+class Answer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    value: str | int | None = None
+    evidence: str = ""
+
+
+class ActionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    priority: int | None = None
+    text: str = ""
+    owner_email: str = ""
+    deadline: date | str | None = None
+
+
+class AuditForm(BaseModel):
+    """What an auditor hands in, from the UI form, an XLSX, JSON or YAML: not yet trusted."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    audit_id: int
+    recorded_by: str = ""
+    answers: dict[str, Answer] = Field(default_factory=dict)
+    action_points: list[ActionIn] = Field(default_factory=list)
+    good_practice: list[str] = Field(default_factory=list)
+    high_risk: str = ""
+    recorded_in_cms: bool = False
+
+
+class FormInvalid(YotqaError):
+    """A form that cannot be recorded; lists every problem, each naming its question or action."""
+
+    def __init__(self, source: str, problems: list[str]):
+        self.source, self.problems = source, problems
+        noun = "problem" if len(problems) == 1 else "problems"
+        super().__init__(f"{len(problems)} {noun} in {source}; nothing was recorded")
+
+    def lines(self) -> list[str]:
+        return [f"{self.source}: {p}" for p in self.problems] + [str(self)]
+
+
+@dataclass(frozen=True)
+class QuestionView:
+    code: str
+    text: str
+    answer_type: AnswerType
+    required: bool
+
+
+@dataclass(frozen=True)
+class CleanAnswer:
+    code: str
+    judgement: Judgement | None = None
+    yes_no: YesNo | None = None
+    count: int | None = None
+    text: str = ""
+    evidence: str = ""
+
+
+@dataclass(frozen=True)
+class CleanAction:
+    priority: int
+    text: str
+    owner_email: str
+    deadline: date
+
+
+@dataclass(frozen=True)
+class CleanForm:
+    audit_id: int
+    recorded_by: str
+    answers: list[CleanAnswer]
+    actions: list[CleanAction]
+    good_practice: list[str]
+    high_risk: str
+    recorded_in_cms: bool
+
+
+def _label(q: QuestionView) -> str:
+    short = q.text if len(q.text) <= 70 else q.text[:67] + "..."
+    return f"question {q.code} ({short})"
+
+
+def validate(
+    form: AuditForm, questions: list[QuestionView], staff_emails: set[str], on: date
+) -> tuple[CleanForm | None, list[str]]:
+    """Check a form against its question set; return the clean form, or every problem found."""
+    problems: list[str] = []
+    by_code = {q.code: q for q in questions}
+    for code in form.answers:
+        if code not in by_code:
+            problems.append(f"question {code}: not a question of this audit's tool")
+    answers = []
+    for q in questions:
+        given = form.answers.get(q.code, Answer())
+        clean = _answer(q, given, problems)
+        if clean is not None:
+            answers.append(clean)
+    actions = _actions(form.action_points, staff_emails, on, problems)
+    recorder = form.recorded_by.strip().lower()
+    if recorder not in staff_emails:
+        problems.append(
+            f"recorded_by: {form.recorded_by!r} is not an active member of staff's email"
+        )
+    good = [g.strip() for g in form.good_practice if g and g.strip()]
+    if problems:
+        return None, problems
+    return CleanForm(
+        form.audit_id,
+        recorder,
+        answers,
+        actions,
+        good,
+        form.high_risk.strip(),
+        form.recorded_in_cms,
+    ), []
+
+
+def _answer(q: QuestionView, given: Answer, problems: list[str]) -> CleanAnswer | None:
+    raw = given.value
+    text = "" if raw is None else str(raw).strip()
+    evidence = given.evidence.strip()
+    if not text:
+        if q.required:
+            problems.append(f"{_label(q)}: an answer is required ({_expected(q.answer_type)})")
+        return None
+    try:
+        if q.answer_type is AnswerType.JUDGEMENT:
+            return CleanAnswer(q.code, judgement=Judgement.parse(text), evidence=evidence)
+        if q.answer_type is AnswerType.YES_NO:
+            return CleanAnswer(q.code, yes_no=YesNo.parse(text), evidence=evidence)
+        if q.answer_type is AnswerType.COUNT:
+            count = (
+                int(float(text))
+                if isinstance(raw, (int, float)) or text.lstrip("-").isdigit()
+                else None
+            )
+            if count is None or count < 0 or (isinstance(raw, float) and not raw.is_integer()):
+                raise ValueError(text)
+            return CleanAnswer(q.code, count=count, evidence=evidence)
+        return CleanAnswer(q.code, text=text, evidence=evidence)
+    except ValueError:
+        problems.append(f"{_label(q)}: {text[:40]!r} is not {_expected(q.answer_type)}")
+        return None
+
+
+def _expected(answer_type: AnswerType) -> str:
+    return {
+        AnswerType.JUDGEMENT: "one of insufficient, sufficient, good, excellent, not applicable",
+        AnswerType.YES_NO: "yes, no or not applicable",
+        AnswerType.COUNT: "a whole number, 0 or more",
+        AnswerType.TEXT: "some text",
+    }[answer_type]
+
+
+def _actions(
+    items: list[ActionIn], staff: set[str], on: date, problems: list[str]
+) -> list[CleanAction]:
+    """D3: every action point has text, an owner, a priority order and a deadline."""
+    clean, priorities = [], set()
+    for n, a in enumerate(items, start=1):
+        if not any([a.text.strip(), a.owner_email.strip(), a.priority, a.deadline]):
+            continue  # an empty row of the form
+        where = f"action point {n}"
+        ok = True
+        if not a.text.strip():
+            problems.append(f"{where}: the action is missing: say what is to be done")
+            ok = False
+        owner = a.owner_email.strip().lower()
+        if owner not in staff:
+            problems.append(
+                f"{where}: owner {a.owner_email!r} is not an active member of staff's email"
+            )
+            ok = False
+        if a.priority is None or a.priority < 1 or a.priority in priorities:
+            problems.append(
+                f"{where}: priority must be 1, 2, 3... once each (the order to do them in)"
+            )
+            ok = False
+        else:
+            priorities.add(a.priority)
+        deadline = _date(a.deadline)
+        if deadline is None:
+            problems.append(f"{where}: a deadline is required, YYYY-MM-DD (D3)")
+            ok = False
+        elif deadline < on or (deadline - on).days > MAX_ACTION_DAYS:
+            problems.append(
+                f"{where}: deadline {deadline} must be between {on} and six months later"
+            )
+            ok = False
+        if ok:
+            clean.append(CleanAction(a.priority, a.text.strip(), owner, deadline))  # type: ignore[arg-type]
+    return sorted(clean, key=lambda a: a.priority)
+
+
+def _date(value: Any) -> date | None:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip()[:10]) if value else None
+    except ValueError:
+        return None
