@@ -7,21 +7,23 @@ built; every schedule has a stable slug so a redeploy never duplicates runs.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 
 from prefect import Flow
 from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron, RRule, Schedule
 
+from flows.chase_overdue import chase_overdue
 from flows.sample_and_assign import sample_and_assign
 from flows.send_outbox import send_outbox
 from models.settings import get_settings
 from tasks.timetable import Entry, Timetable, load_timetable, runs_between
-from tasks.workdays import TIMEZONE, today
+from tasks.workdays import TIMEZONE, is_working_day, today
 
 # The flows that exist so far, by the name the timetable gives them.
 FLOWS: dict[str, Flow] = {"sample-and-assign": sample_and_assign}  # type: ignore[type-arg]
+DAILY: dict[str, Flow] = {"chase-overdue": chase_overdue}  # type: ignore[type-arg]
 SCHEDULE_MONTHS = 24  # RDATEs listed ahead; Prefect keeps an rrule under 6,500 characters
 ONE_AT_A_TIME = ConcurrencyLimitConfig(
     limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
@@ -45,6 +47,15 @@ def run_times(
 def timetable_schedule(timetable: Timetable, flow_name: str, start: date) -> Schedule:
     dates = ",".join(t.strftime("%Y%m%dT%H%M%S") for t in run_times(timetable, flow_name, start))
     return RRule(f"RDATE:{dates}", timezone=TIMEZONE, slug=f"{flow_name}-timetable")
+
+
+def working_days_schedule(flow_name: str, at: time, start: date, days: int = 380) -> Schedule:
+    """Every working day (bank holidays skipped) at `at`, London time, for about a year ahead."""
+    dates = [start + timedelta(days=i) for i in range(days)]
+    listed = ",".join(
+        datetime.combine(d, at).strftime("%Y%m%dT%H%M%S") for d in dates if is_working_day(d)
+    )
+    return RRule(f"RDATE:{listed}", timezone=TIMEZONE, slug=f"{flow_name}-working-days")
 
 
 def _entries(timetable: Timetable, flow_name: str) -> list[Entry]:
@@ -73,6 +84,17 @@ def build_deployments(start: date | None = None) -> list[RunnerDeployment]:
                 concurrency_limit=ONE_AT_A_TIME,
             )
         )
+    for entry in timetable.daily:
+        if entry.flow in DAILY:
+            deployments.append(
+                DAILY[entry.flow].to_deployment(
+                    name=entry.flow,
+                    description=f"{entry.task}: {entry.framework}",
+                    schedules=[working_days_schedule(entry.flow, entry.time, start)],
+                    tags=["daily", f"lead:{entry.lead}"],
+                    concurrency_limit=ONE_AT_A_TIME,
+                )
+            )
     deployments.append(
         send_outbox.to_deployment(
             name="send-outbox",

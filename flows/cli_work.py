@@ -99,6 +99,34 @@ def run_sample(
         engine.dispose()
 
 
+@run_app.command("chase")
+def run_chase(
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="The day to chase for, YYYY-MM-DD (default today)."),
+    ] = None,
+) -> None:
+    """The daily chase (E2): reminders, chases and escalations, one digest per person; then send."""
+    from sqlmodel import Session
+
+    from tasks.chase import chase
+    from tasks.outbox import send_pending
+
+    day = date_option(as_of)
+    engine = ready_engine()
+    with Session(engine, expire_on_commit=False) as session:
+        report = chase(session, day, get_settings())
+        sent = send_pending(session, get_settings())
+    engine.dispose()
+    if not report.steps and not report.reassigned:
+        out.print(f"Nothing to chase on {day}.")
+    for step in report.steps:
+        out.print(f"{step['step']:>12}  case {step['case']}  {step['item']}  to {step['to']}")
+    if report.reassigned:
+        out.print(f"{report.reassigned} audits of staff who have left were reassigned.")
+    out.print(f"{report.digests} digests queued. Emails: {sent.summary()}")
+
+
 @outbox_app.command("list")
 def outbox_list(
     status: Annotated[

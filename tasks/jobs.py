@@ -54,3 +54,12 @@ def send_outbox() -> dict[str, Any]:
     with session_scope() as session:
         report = send_pending(session, get_settings())
         return {"sent": report.sent, "retrying": report.retrying, "failed": report.failed}
+
+
+@task(name="chase-items")
+def chase_items(as_of: date) -> dict[str, Any]:
+    """E2: reassign leavers' audits, record today's steps and queue one digest per person (one transaction)."""
+    from tasks.chase import chase
+
+    with session_scope() as session:
+        return asdict(chase(session, as_of, get_settings()))

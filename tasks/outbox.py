@@ -26,6 +26,7 @@ from tasks.mail import Rendered
 
 log = logging.getLogger(__name__)
 BACKOFF = [timedelta(minutes=m) for m in (1, 5, 15, 60, 240)]
+LEASE = timedelta(minutes=10)
 MAX_ATTEMPTS = 8
 
 
@@ -70,7 +71,11 @@ class SendReport:
 
 
 def _claim(session: Session, now: datetime, limit: int) -> list[EmailMessage]:
-    """Take due pending messages; on PostgreSQL, rows another sender holds are skipped."""
+    """Lease due messages to this sender: on PostgreSQL, rows another sender holds are skipped.
+
+    The lease is the retry time itself: a sender that dies leaves its unsent messages pending,
+    due again once the lease has run out, so none is lost.
+    """
     query = (
         select(EmailMessage)
         .where(EmailMessage.status == EmailStatus.PENDING, EmailMessage.next_attempt_at <= now)
@@ -80,10 +85,17 @@ def _claim(session: Session, now: datetime, limit: int) -> list[EmailMessage]:
     )
     messages = list(session.exec(query))
     for m in messages:
-        m.status = EmailStatus.SENDING
-        m.attempts += 1
+        m.next_attempt_at = now + LEASE
     session.commit()
     return messages
+
+
+def _start(session: Session, m: EmailMessage) -> None:
+    """Mark one message as in flight (committed) before the SMTP conversation: at most once."""
+    m.status = EmailStatus.SENDING
+    m.attempts += 1
+    session.add(m)
+    session.commit()
 
 
 def _build(message: EmailMessage, settings: Settings) -> emails.Message:
@@ -119,6 +131,7 @@ def send_pending(
         folder = settings.output_dir / "outbox"
         folder.mkdir(parents=True, exist_ok=True)
         for m in messages:
+            _start(session, m)
             path = folder / f"{m.id:06d}-{m.kind}.eml"
             path.write_bytes(_build(m, settings).as_bytes())
             _finish(session, m, EmailStatus.SENT, now)
@@ -136,6 +149,7 @@ def send_pending(
     )
     try:
         for m in messages:
+            _start(session, m)
             recipients = m.to_addrs + m.cc_addrs
             response = _build(m, settings).send(to=m.to_addrs, smtp=backend)
             if response is not None and response.success:
