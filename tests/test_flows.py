@@ -56,7 +56,7 @@ def test_every_deployment_entrypoint_loads() -> None:
     from deployments.build import build_deployments
 
     deployments = build_deployments(date(2026, 11, 25))
-    assert {d.name for d in deployments} == {"sample-and-assign", "send-outbox"}
+    assert {d.name for d in deployments} == {"sample-and-assign", "chase-overdue", "send-outbox"}
     for d in deployments:
         flow = load_flow_from_entrypoint(d.entrypoint)
         assert flow.name == d.flow_name
@@ -111,3 +111,13 @@ def test_flow_modules_import_without_side_effects(module: str) -> None:
     import importlib
 
     assert importlib.import_module(module)
+
+
+def test_chase_schedule_is_every_working_day_at_eight() -> None:
+    from deployments.build import build_deployments
+
+    deployment = next(d for d in build_deployments(date(2026, 11, 25)) if d.name == "chase-overdue")
+    dates = _next_dates(deployment.schedules[0].schedule, datetime(2026, 12, 23, tzinfo=LONDON), 4)
+    assert dates == [
+        datetime(2026, 12, d, 8, 0, tzinfo=LONDON) for d in (23, 24, 29, 30)
+    ]  # 25, 28 holidays
