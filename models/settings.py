@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     # E2: reminders this many working days before a deadline; escalation this many working days after.
     chase_reminder_days: list[int] = [5, 1]
     chase_escalate_after: int = Field(default=5, ge=1)
+    # E4: a standard judged insufficient in at least `share` of its last `window` judgements in a
+    # team (and at least `minimum` judgements seen) is reported at once.
+    difficulty_window: int = Field(default=6, ge=2)
+    difficulty_share: float = Field(default=0.5, gt=0, le=1)
+    difficulty_minimum: int = Field(default=4, ge=1)
 
     @field_validator("output_dir", "timetable_file", "question_sets_dir")
     @classmethod

@@ -270,3 +270,40 @@ def test_audits_commands_round_trip(cli, tmp_path: Path, session: Session) -> No
     assert good.exit_code == 0, good.stderr
     assert "recorded as completed on 2026-12-10" in good.stdout
     assert "Action points (0)" in cli("actions", "list").stdout
+
+
+def test_consistent_difficulty_is_reported_once_per_standard_team_and_quarter(
+    assigned, tmp_path: Path
+) -> None:
+    """E4: insufficient in at least half of the last judgements (4 seen at least): told at once, once."""
+    session, _ = assigned
+    sample_month(session, date(2027, 1, 4))
+    from models import Case
+
+    by_team: dict[int, list[Audit]] = {}
+    for a in session.exec(
+        select(Audit).where(Audit.kind == AuditKind.CASE_FILE).order_by(Audit.id)
+    ):
+        by_team.setdefault(session.get(Case, a.case_id).team_id, []).append(a)
+    team_id, audits = max(by_team.items(), key=lambda kv: len(kv[1]))
+    assert len(audits) >= 5
+    verdicts = ["insufficient", "insufficient", "sufficient", "good", "insufficient"]
+    alerts_after = []
+    for n, (audit, verdict) in enumerate(zip(audits, verdicts, strict=False)):
+        path = fill(
+            write_form(session, audit.id, tmp_path / f"f{n}.xlsx"),
+            {"asset_initial_quality": verdict},
+            [],
+        )
+        record_audit(session, read_form(path), on=date(2027, 1, 10 + n), source=path.name)
+        alerts_after.append(
+            len(session.exec(select(EmailMessage).where(EmailMessage.kind == "difficulty")).all())
+        )
+    qa = session.exec(select(Staff).where(Staff.role == Role.QA_MANAGER)).one()
+    alerts = session.exec(select(EmailMessage).where(EmailMessage.kind == "difficulty")).all()
+    recipients = {a.to_addrs[0] for a in alerts}
+    assert alerts_after[:3] == [0, 0, 0]  # fewer than 4 judgements seen: too early to say
+    assert alerts_after[3] == len(recipients) >= 2  # 2 of 4 insufficient: told at once
+    assert alerts_after[4] == alerts_after[3]  # once per standard, team and quarter
+    assert qa.email in recipients
+    assert "asset_initial_quality" in alerts[0].subject and "2 of its last 4" in alerts[0].body_text

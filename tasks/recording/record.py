@@ -21,9 +21,11 @@ from models import (
 )
 from models.enums import ActionStatus, AuditStatus, Role
 from models.errors import InvalidInput
+from models.settings import Settings, get_settings
 from models.types import utcnow
 from tasks.mail import Deadline, calendar_file, render
 from tasks.outbox import enqueue
+from tasks.recording.difficulties import report_difficulties
 from tasks.recording.form import AuditForm, CleanForm, FormInvalid, QuestionView, validate
 
 log = logging.getLogger(__name__)
@@ -49,7 +51,9 @@ def _staff_by_email(session: Session) -> dict[str, Staff]:
     return {s.email: s for s in session.exec(select(Staff).where(Staff.active == sa.true()))}
 
 
-def record_audit(session: Session, form: AuditForm, *, on: date, source: str) -> Audit:
+def record_audit(
+    session: Session, form: AuditForm, *, on: date, source: str, settings: Settings | None = None
+) -> Audit:
     """Validate and store a completed audit, then queue its emails; all in one transaction."""
     audit = session.get(Audit, form.audit_id)
     if audit is None:
@@ -73,6 +77,9 @@ def record_audit(session: Session, form: AuditForm, *, on: date, source: str) ->
         raise FormInvalid(source, problems)
     _store(session, audit, clean, staff, on)
     _notify_recorded(session, audit, clean, staff)
+    report_difficulties(
+        session, audit, settings or get_settings(), on
+    )  # E4, in the same transaction
     session.commit()
     log.info("audit %s recorded with %d action points", audit.id, len(clean.actions))
     return audit
