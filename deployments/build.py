@@ -15,6 +15,7 @@ from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron, RRule, Schedule
 
 from flows.chase_overdue import chase_overdue
+from flows.record_audit import record_audit_form
 from flows.sample_and_assign import sample_and_assign
 from flows.send_outbox import send_outbox
 from models.settings import get_settings
@@ -95,6 +96,14 @@ def build_deployments(start: date | None = None) -> list[RunnerDeployment]:
                     concurrency_limit=ONE_AT_A_TIME,
                 )
             )
+    deployments.append(
+        record_audit_form.to_deployment(
+            name="record-audit",
+            description="Complete an audit in the browser: run it with the audit's id, then press Resume "
+            "on the run to fill in the form (App. 3 or 4, with the App. 1 guidance). Invalid input asks again.",
+            tags=["on-demand", "audit"],
+        )
+    )
     deployments.append(
         send_outbox.to_deployment(
             name="send-outbox",

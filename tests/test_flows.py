@@ -56,12 +56,18 @@ def test_every_deployment_entrypoint_loads() -> None:
     from deployments.build import build_deployments
 
     deployments = build_deployments(date(2026, 11, 25))
-    assert {d.name for d in deployments} == {"sample-and-assign", "chase-overdue", "send-outbox"}
+    assert {d.name for d in deployments} == {
+        "sample-and-assign",
+        "chase-overdue",
+        "record-audit",
+        "send-outbox",
+    }
     for d in deployments:
         flow = load_flow_from_entrypoint(d.entrypoint)
         assert flow.name == d.flow_name
         assert d.concurrency_limit == 1 or d.concurrency_options is not None
         assert all(s.slug for s in d.schedules)  # stable slugs: a redeploy never duplicates runs
+        assert d.schedules or d.name == "record-audit"  # the form is started on demand
 
 
 def _next_dates(schedule, start: datetime, n: int) -> list[datetime]:  # type: ignore[no-untyped-def]

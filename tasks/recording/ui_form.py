@@ -1,0 +1,128 @@
+"""The audit form in the Prefect UI: a pydantic model built from the audit's question set."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, create_model
+from sqlmodel import Session, select
+
+from models import Audit, Case, Question, QuestionSet, Staff
+from models.enums import AnswerType
+from models.errors import InvalidInput
+from tasks.recording.form import ActionIn, Answer, AuditForm
+
+JUDGEMENTS = Literal["insufficient", "sufficient", "good", "excellent", "not applicable"]
+YES_NO = Literal["yes", "no", "not applicable"]
+
+
+class ActionPointInput(BaseModel):
+    priority: int = Field(1, ge=1, description="1 = do first")
+    text: str = Field("", description="What is to be done")
+    owner_email: str = Field("", description="Staff email of who does it")
+    deadline: date | None = Field(None, description="Agreed deadline (D3)")
+
+
+@dataclass(frozen=True)
+class FormSpec:
+    audit_id: int
+    case_ref: str
+    kind: str
+    tool: str
+    due_on: date
+    auditor_email: str
+    three_way: bool
+    questions: list[tuple[str, str, AnswerType, bool, str]]  # code, text, type, required, guidance
+
+
+def form_spec(session: Session, audit_id: int) -> FormSpec:
+    audit = session.get(Audit, audit_id)
+    if audit is None:
+        raise InvalidInput(f"there is no audit {audit_id}")
+    case = session.get(Case, audit.case_id) if audit.case_id else None
+    qs = session.get(QuestionSet, audit.question_set_id)
+    questions = session.exec(
+        select(Question)
+        .where(Question.question_set_id == audit.question_set_id)
+        .order_by(Question.position)
+    ).all()
+    return FormSpec(
+        audit.id,
+        case.case_ref if case else "-",
+        audit.kind.label,
+        f"{qs.title} v{qs.version}",  # type: ignore[arg-type, union-attr]
+        audit.due_on,
+        session.get(Staff, audit.auditor_id).email,
+        audit.three_way_meeting,  # type: ignore[union-attr]
+        [(q.code, q.text, q.answer_type, q.required, q.guidance) for q in questions],
+    )
+
+
+def input_model(spec: FormSpec, base: type[BaseModel]) -> type[BaseModel]:
+    """Every question a field (judgements and yes/no as drop-downs, evidence beside each)."""
+    fields: dict[str, Any] = {}
+    for code, text, answer_type, required, guidance in spec.questions:
+        kind: Any = {
+            AnswerType.JUDGEMENT: JUDGEMENTS,
+            AnswerType.YES_NO: YES_NO,
+            AnswerType.COUNT: int,
+            AnswerType.TEXT: str,
+        }[answer_type]
+        title = text if required else f"{text} (optional)"
+        fields[code] = (kind | None, Field(None, title=title, description=guidance[:600] or None))
+        if answer_type is not AnswerType.TEXT:
+            fields[f"{code}__evidence"] = (str, Field("", title="Evidence"))
+    fields["action_points"] = (
+        list[ActionPointInput],
+        Field(default_factory=list, title="Action points (in priority order)"),
+    )
+    fields["good_practice"] = (
+        list[str],
+        Field(default_factory=list, title="Examples of good practice"),
+    )
+    fields["high_risk"] = (
+        str,
+        Field("", title="High-risk issue (sent at once to the line manager and service manager)"),
+    )
+    fields["recorded_in_cms"] = (
+        bool,
+        Field(False, title="I have recorded on the case-management system that it is done"),
+    )
+    fields["recorded_by"] = (str, Field(spec.auditor_email, title="Your staff email"))
+    return create_model(f"Audit{spec.audit_id}Form", __base__=base, **fields)
+
+
+def description(spec: FormSpec, problems: list[str]) -> str:
+    """The markdown shown above the form: the case, the deadline, and what was wrong last time."""
+    lines = [
+        f"## {spec.kind} audit of case {spec.case_ref}",
+        "",
+        f"Tool: {spec.tool}. Deadline: **{spec.due_on:%A %-d %B %Y}**."
+        + (" A three-way feedback meeting is needed." if spec.three_way else ""),
+        "",
+        "Guidance for each question is shown under it (Appendix 1).",
+    ]
+    if problems:
+        lines += ["", "### Please correct these and submit again", ""] + [
+            f"- {p}" for p in problems
+        ]
+    return "\n".join(lines)
+
+
+def to_form(spec: FormSpec, answer: BaseModel) -> AuditForm:
+    data = answer.model_dump()
+    answers = {
+        code: Answer(value=data.get(code), evidence=data.get(f"{code}__evidence", "") or "")
+        for code, *_ in spec.questions
+    }
+    return AuditForm(
+        audit_id=spec.audit_id,
+        recorded_by=data.get("recorded_by") or "",
+        answers=answers,
+        action_points=[ActionIn(**a) for a in data.get("action_points") or []],
+        good_practice=data.get("good_practice") or [],
+        high_risk=data.get("high_risk") or "",
+        recorded_in_cms=bool(data.get("recorded_in_cms")),
+    )
