@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     smtp_password: str = Field(default="", repr=False)
     smtp_tls: bool = False
     mail_from: str = "yotqa@localhost"
+    prefect_ui_url: str = (
+        "http://127.0.0.1:4200"  # linked from emails: where auditors fill in forms
+    )
     # E2: reminders this many working days before a deadline; escalation this many working days after.
     chase_reminder_days: list[int] = [5, 1]
     chase_escalate_after: int = Field(default=5, ge=1)

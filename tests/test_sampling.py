@@ -203,6 +203,7 @@ def test_emails_reach_a_real_smtp_server_one_per_auditor_without_names(
     sample = assignments[0]
     text = text_of(sample)
     assert "Deadline" in text and "Why selected" in text and "Three-way meeting" in text
+    assert "record-audit" in text and "yotqa audits form ID" in text  # the way to the form
 
 
 def test_failing_smtp_server_loses_nothing_and_duplicates_nothing(

@@ -29,6 +29,7 @@ from models.enums import (
     SamplingKind,
     SelectionMethod,
 )
+from models.settings import get_settings
 from tasks.mail import Deadline, calendar_file, render
 from tasks.outbox import enqueue
 from tasks.sampling.pool import active_staff, last_sampled, load_pool
@@ -400,7 +401,12 @@ def notify(session: Session, period: Month, audits: list[Audit], *, key: str = "
             ]
         )
         content = render(
-            "assignment", subject, recipient_name=auditor.name, period=str(period), audits=rows
+            "assignment",
+            subject,
+            recipient_name=auditor.name,
+            period=str(period),
+            audits=rows,
+            ui_url=get_settings().prefect_ui_url.rstrip("/"),
         )
         if enqueue(
             session,
