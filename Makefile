@@ -27,6 +27,7 @@ run: $(STAMP)
 	@$(BIN)/yotqa demo-data --if-empty
 	@$(BIN)/yotqa status
 	@$(BIN)/yotqa timetable --months 2
+	@$(BIN)/yotqa outbox examples
 	@echo
 	@$(BIN)/yotqa serve --run-sample
 

@@ -172,6 +172,23 @@ def outbox_list(
         )
 
 
+@outbox_app.command("examples")
+def outbox_examples(
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Folder (default var/examples/).")
+    ] = None,
+) -> None:
+    """Write one example of every email (.eml and .html), made on a scratch copy of the demo service."""
+    from tasks.demo_emails import write_examples
+
+    folder = out_dir or get_settings().output_dir / "examples"
+    with err.status("Making one of each email on a scratch demo service..."):
+        written = write_examples(folder)
+    out.print(
+        f"Examples of {len(written)} kinds of email in {folder}: {', '.join(sorted(written))}"
+    )
+
+
 @outbox_app.command("send")
 def outbox_send() -> None:
     """Send the emails that are due, now (one SMTP connection; .eml files when no SMTP host is set)."""

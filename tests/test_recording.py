@@ -307,3 +307,31 @@ def test_consistent_difficulty_is_reported_once_per_standard_team_and_quarter(
     assert alerts_after[4] == alerts_after[3]  # once per standard, team and quarter
     assert qa.email in recipients
     assert "asset_initial_quality" in alerts[0].subject and "2 of its last 4" in alerts[0].body_text
+
+
+def test_examples_of_every_email_are_made_without_names(tmp_path: Path, settings_env) -> None:
+    """What `make run` shows: one of each email, made by the real code on a scratch demo service."""
+    from email import message_from_bytes, policy
+
+    from tasks.demo_emails import write_examples
+
+    written = write_examples(tmp_path / "examples")
+    assert set(written) == {
+        "assignment",
+        "team-notice",
+        "feedback",
+        "recorded",
+        "high-risk",
+        "difficulty",
+        "digest",
+        "reassigned",
+    }
+    from tasks.demo import YOUNG_FIRST_NAMES
+
+    for kind, path in written.items():
+        message = message_from_bytes(path.read_bytes(), policy=policy.default)
+        text = "\n".join(
+            p.get_content() for p in message.walk() if p.get_content_maintype() == "text"
+        )
+        assert message["To"], kind
+        assert not [n for n in YOUNG_FIRST_NAMES if f"{n} " in text], kind  # E5
