@@ -234,3 +234,26 @@ def test_chase_flow_runs_under_prefect(
     pending = world.exec(select(EmailMessage).where(EmailMessage.status != "sent")).all()
     assert pending == []
     assert chase_overdue(as_of=date(2026, 12, 14))["steps"] == 0
+
+
+def test_a_real_smtp_server_receives_every_digest_once(world: Session, monkeypatch) -> None:
+    """E2 and E6 end to end: a month of chasing delivered over SMTP, each message exactly once."""
+    from tests.smtp import smtp_server
+
+    _simulate(world, date(2026, 12, 1), date(2027, 1, 8))
+    queued = {m.key: m.to_addrs for m in world.exec(select(EmailMessage))}
+    with smtp_server() as (recorder, port):
+        monkeypatch.setenv("YOTQA_SMTP_HOST", "127.0.0.1")
+        monkeypatch.setenv("YOTQA_SMTP_PORT", str(port))
+        get_settings.cache_clear()
+        first = send_pending(world, get_settings())
+        again = send_pending(world, get_settings())
+    get_settings.cache_clear()
+    assert (first.sent, first.failed, again.sent) == (len(queued), 0, 0)
+    received = {m["X-Yotqa-Key"]: m["To"] for m in recorder.messages}
+    assert set(received) == set(queued) and len(recorder.messages) == len(queued)
+    digests = [k for k in received if k.startswith("digest:")]
+    days = [k.split(":")[1] for k in digests]
+    for day in set(days):  # one digest per person per day
+        people = [received[k] for k in digests if k.split(":")[1] == day]
+        assert len(people) == len(set(people))

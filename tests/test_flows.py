@@ -65,7 +65,9 @@ def test_every_deployment_entrypoint_loads() -> None:
     for d in deployments:
         flow = load_flow_from_entrypoint(d.entrypoint)
         assert flow.name == d.flow_name
-        if d.name != "record-audit":  # many auditors fill in forms at once; the rest run one at a time
+        if (
+            d.name != "record-audit"
+        ):  # many auditors fill in forms at once; the rest run one at a time
             assert d.concurrency_limit == 1 or d.concurrency_options is not None
         assert all(s.slug for s in d.schedules)  # stable slugs: a redeploy never duplicates runs
         assert d.schedules or d.name == "record-audit"  # the form is started on demand
