@@ -14,7 +14,7 @@ import typer  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from flows import cli_audits, cli_work  # noqa: E402
-from flows.cli_common import Commands, date_option, err, fail, out, ready_engine  # noqa: E402
+from flows.cli_common import Commands, database_session, date_option, err, fail, out  # noqa: E402
 from models.enums import ImportKind  # noqa: E402
 from models.settings import get_settings  # noqa: E402
 
@@ -33,15 +33,14 @@ app.add_typer(calendar_app, name="calendar")
 @app.command()
 def init() -> None:
     """Create the database, or upgrade it to the current schema, and load the question sets."""
-    from models.db import describe_url, head_revision, session_scope, upgrade
+    from models.db import describe_url, head_revision, upgrade
     from tasks.question_sets import sync_question_sets
 
     settings = get_settings()
     upgrade()
-    engine = ready_engine()
-    with session_scope(engine) as session:
+    with database_session() as session:
         result = sync_question_sets(session, settings.question_sets_dir)
-    engine.dispose()
+        session.commit()
     out.print(
         f"Database ready: {describe_url(settings.resolved_database_url)} (schema {head_revision()})"
     )
@@ -66,17 +65,12 @@ def import_(
     ] = None,
 ) -> None:
     """Import a file: every row or none. Errors are listed by row and column."""
-    from sqlmodel import Session
 
     from tasks.importing import import_file
 
     day = date_option(as_of)
-    engine = ready_engine()
-    try:
-        with Session(engine) as session, err.status(f"Importing {kind.value} from {file.name}..."):
-            report = import_file(session, kind, file, as_of=day)
-    finally:
-        engine.dispose()
+    with database_session() as session, err.status(f"Importing {kind.value} from {file.name}..."):
+        report = import_file(session, kind, file, as_of=day)
     out.print(report.summary())
 
 
@@ -94,7 +88,6 @@ def demo_data(
     ] = False,
 ) -> None:
     """Create a realistic synthetic youth offending service and import it through the importers."""
-    from sqlmodel import Session
 
     from models.db import upgrade
     from tasks.demo import load_demo, write_demo_files
@@ -102,24 +95,20 @@ def demo_data(
 
     day = date_option(as_of)
     upgrade()
-    engine = ready_engine()
-    try:
-        with Session(engine) as session:
-            if not service_summary(session, day).is_empty:
-                if if_empty:
-                    out.print("The database already holds a service: demo data not loaded.")
-                    return
-                fail(
-                    "the database already holds staff or cases; demo data is for an empty "
-                    "database (point YOTQA_DATABASE_URL at a new one, or use --if-empty)"
-                )
-            files = write_demo_files(get_settings().output_dir / "demo", seed=seed, as_of=day)
-            with err.status("Importing the demo service..."):
-                reports = load_demo(session, files)
-            for report in reports:
-                out.print(report.summary())
-    finally:
-        engine.dispose()
+    with database_session() as session:
+        if not service_summary(session, day).is_empty:
+            if if_empty:
+                out.print("The database already holds a service: demo data not loaded.")
+                return
+            fail(
+                "the database already holds staff or cases; demo data is for an empty "
+                "database (point YOTQA_DATABASE_URL at a new one, or use --if-empty)"
+            )
+        files = write_demo_files(get_settings().output_dir / "demo", seed=seed, as_of=day)
+        with err.status("Importing the demo service..."):
+            reports = load_demo(session, files)
+        for report in reports:
+            out.print(report.summary())
     out.print(f"Demo files written to {files.staff.parent}")
 
 
@@ -131,16 +120,13 @@ def status(
     ] = None,
 ) -> None:
     """Summarise the service held in the database: teams, staff, caseload, feedback."""
-    from sqlmodel import Session
 
     from models.db import describe_url
     from tasks.summary import service_summary
 
     day = date_option(as_of)
-    engine = ready_engine()
-    with Session(engine) as session:
+    with database_session() as session:
         summary = service_summary(session, day)
-    engine.dispose()
     out.print(
         f"Service on {day} ({describe_url(get_settings().resolved_database_url)})", style="bold"
     )

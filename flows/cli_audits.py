@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 from sqlalchemy.orm import aliased
 
-from flows.cli_common import date_option, out, ready_engine
+from flows.cli_common import database_session, date_option, out
 from models.settings import get_settings
 
 audits_app = typer.Typer(
@@ -28,7 +28,6 @@ def audits_list(
     period: Annotated[str | None, typer.Option(help="Only this month, YYYY-MM.")] = None,
 ) -> None:
     """List audits with their case, auditor, deadline and status."""
-    from sqlmodel import Session
 
     from models import Audit, Case, Staff
     from models.enums import AuditStatus
@@ -47,10 +46,8 @@ def audits_list(
         query = query.where(who.email == auditor.strip().lower())
     if period:
         query = query.where(Audit.period == str(Month.parse(period)))
-    engine = ready_engine()
-    with Session(engine) as session:
+    with database_session() as session:
         rows = session.execute(query).all()
-    engine.dispose()
     table = Table(
         "Id",
         "Case",
@@ -82,15 +79,12 @@ def audits_form(
     ] = None,
 ) -> None:
     """Write the audit's form as XLSX: case details, every question with guidance, drop-down judgements."""
-    from sqlmodel import Session
 
     from tasks.recording.files import write_form
 
     path = out_file or get_settings().output_dir / "forms" / f"audit-{audit_id}.xlsx"
-    engine = ready_engine()
-    with Session(engine) as session:
+    with database_session() as session:
         written = write_form(session, audit_id, path)
-    engine.dispose()
     out.print(
         f"Form for audit {audit_id} written to {written}: fill it in, then `yotqa audits record {written}`"
     )
@@ -107,7 +101,6 @@ def audits_record(
     ] = None,
 ) -> None:
     """Record a completed audit from its filled form; errors name the question or action point."""
-    from sqlmodel import Session
 
     from tasks.outbox import send_pending
     from tasks.recording.files import read_form
@@ -115,11 +108,9 @@ def audits_record(
 
     day = date_option(as_of)
     form = read_form(file)
-    engine = ready_engine()
-    with Session(engine, expire_on_commit=False) as session:
+    with database_session() as session:
         audit = record_audit(session, form, on=day, source=file.name)
         report = send_pending(session, get_settings())
-    engine.dispose()
     out.print(f"Audit {audit.id} recorded as completed on {day}. Emails: {report.summary()}")
 
 
@@ -132,14 +123,11 @@ def audits_withdraw(
     ] = None,
 ) -> None:
     """Withdraw a recorded audit so it can be recorded again; the reason is kept."""
-    from sqlmodel import Session
 
     from tasks.recording.record import withdraw_record
 
-    engine = ready_engine()
-    with Session(engine) as session:
+    with database_session() as session:
         withdraw_record(session, audit_id, reason=reason, by_email=by)
-    engine.dispose()
     out.print(f"The record of audit {audit_id} is withdrawn; the audit is assigned again.")
 
 
@@ -155,14 +143,11 @@ def audits_not_done(
     ] = None,
 ) -> None:
     """Record that an audit was not done, and why (D4)."""
-    from sqlmodel import Session
 
     from tasks.recording.record import mark_not_done
 
-    engine = ready_engine()
-    with Session(engine) as session:
+    with database_session() as session:
         mark_not_done(session, audit_id, reason=reason, by_email=by, on=date_option(as_of))
-    engine.dispose()
     out.print(f"Audit {audit_id} recorded as not done: {reason}")
 
 
@@ -174,7 +159,6 @@ def actions_list(
     owner: Annotated[str | None, typer.Option(help="Only this owner's (email).")] = None,
 ) -> None:
     """List action points: case, priority, owner, deadline, status."""
-    from sqlmodel import Session
 
     from models import ActionPoint, Audit, Case, Staff
     from models.enums import ActionStatus
@@ -190,10 +174,8 @@ def actions_list(
         query = query.where(ActionPoint.status == ActionStatus.OPEN)
     if owner:
         query = query.where(Staff.email == owner.strip().lower())
-    engine = ready_engine()
-    with Session(engine) as session:
+    with database_session() as session:
         rows = session.execute(query).all()
-    engine.dispose()
     table = Table(
         "Id",
         "Case",
@@ -226,12 +208,9 @@ def actions_complete(
     ] = None,
 ) -> None:
     """Close an action point; it is chased no more."""
-    from sqlmodel import Session
 
     from tasks.recording.record import complete_action
 
-    engine = ready_engine()
-    with Session(engine) as session:
+    with database_session() as session:
         complete_action(session, action_id, on=date_option(as_of), evidence=evidence)
-    engine.dispose()
     out.print(f"Action point {action_id} completed.")

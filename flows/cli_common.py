@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from typing import NoReturn
 
 import click
 import typer
 from rich.console import Console
+from sqlmodel import Session
 from typer.core import TyperGroup
 
 from models.errors import InputFileError, YotqaError
@@ -36,6 +39,17 @@ class Commands(TyperGroup):
         except YotqaError as exc:
             err.print(f"error: {exc}", markup=False)
             raise typer.Exit(1) from None
+
+
+@contextmanager
+def database_session() -> Iterator[Session]:
+    """A session on the configured database (which must be at the current schema), closed after."""
+    engine = ready_engine()
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

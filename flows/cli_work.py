@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from flows.cli_common import date_option, err, fail, out, ready_engine
+from flows.cli_common import database_session, date_option, err, fail, out, ready_engine
 from models.settings import get_settings
 
 run_app = typer.Typer(
@@ -51,7 +51,6 @@ def run_sample(
     ] = None,
 ) -> None:
     """Draw and assign: the month's sample (T1, T4, T11), or a themed or targeted selection; then send the emails."""
-    from sqlmodel import Session
 
     from models.enums import Role
     from tasks.outbox import send_pending
@@ -64,39 +63,33 @@ def run_sample(
         fail("choose --theme or --target, not both", 2)
     if target and not requested_by:
         fail("a targeted selection needs --requested-by EMAIL and --reason TEXT (S8)", 2)
-    engine = ready_engine()
-    try:
-        with Session(engine, expire_on_commit=False) as session:
-            if theme:
-                if auditor is None:
-                    qa = active_staff(session, Role.QA_MANAGER)
-                    if not qa:
-                        fail(
-                            "no active QA manager to audit the themed sample: name one with --auditor"
-                        )
-                    auditor = qa[0].email
-                result = themed_sample(session, day, theme, auditor, count or 3)
-                what = f"themed sample '{theme}'"
-            elif target:
-                result = targeted_sample(
-                    session, day, target, reason, requested_by or "", auditor, count or 2
-                )
-                what = f"targeted selection of {target}"
-            else:
-                result = sample_month(session, day)
-                what = "monthly sample"
-            if not result.created:
-                out.print(
-                    f"The {what} for {result.period} was already drawn: nothing changed, nothing sent (S11)."
-                )
-                return
-            out.print(
-                f"The {what} for {result.period}: {len(result.audits)} audits assigned from a pool of "
-                f"{result.pool_size} eligible cases; {result.rejections} passed over; {result.emails} emails queued."
+    with database_session() as session:
+        if theme:
+            if auditor is None:
+                qa = active_staff(session, Role.QA_MANAGER)
+                if not qa:
+                    fail("no active QA manager to audit the themed sample: name one with --auditor")
+                auditor = qa[0].email
+            result = themed_sample(session, day, theme, auditor, count or 3)
+            what = f"themed sample '{theme}'"
+        elif target:
+            result = targeted_sample(
+                session, day, target, reason, requested_by or "", auditor, count or 2
             )
-            out.print(f"Emails: {send_pending(session, get_settings()).summary()}")
-    finally:
-        engine.dispose()
+            what = f"targeted selection of {target}"
+        else:
+            result = sample_month(session, day)
+            what = "monthly sample"
+        if not result.created:
+            out.print(
+                f"The {what} for {result.period} was already drawn: nothing changed, nothing sent (S11)."
+            )
+            return
+        out.print(
+            f"The {what} for {result.period}: {len(result.audits)} audits assigned from a pool of "
+            f"{result.pool_size} eligible cases; {result.rejections} passed over; {result.emails} emails queued."
+        )
+        out.print(f"Emails: {send_pending(session, get_settings()).summary()}")
 
 
 @run_app.command("chase")
@@ -107,17 +100,14 @@ def run_chase(
     ] = None,
 ) -> None:
     """The daily chase (E2): reminders, chases and escalations, one digest per person; then send."""
-    from sqlmodel import Session
 
     from tasks.chase import chase
     from tasks.outbox import send_pending
 
     day = date_option(as_of)
-    engine = ready_engine()
-    with Session(engine, expire_on_commit=False) as session:
+    with database_session() as session:
         report = chase(session, day, get_settings())
         sent = send_pending(session, get_settings())
-    engine.dispose()
     if not report.steps and not report.reassigned:
         out.print(f"Nothing to chase on {day}.")
     for step in report.steps:
@@ -135,14 +125,13 @@ def outbox_list(
     limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 50,
 ) -> None:
     """List queued and sent emails: recipients, subject, status, attempts and the last error."""
-    from sqlmodel import Session, select
+    from sqlmodel import select
 
     from models import EmailMessage
     from models.enums import EmailStatus
     from tasks.outbox import outbox_counts
 
-    engine = ready_engine()
-    with Session(engine) as session:
+    with database_session() as session:
         query = select(EmailMessage).order_by(EmailMessage.id.desc()).limit(limit)  # type: ignore[union-attr]
         if status:
             try:
@@ -151,7 +140,6 @@ def outbox_list(
                 fail(f"unknown status {status!r}: expected one of {EmailStatus.expected()}", 2)
         messages = session.exec(query).all()
         counts = outbox_counts(session)
-    engine.dispose()
     table = Table("Id", "Status", "To", "Subject", "Attempts", "Last error", title="Outbox")
     for m in messages:
         table.add_row(
@@ -192,14 +180,11 @@ def outbox_examples(
 @outbox_app.command("send")
 def outbox_send() -> None:
     """Send the emails that are due, now (one SMTP connection; .eml files when no SMTP host is set)."""
-    from sqlmodel import Session
 
     from tasks.outbox import send_pending
 
-    engine = ready_engine()
-    with Session(engine) as session, err.status("Sending..."):
+    with database_session() as session, err.status("Sending..."):
         report = send_pending(session, get_settings())
-    engine.dispose()
     out.print(f"Emails: {report.summary()}")
 
 
@@ -214,19 +199,16 @@ def export_selections_command(
     ] = None,
 ) -> None:
     """Write the record of every case selected (S12): selections, rejections and make-up, as XLSX."""
-    from sqlmodel import Session
 
     from tasks.sampling.export import export_selections
     from tasks.workdays import Month
 
     label = str(Month.parse(period)) if period else "all"
     path = out_file or get_settings().output_dir / "exports" / f"selections-{label}.xlsx"
-    engine = ready_engine()
-    with Session(engine) as session:
+    with database_session() as session:
         written, count = export_selections(
             session, path, str(Month.parse(period)) if period else None
         )
-    engine.dispose()
     out.print(f"{count} selections written to {written}")
 
 
