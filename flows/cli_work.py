@@ -156,8 +156,31 @@ def outbox_list(
     )
     if counts.get(EmailStatus.SENDING):
         out.print(
-            "Messages still 'sending' were interrupted mid-delivery: they are not resent automatically."
+            "Messages still 'sending' were interrupted mid-delivery: they are not resent automatically. "
+            "Check whether they arrived; if not, `yotqa outbox retry ID`."
         )
+
+
+@outbox_app.command("retry")
+def outbox_retry(
+    ids: Annotated[
+        list[int], typer.Argument(help="Ids of failed or interrupted ('sending') messages.")
+    ],
+) -> None:
+    """Queue failed or interrupted messages again (check first that an interrupted one did not arrive)."""
+    from tasks.outbox import requeue
+
+    with database_session() as session:
+        done = requeue(session, ids)
+    skipped = sorted(set(ids) - set(done))
+    out.print(
+        f"Queued again: {', '.join(map(str, done)) or 'none'}"
+        + (
+            f"; not failed or interrupted, left as they are: {', '.join(map(str, skipped))}"
+            if skipped
+            else ""
+        )
+    )
 
 
 @outbox_app.command("examples")

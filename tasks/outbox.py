@@ -192,6 +192,18 @@ def _finish(
     session.commit()
 
 
+def requeue(session: Session, ids: list[int], now: datetime | None = None) -> list[int]:
+    """Send again messages that failed, or that were interrupted mid-delivery (an admin's decision)."""
+    messages = session.exec(select(EmailMessage).where(EmailMessage.id.in_(ids))).all()  # type: ignore[attr-defined]
+    done = []
+    for m in messages:
+        if m.status in (EmailStatus.FAILED, EmailStatus.SENDING):
+            m.status, m.next_attempt_at = EmailStatus.PENDING, now or utcnow()
+            done.append(m.id)
+    session.commit()
+    return sorted(done)  # type: ignore[arg-type]
+
+
 def outbox_counts(session: Session) -> dict[EmailStatus, int]:
     rows = session.execute(
         sa.select(EmailMessage.status, sa.func.count()).group_by(EmailMessage.status)

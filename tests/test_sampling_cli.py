@@ -97,3 +97,25 @@ def test_export_selections_writes_three_sheets(cli, tmp_path: Path) -> None:
     assert any(r[3] == "order type" and r[4] == "DTO" for r in makeup[1:])
     bad = cli("export", "selections", "--period", "January")
     assert bad.exit_code == 1 and "expected YYYY-MM" in bad.stderr
+
+
+def test_outbox_retry_queues_failed_and_interrupted_messages_only(cli, session: Session) -> None:
+    """E6: a failed or interrupted message goes again only when an admin says so."""
+    from models import EmailMessage
+    from models.enums import EmailStatus
+
+    _service(cli)
+    cli("run", "sample", "--as-of", "2026-12-01")
+    session.expire_all()
+    first, second, third = session.exec(select(EmailMessage).order_by(EmailMessage.id)).all()[:3]
+    first.status, second.status = EmailStatus.FAILED, EmailStatus.SENDING
+    session.commit()
+    listing = cli("outbox", "list")
+    assert "interrupted mid-delivery" in listing.stdout
+    result = cli("outbox", "retry", str(first.id), str(second.id), str(third.id))
+    assert result.exit_code == 0
+    assert (
+        f"Queued again: {first.id}, {second.id}; not failed or interrupted, left as they are: {third.id}"
+        in result.stdout
+    )
+    assert "2 sent" in cli("outbox", "send").stdout
