@@ -12,7 +12,7 @@ from prefect.input import RunInput
 from models.db import session_scope
 from models.settings import get_settings
 from tasks.recording.form import FormInvalid, validate
-from tasks.recording.record import _staff_by_email, questions_for, record_audit
+from tasks.recording.record import active_staff_by_email, questions_for, record_audit
 from tasks.recording.ui_form import description, form_spec, input_model, to_form
 from tasks.workdays import today
 
@@ -49,7 +49,7 @@ def _problems(form_json: dict[str, Any], on: date) -> list[str]:
                 f"audit {form.audit_id} cannot be recorded now: it is {audit.status.value if audit else 'missing'}"
             ]
         _, problems = validate(
-            form, questions_for(session, audit), set(_staff_by_email(session)), on
+            form, questions_for(session, audit), set(active_staff_by_email(session)), on
         )
         return problems
 

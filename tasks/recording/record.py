@@ -47,7 +47,7 @@ def _audit(session: Session, audit_id: int) -> Audit:
     return audit
 
 
-def _staff_by_email(session: Session) -> dict[str, Staff]:
+def active_staff_by_email(session: Session) -> dict[str, Staff]:
     return {s.email: s for s in session.exec(select(Staff).where(Staff.active == sa.true()))}
 
 
@@ -71,7 +71,7 @@ def record_audit(
         raise FormInvalid(
             source, [f"audit {audit.id} is {audit.status.value}: it cannot be recorded"]
         )
-    staff = _staff_by_email(session)
+    staff = active_staff_by_email(session)
     clean, problems = validate(form, questions_for(session, audit), set(staff), on)
     if clean is None:
         raise FormInvalid(source, problems)
