@@ -15,6 +15,7 @@ from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron, RRule, Schedule
 
 from flows.chase_overdue import chase_overdue
+from flows.monthly_outputs import case_level_data, exception_report
 from flows.record_audit import record_audit_form
 from flows.sample_and_assign import sample_and_assign
 from flows.send_outbox import send_outbox
@@ -23,7 +24,11 @@ from tasks.timetable import Entry, Timetable, load_timetable, runs_between
 from tasks.workdays import TIMEZONE, is_working_day, today
 
 # The flows that exist so far, by the name the timetable gives them.
-FLOWS: dict[str, Flow] = {"sample-and-assign": sample_and_assign}  # type: ignore[type-arg]
+FLOWS: dict[str, Flow] = {  # type: ignore[type-arg]
+    "sample-and-assign": sample_and_assign,
+    "case-level-data": case_level_data,
+    "exception-report": exception_report,
+}
 DAILY: dict[str, Flow] = {"chase-overdue": chase_overdue}  # type: ignore[type-arg]
 SCHEDULE_MONTHS = 24  # RDATEs listed ahead; Prefect keeps an rrule under 6,500 characters
 ONE_AT_A_TIME = ConcurrencyLimitConfig(

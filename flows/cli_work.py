@@ -117,6 +117,39 @@ def run_chase(
     out.print(f"{report.digests} digests queued. Emails: {sent.summary()}")
 
 
+@run_app.command("case-level-data")
+def run_case_level_data(
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="The day, YYYY-MM-DD (default today).")
+    ] = None,
+) -> None:
+    """T2: write the month's case-level data set (XLSX) for the management meeting."""
+    from tasks.jobs import case_level_data
+
+    result = case_level_data.fn(date_option(as_of))
+    figures = "; ".join(f"{k} {v}" for k, v in result["summary"].items())
+    out.print(f"Case-level data set for {result['period']}: {figures}. Written to {result['path']}")
+
+
+@run_app.command("exception-report")
+def run_exception_report(
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="The day, YYYY-MM-DD (default today).")
+    ] = None,
+) -> None:
+    """T3: the exception report for data cleansing; each team manager is sent their team's list."""
+    from tasks.jobs import exception_report
+    from tasks.outbox import send_pending
+
+    result = exception_report.fn(date_option(as_of))
+    with database_session() as session:
+        sent = send_pending(session, get_settings())
+    out.print(
+        f"Exceptions for {result['period']}: {result['exceptions']} now, {result['fixed']} fixed since last "
+        f"month; {result['emails']} team managers told. Written to {result['path']}. Emails: {sent.summary()}"
+    )
+
+
 @outbox_app.command("list")
 def outbox_list(
     status: Annotated[

@@ -10,6 +10,7 @@ from models.audits import (
     QuestionSet,
 )
 from models.feedback import Feedback, ImprovementPlan, PlanActivity, PlanObjective, PlanOutcome
+from models.monthly import ExceptionFinding
 from models.outbox import EmailMessage
 from models.people import Case, CaseAllocation, ImportRun, Staff, Team
 from models.recording import AuditEvent, ChaseStep
@@ -22,6 +23,7 @@ __all__ = [
     "ChaseStep",
     "Case",
     "EmailMessage",
+    "ExceptionFinding",
     "CaseAllocation",
     "Feedback",
     "Finding",

@@ -63,3 +63,39 @@ def chase_items(as_of: date) -> dict[str, Any]:
 
     with session_scope() as session:
         return asdict(chase(session, as_of, get_settings()))
+
+
+def reports_dir(period: str) -> Path:
+    return get_settings().output_dir / "reports" / period
+
+
+@task(name="case-level-data-set")
+def case_level_data(as_of: date) -> dict[str, Any]:
+    """T2: write the month's case-level data set (XLSX)."""
+    from tasks.monthly.case_level import build_case_level, write_case_level
+
+    with session_scope() as session:
+        data = build_case_level(session, as_of)
+    path = write_case_level(data, reports_dir(data.period) / f"case-level-data-{data.period}.xlsx")
+    return {"period": data.period, "path": str(path), "summary": data.summary()}
+
+
+@task(name="exception-report")
+def exception_report(as_of: date) -> dict[str, Any]:
+    """T3: find the month's exceptions, keep them, queue each team manager's list, write the XLSX."""
+    from tasks.monthly.exceptions import load_rules, run_exception_report, write_exceptions
+
+    rules = load_rules()
+    with session_scope() as session:
+        report = run_exception_report(session, as_of, rules)
+    path = write_exceptions(
+        report, rules, reports_dir(report.period) / f"exceptions-{report.period}.xlsx"
+    )
+    return {
+        "period": report.period,
+        "path": str(path),
+        "exceptions": len(report.rows),
+        "fixed": report.fixed,
+        "emails": report.emails,
+        "by_rule": dict(report.by_rule),
+    }

@@ -58,6 +58,8 @@ def test_every_deployment_entrypoint_loads() -> None:
     deployments = build_deployments(date(2026, 11, 25))
     assert {d.name for d in deployments} == {
         "sample-and-assign",
+        "case-level-data",
+        "exception-report",
         "chase-overdue",
         "record-audit",
         "send-outbox",

@@ -53,7 +53,14 @@ def test_serve_starts_prefect_runs_the_sample_and_stops_cleanly(
         )
         with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
             names = {d["name"] for d in __import__("json").load(response)}
-        assert names == {"sample-and-assign", "chase-overdue", "record-audit", "send-outbox"}
+        assert names == {
+            "sample-and-assign",
+            "case-level-data",
+            "exception-report",
+            "chase-overdue",
+            "record-audit",
+            "send-outbox",
+        }
     finally:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=60)

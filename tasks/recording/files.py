@@ -19,7 +19,7 @@ from models import Audit, Case, Question, QuestionSet, Staff
 from models.enums import AnswerType
 from models.errors import InvalidInput
 from tasks.recording.form import ActionIn, Answer, AuditForm, FormInvalid
-from tasks.sampling.export import safe_cell
+from tasks.xlsx import safe_cell
 
 CHOICES = {
     AnswerType.JUDGEMENT: '"insufficient,sufficient,good,excellent,not applicable"',

@@ -6,22 +6,12 @@ from pathlib import Path
 
 import openpyxl
 import sqlalchemy as sa
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from models import Audit, Case, SamplingRun, SamplingSelection, Staff
 from tasks.sampling.report import rejection_rows
-
-_FORMULA_START = ("=", "+", "-", "@")
-
-
-def safe_cell(value: object) -> object:
-    """Text that a spreadsheet would run as a formula is written as text (CSV/formula injection)."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
+from tasks.xlsx import write_table
 
 
 def export_selections(session: Session, path: Path, period: str | None = None) -> tuple[Path, int]:
@@ -66,7 +56,7 @@ def export_selections(session: Session, path: Path, period: str | None = None) -
     book = openpyxl.Workbook()
     sheet = book.active
     sheet.title = "Selections"
-    _table(
+    write_table(
         sheet,
         [
             "Period",
@@ -106,7 +96,7 @@ def export_selections(session: Session, path: Path, period: str | None = None) -
             for p, k, t, s, seed, d, pos, ref, o, a, au, why, due, tw, st in selections
         ],
     )
-    _table(
+    write_table(
         book.create_sheet("Rejections"),
         ["Period", "Run", "Sampler", "Case passed over", "Reason"],
         [[p, k.label, s, ref, why] for p, k, s, ref, why in rejections],
@@ -127,7 +117,7 @@ def export_selections(session: Session, path: Path, period: str | None = None) -
                         sample_counts.get(category, 0),
                     ]
                 )
-    _table(
+    write_table(
         book.create_sheet("Make-up"),
         ["Period", "Run", "Sampler", "Dimension", "Category", "Caseload (pool)", "Sample"],
         rows,
@@ -135,15 +125,3 @@ def export_selections(session: Session, path: Path, period: str | None = None) -
     path.parent.mkdir(parents=True, exist_ok=True)
     book.save(path)
     return path, len(selections)
-
-
-def _table(sheet, header: list[str], rows: list[list[object]]) -> None:  # type: ignore[no-untyped-def]
-    sheet.append(header)
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    for row in rows:
-        sheet.append([safe_cell(v) for v in row])
-    sheet.freeze_panes = "A2"
-    for i, title in enumerate(header, start=1):
-        width = max([len(title)] + [len(str(r[i - 1])) for r in rows[:500]])
-        sheet.column_dimensions[get_column_letter(i)].width = min(60, width + 2)

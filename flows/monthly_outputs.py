@@ -1,0 +1,52 @@
+"""Q1 monthly outputs: the case-level data set (T2) and the exception report for data cleansing (T3)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from prefect import flow
+from prefect.artifacts import create_link_artifact, create_table_artifact
+
+from flows.sample_and_assign import scheduled_day
+from tasks.jobs import case_level_data as build_data_set
+from tasks.jobs import exception_report as build_exceptions
+from tasks.jobs import send_outbox
+
+
+@flow(name="case-level-data")
+def case_level_data(as_of: date | None = None) -> dict[str, object]:
+    """T2: the case-level data set for the monthly management meeting, as XLSX."""
+    result = build_data_set(as_of or scheduled_day())
+    slug = str(result["period"]).replace("-", "")
+    create_table_artifact(
+        key=f"case-level-data-{slug}",
+        table=[{"figure": k, "value": v} for k, v in result["summary"].items()],
+        description=f"Case-level data set, {result['period']}",
+    )
+    create_link_artifact(
+        key=f"case-level-data-xlsx-{slug}",
+        link=f"file://{result['path']}",
+        link_text=f"case-level-data-{result['period']}.xlsx",
+    )
+    return result
+
+
+@flow(name="exception-report")
+def exception_report(as_of: date | None = None) -> dict[str, object]:
+    """T3: data-quality exceptions per team, each with its fix; team managers told; fixes counted."""
+    result = build_exceptions(as_of or scheduled_day())
+    slug = str(result["period"]).replace("-", "")
+    create_table_artifact(
+        key=f"exceptions-{slug}",
+        table=[{"rule": k, "exceptions": v} for k, v in sorted(result["by_rule"].items())]
+        or [{"rule": "none", "exceptions": 0}],
+        description=f"Exceptions for data cleansing, {result['period']}; "
+        f"{result['fixed']} fixed since last month",
+    )
+    create_link_artifact(
+        key=f"exceptions-xlsx-{slug}",
+        link=f"file://{result['path']}",
+        link_text=f"exceptions-{result['period']}.xlsx",
+    )
+    send_outbox()
+    return result

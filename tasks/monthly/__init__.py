@@ -1,0 +1,1 @@
+"""The monthly outputs of Q1: the case-level data set (T2) and the exception report (T3)."""
