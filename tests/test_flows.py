@@ -132,3 +132,22 @@ def test_chase_schedule_is_every_working_day_at_eight() -> None:
     assert dates == [
         datetime(2026, 12, d, 8, 0, tzinfo=LONDON) for d in (23, 24, 29, 30)
     ]  # 25, 28 holidays
+
+
+@pytest.mark.parametrize("flow_name", ["sample-and-assign", "case-level-data", "exception-report"])
+def test_each_timetable_deployment_runs_when_the_timetable_says(flow_name: str) -> None:
+    """The next twelve scheduled runs equal the timetable's runs for that flow, at its time, London."""
+    from deployments.build import build_deployments
+
+    start = date(2026, 11, 25)
+    deployment = next(d for d in build_deployments(start) if d.name == flow_name)
+    dates = _next_dates(deployment.schedules[0].schedule, datetime(2026, 11, 25, tzinfo=LONDON), 12)
+    timetable = load_timetable(get_settings().timetable_file)
+    expected = sorted(
+        {
+            datetime.combine(r.run_on, r.entry.time, LONDON)
+            for r in runs_between(timetable, start, 14)
+            if r.entry.flow == flow_name
+        }
+    )[:12]
+    assert dates == expected

@@ -148,7 +148,9 @@ def test_fixes_since_last_month_are_counted(dirty: Session, tmp_path: Path) -> N
 def test_a_rule_naming_an_unknown_check_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "rules.yaml"
     path.write_text(
-        "rules:\n  - {code: x, check: telepathy, title: T, fix: F}\n  - {code: Bad Code, check: closed_before_opened, title: T, fix: F}\n"
+        "rules:\n"
+        "  - {code: x, check: telepathy, title: T, fix: F}\n"
+        "  - {code: Bad Code, check: closed_before_opened, title: T, fix: F}\n"
     )
     with pytest.raises(DataFileError) as caught:
         load_rules(path)
