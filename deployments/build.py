@@ -15,7 +15,12 @@ from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron, RRule, Schedule
 
 from flows.chase_overdue import chase_overdue
-from flows.monthly_outputs import case_level_data, exception_report
+from flows.monthly_outputs import (
+    case_level_data,
+    exception_report,
+    feedback_report,
+    team_audits_report,
+)
 from flows.record_audit import record_audit_form
 from flows.sample_and_assign import sample_and_assign
 from flows.send_outbox import send_outbox
@@ -28,6 +33,8 @@ FLOWS: dict[str, Flow] = {  # type: ignore[type-arg]
     "sample-and-assign": sample_and_assign,
     "case-level-data": case_level_data,
     "exception-report": exception_report,
+    "team-audits-report": team_audits_report,
+    "feedback-report": feedback_report,
 }
 DAILY: dict[str, Flow] = {"chase-overdue": chase_overdue}  # type: ignore[type-arg]
 SCHEDULE_MONTHS = 24  # RDATEs listed ahead; Prefect keeps an rrule under 6,500 characters

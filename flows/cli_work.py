@@ -150,6 +150,46 @@ def run_exception_report(
     )
 
 
+@run_app.command("team-audits-report")
+def run_team_audits_report(
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="The day, YYYY-MM-DD (default today).")
+    ] = None,
+) -> None:
+    """Fig. 2: the month's report on cases audited by team managers, to the service manager."""
+    from tasks.jobs import team_audits
+
+    result = team_audits.fn(date_option(as_of))
+    _send_and_report(
+        f"Cases audited by team managers, {result['period']}: {result['managers']} managers. "
+        f"Written to {result['path']}."
+    )
+
+
+@run_app.command("feedback-report")
+def run_feedback_report(
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="The day, YYYY-MM-DD (default today).")
+    ] = None,
+) -> None:
+    """Fig. 2: service-user feedback data for managers, this month and the year to date."""
+    from tasks.jobs import feedback_data
+
+    result = feedback_data.fn(date_option(as_of))
+    _send_and_report(
+        f"Service-user feedback, {result['period']}: {result['this_month']} items this month. "
+        f"Written to {result['path']}."
+    )
+
+
+def _send_and_report(line: str) -> None:
+    from tasks.outbox import send_pending
+
+    with database_session() as session:
+        sent = send_pending(session, get_settings())
+    out.print(f"{line} Emails: {sent.summary()}")
+
+
 @outbox_app.command("list")
 def outbox_list(
     status: Annotated[

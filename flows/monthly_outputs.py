@@ -1,4 +1,5 @@
-"""Q1 monthly outputs: the case-level data set (T2) and the exception report for data cleansing (T3)."""
+"""Q1 monthly outputs: the case-level data set (T2), the exception report (T3), and Fig. 2's reports on
+cases audited by team managers and on service-user feedback."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from prefect.artifacts import create_link_artifact, create_table_artifact
 from flows.sample_and_assign import scheduled_day
 from tasks.jobs import case_level_data as build_data_set
 from tasks.jobs import exception_report as build_exceptions
-from tasks.jobs import send_outbox
+from tasks.jobs import feedback_data, send_outbox, team_audits
 
 
 @flow(name="case-level-data")
@@ -47,6 +48,34 @@ def exception_report(as_of: date | None = None) -> dict[str, object]:
         key=f"exceptions-xlsx-{slug}",
         link=f"file://{result['path']}",
         link_text=f"exceptions-{result['period']}.xlsx",
+    )
+    send_outbox()
+    return result
+
+
+@flow(name="team-audits-report")
+def team_audits_report(as_of: date | None = None) -> dict[str, object]:
+    """Fig. 2: the monthly report on cases audited by team managers, for the service manager."""
+    result = team_audits(as_of or scheduled_day())
+    slug = str(result["period"]).replace("-", "")
+    create_table_artifact(
+        key=f"team-audits-{slug}",
+        table=result["rows"] or [{"manager": "none", "assigned": 0}],
+        description=f"Cases audited by team managers, {result['period']}",
+    )
+    send_outbox()
+    return result
+
+
+@flow(name="feedback-report")
+def feedback_report(as_of: date | None = None) -> dict[str, object]:
+    """Fig. 2: service-user feedback data for managers, this month and the year to date."""
+    result = feedback_data(as_of or scheduled_day())
+    slug = str(result["period"]).replace("-", "")
+    create_table_artifact(
+        key=f"feedback-{slug}",
+        table=result["by_source"],
+        description=f"Service-user feedback, {result['period']}",
     )
     send_outbox()
     return result

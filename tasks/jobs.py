@@ -99,3 +99,60 @@ def exception_report(as_of: date) -> dict[str, Any]:
         "emails": report.emails,
         "by_rule": dict(report.by_rule),
     }
+
+
+@task(name="team-audits-report")
+def team_audits(as_of: date) -> dict[str, Any]:
+    """Fig. 2: cases audited by team managers this month, to the service manager (XLSX + email)."""
+    from tasks.monthly.reports import send_team_audits_report, team_audits_report
+
+    with session_scope() as session:
+        report = team_audits_report(session, as_of)
+        path = reports_dir(report.period) / f"team-audits-{report.period}.xlsx"
+        emails = send_team_audits_report(session, report, path)
+    return {
+        "period": report.period,
+        "path": str(path),
+        "managers": len(report.rows),
+        "emails": emails,
+        "rows": [
+            dict(
+                zip(
+                    [
+                        "team",
+                        "manager",
+                        "assigned",
+                        "done",
+                        "on_time",
+                        "overdue",
+                        "not_done",
+                        "actions",
+                        "sufficient_or_better",
+                    ],
+                    r,
+                    strict=True,
+                )
+            )
+            for r in report.rows
+        ],
+    }
+
+
+@task(name="feedback-report")
+def feedback_data(as_of: date) -> dict[str, Any]:
+    """Fig. 2: service-user feedback data to managers (XLSX + email)."""
+    from tasks.monthly.reports import feedback_report, send_feedback_report
+
+    with session_scope() as session:
+        report = feedback_report(session, as_of)
+        path = reports_dir(report.period) / f"feedback-{report.period}.xlsx"
+        emails = send_feedback_report(session, report, path)
+    return {
+        "period": report.period,
+        "path": str(path),
+        "this_month": len(report.month),
+        "emails": emails,
+        "by_source": [
+            {"source": s, "this_month": m, "year_to_date": y} for s, m, y in report.by_source
+        ],
+    }

@@ -209,6 +209,7 @@ def working_days_in(start: date, months: int) -> list[date]:
     ]
 
 
-def _order(entry_id: str) -> tuple[int, str]:
+def _order(entry_id: str) -> tuple[int, int, str]:
+    """Appendix 5's rows (T1-T13) in number order first, then the others (Fig. 2's F1, F2)."""
     digits = "".join(ch for ch in entry_id if ch.isdigit())
-    return (int(digits) if digits else 999, entry_id)
+    return (0 if entry_id.startswith("T") else 1, int(digits) if digits else 999, entry_id)

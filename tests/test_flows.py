@@ -60,6 +60,8 @@ def test_every_deployment_entrypoint_loads() -> None:
         "sample-and-assign",
         "case-level-data",
         "exception-report",
+        "team-audits-report",
+        "feedback-report",
         "chase-overdue",
         "record-audit",
         "send-outbox",
@@ -134,7 +136,16 @@ def test_chase_schedule_is_every_working_day_at_eight() -> None:
     ]  # 25, 28 holidays
 
 
-@pytest.mark.parametrize("flow_name", ["sample-and-assign", "case-level-data", "exception-report"])
+@pytest.mark.parametrize(
+    "flow_name",
+    [
+        "sample-and-assign",
+        "case-level-data",
+        "exception-report",
+        "team-audits-report",
+        "feedback-report",
+    ],
+)
 def test_each_timetable_deployment_runs_when_the_timetable_says(flow_name: str) -> None:
     """The next twelve scheduled runs equal the timetable's runs for that flow, at its time, London."""
     from deployments.build import build_deployments

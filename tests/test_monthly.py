@@ -175,3 +175,63 @@ def test_monthly_flows_run_under_prefect(prefect_harness, cli, session: Session)
         )
     }
     assert statuses == {"sent"}
+
+
+def test_team_audits_report_counts_each_managers_month(session: Session, tmp_path: Path) -> None:
+    """Fig. 2: assigned, done on time, overdue, not done with its reason (D4), for the service manager."""
+    from models import Staff
+    from models.enums import AuditStatus, Role
+    from tasks.monthly.reports import send_team_audits_report, team_audits_report
+    from tasks.recording.record import mark_not_done
+
+    load_demo(session, write_demo_files(tmp_path / "demo", seed=4, as_of=date(2026, 11, 25)))
+    sample_month(session, date(2026, 12, 1))
+    managers = {
+        s.id for s in session.exec(select(Staff).where(Staff.role == Role.OPERATIONAL_MANAGER))
+    }
+    mine = session.exec(
+        select(Audit).where(Audit.auditor_id.in_(managers)).order_by(Audit.id)
+    ).all()
+    done, skipped = mine[0], mine[1]
+    done.status, done.completed_on = AuditStatus.COMPLETED, date(2026, 12, 10)
+    session.commit()
+    mark_not_done(session, skipped.id, reason="Case transferred out of area", on=date(2026, 12, 15))
+    report = team_audits_report(session, date(2026, 12, 23))  # after the week-3 deadline
+    totals = [sum(r[i] for r in report.rows) for i in range(2, 7)]
+    assert totals == [
+        len(mine),
+        1,
+        1,
+        len(mine) - 2,
+        1,
+    ]  # assigned, done, on time, overdue, not done
+    assert report.not_done[0][4] == "Case transferred out of area"
+    assert send_team_audits_report(session, report, tmp_path / "f1.xlsx") == 1
+    email = session.exec(select(EmailMessage).where(EmailMessage.kind == "team-audits")).one()
+    sm = session.exec(select(Staff).where(Staff.role == Role.SERVICE_MANAGER)).one()
+    assert email.to_addrs == [sm.email] and "Case transferred out of area" in email.body_text
+
+
+def test_feedback_report_matches_the_feedback_held(session: Session, tmp_path: Path) -> None:
+    """Fig. 2: feedback this month and year to date by source and theme; open complaints listed."""
+    from models import Feedback
+    from tasks.monthly.reports import feedback_report, send_feedback_report
+
+    load_demo(session, write_demo_files(tmp_path / "demo", seed=4, as_of=date(2026, 11, 25)))
+    on = date(2026, 11, 25)
+    report = feedback_report(session, on)
+    items = session.exec(select(Feedback)).all()
+    month = [f for f in items if date(2026, 11, 1) <= f.received_on <= date(2026, 11, 30)]
+    year = [f for f in items if date(2026, 4, 1) <= f.received_on <= date(2026, 11, 30)]
+    assert len(report.month) == len(month)
+    assert sum(r[1] for r in report.by_source) == len(month)
+    assert sum(r[2] for r in report.by_source) == len(year)
+    assert sum(r[2] for r in report.themes) == sum(len(f.themes) for f in year)
+    sent = send_feedback_report(session, report, tmp_path / "f2.xlsx")
+    book = openpyxl.load_workbook(tmp_path / "f2.xlsx")
+    assert book.sheetnames == ["By source", "Themes", "This month", "Complaints"]
+    assert (
+        sent
+        == len(session.exec(select(EmailMessage).where(EmailMessage.kind == "feedback-data")).all())
+        >= 5
+    )

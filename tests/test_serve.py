@@ -57,6 +57,8 @@ def test_serve_starts_prefect_runs_the_sample_and_stops_cleanly(
             "sample-and-assign",
             "case-level-data",
             "exception-report",
+            "team-audits-report",
+            "feedback-report",
             "chase-overdue",
             "record-audit",
             "send-outbox",

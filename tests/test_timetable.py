@@ -18,7 +18,10 @@ SHIPPED = get_settings().timetable_file
 
 def test_shipped_timetable_has_t1_to_t13_and_the_daily_chase() -> None:
     tt = load_timetable(SHIPPED)
-    assert [e.id for e in tt.scheduled] == [f"T{i}" for i in range(1, 14)]
+    assert [e.id for e in tt.scheduled] == [f"T{i}" for i in range(1, 14)] + [
+        "F1",
+        "F2",
+    ]  # Fig. 2's monthly reports
     assert [e.flow for e in tt.daily] == ["chase-overdue"]
 
 
@@ -57,7 +60,7 @@ def test_runs_carry_the_d1_deadline_and_the_period_they_cover() -> None:
 
 def test_runs_before_the_start_date_are_left_out() -> None:
     runs = runs_between(load_timetable(SHIPPED), date(2026, 11, 25), 1)
-    assert [r.entry.id for r in runs] == ["T5"]
+    assert [r.entry.id for r in runs] == ["T5", "F1", "F2"]
 
 
 def _edited(tmp_path: Path, old: str, new: str) -> Path:
@@ -103,8 +106,8 @@ def test_bad_timetable_is_refused_naming_entry_and_field(
 def test_timetable_command_prints_runs_and_deadlines(offline_cli) -> None:
     result = offline_cli("timetable", "--from", "2027-01-01", "--months", "1")
     assert result.exit_code == 0, result.stderr
-    lines = [line for line in result.stdout.splitlines() if "│ T" in line]
-    assert len(lines) == 11
+    lines = [line for line in result.stdout.splitlines() if "│ T" in line or "│ F" in line]
+    assert len(lines) == 11 + 2  # T rows and Fig. 2's two monthly reports
     t10 = next(line for line in lines if "│ T10 " in line)
     assert "2027-01-04" in t10 and "2026-Q3" in t10 and "2027-01-14" in t10
     assert "every working day at 08:00 (20 working days in this span)" in result.stdout

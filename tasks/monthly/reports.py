@@ -1,0 +1,255 @@
+"""Fig. 2's monthly reports: cases audited by team managers (for the service manager) and
+service-user feedback data (for managers)."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import openpyxl
+import sqlalchemy as sa
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, select
+
+from models import ActionPoint, Audit, Case, Feedback, Finding, Staff, Team
+from models.enums import AuditKind, AuditStatus, FeedbackSource, Judgement, Role
+from tasks.mail import render
+from tasks.outbox import enqueue
+from tasks.workdays import Month, financial_year
+from tasks.xlsx import write_table
+
+GOOD_ENOUGH = (Judgement.SUFFICIENT, Judgement.GOOD, Judgement.EXCELLENT)
+
+
+@dataclass
+class TeamAuditsReport:
+    period: str
+    rows: list[list[object]] = field(default_factory=list)  # one per team manager
+    not_done: list[list[object]] = field(default_factory=list)
+
+
+def team_audits_report(session: Session, on: date) -> TeamAuditsReport:
+    """For each operational manager: the month's audits assigned, done (on time), overdue, not done
+    (with the reason, D4), action points raised, and the share of judgements sufficient or better."""
+    period = Month.of(on)
+    report = TeamAuditsReport(str(period))
+    auditor = aliased(Staff)
+    audits = session.execute(
+        sa.select(Audit, auditor, Case.case_ref)
+        .join(auditor, auditor.id == Audit.auditor_id)
+        .outerjoin(Case, Case.id == Audit.case_id)
+        .where(
+            Audit.period == str(period),
+            auditor.role == Role.OPERATIONAL_MANAGER,
+            Audit.kind.in_([AuditKind.CASE_FILE, AuditKind.OBSERVATION]),
+        )  # type: ignore[attr-defined]
+    ).all()
+    ids = [a.id for a, _, _ in audits]
+    actions = Counter(
+        session.execute(
+            sa.select(ActionPoint.audit_id).where(ActionPoint.audit_id.in_(ids))
+        ).scalars()
+    )
+    judged: dict[int, Counter[str]] = defaultdict(Counter)
+    for audit_id, judgement in session.execute(
+        sa.select(Finding.audit_id, Finding.judgement).where(
+            Finding.audit_id.in_(ids), Finding.judgement.is_not(None)
+        )  # type: ignore[union-attr]
+    ):
+        if judgement is not Judgement.NOT_APPLICABLE:
+            judged[audit_id]["all"] += 1
+            judged[audit_id]["ok"] += judgement in GOOD_ENOUGH
+    teams = dict(session.execute(sa.select(Team.id, Team.name)).tuples().all())
+    per: dict[int, Counter[str]] = defaultdict(Counter)
+    names: dict[int, tuple[str, str]] = {}
+    for audit, who, ref in audits:
+        c = per[who.id]
+        names[who.id] = (teams.get(who.team_id, ""), who.name)
+        c["assigned"] += 1
+        if audit.status is AuditStatus.COMPLETED:
+            c["done"] += 1
+            c["on time"] += audit.completed_on <= audit.due_on
+        elif audit.status is AuditStatus.NOT_DONE:
+            c["not done"] += 1
+            report.not_done.append(
+                [who.name, ref or "-", audit.kind.label, audit.due_on, audit.reason_not_completed]
+            )
+        elif audit.status is AuditStatus.ASSIGNED and audit.due_on < on:
+            c["overdue"] += 1
+        c["actions"] += actions.get(audit.id, 0)
+        c["judged"] += judged[audit.id]["all"]
+        c["ok"] += judged[audit.id]["ok"]
+    for who_id, c in sorted(per.items(), key=lambda kv: names[kv[0]]):
+        share = f"{100 * c['ok'] / c['judged']:.0f}%" if c["judged"] else "-"
+        report.rows.append(
+            [
+                *names[who_id],
+                c["assigned"],
+                c["done"],
+                c["on time"],
+                c["overdue"],
+                c["not done"],
+                c["actions"],
+                share,
+            ]
+        )
+    return report
+
+
+TEAM_HEADER = [
+    "Team",
+    "Team manager",
+    "Assigned",
+    "Done",
+    "Done on time",
+    "Overdue",
+    "Not done",
+    "Action points",
+    "Judgements sufficient or better",
+]
+
+
+def send_team_audits_report(session: Session, report: TeamAuditsReport, path: Path) -> int:
+    book = openpyxl.Workbook()
+    write_table(book.active, TEAM_HEADER, report.rows)
+    book.active.title = "By team manager"
+    write_table(
+        book.create_sheet("Not done (D4)"),
+        ["Team manager", "Case", "Audit", "Due", "Reason"],
+        report.not_done,
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    book.save(path)
+    sent = 0
+    for sm in session.exec(
+        select(Staff).where(Staff.role == Role.SERVICE_MANAGER, Staff.active == sa.true())
+    ):
+        content = render(
+            "team_audits",
+            f"Cases audited by team managers, {report.period}",
+            recipient_name=sm.name,
+            period=report.period,
+            header=TEAM_HEADER,
+            rows=report.rows,
+            not_done=report.not_done,
+        )
+        if enqueue(
+            session,
+            key=f"team-audits:{report.period}:{sm.id}",
+            kind="team-audits",
+            to=[sm.email],
+            content=content,
+        ):
+            sent += 1
+    session.commit()
+    return sent
+
+
+@dataclass
+class FeedbackReport:
+    period: str
+    month: list[list[object]] = field(default_factory=list)  # feedback received this month
+    by_source: list[list[object]] = field(default_factory=list)  # month and year to date
+    themes: list[list[object]] = field(default_factory=list)
+    complaints: list[list[object]] = field(default_factory=list)
+
+
+def feedback_report(session: Session, on: date) -> FeedbackReport:
+    """Service-user feedback: this month and the financial year to date, by source, team and theme;
+    complaints with their lessons and whether resolved."""
+    period = Month.of(on)
+    year_start = Month(financial_year(period.first_day), 4).first_day
+    report = FeedbackReport(str(period))
+    rows = session.execute(
+        sa.select(Feedback, Team.name, Case.case_ref)
+        .join(Team, Team.id == Feedback.team_id)
+        .outerjoin(Case, Case.id == Feedback.case_id)
+        .where(Feedback.received_on >= year_start, Feedback.received_on <= period.last_day)
+        .order_by(Feedback.received_on)
+    ).all()
+    month_sources: Counter[FeedbackSource] = Counter()
+    year_sources: Counter[FeedbackSource] = Counter()
+    month_themes: Counter[str] = Counter()
+    year_themes: Counter[str] = Counter()
+    for item, team, ref in rows:
+        in_month = item.received_on >= period.first_day
+        year_sources[item.source] += 1
+        year_themes.update(item.themes)
+        if in_month:
+            month_sources[item.source] += 1
+            month_themes.update(item.themes)
+            report.month.append(
+                [
+                    item.received_on,
+                    item.source.label,
+                    team,
+                    ref or "",
+                    "; ".join(item.themes),
+                    item.summary,
+                    item.lessons_learnt,
+                ]
+            )
+        if item.source is FeedbackSource.COMPLAINT:
+            report.complaints.append(
+                [
+                    item.received_on,
+                    team,
+                    ref or "",
+                    item.summary,
+                    item.lessons_learnt,
+                    item.resolved_on or "open",
+                ]
+            )
+    report.by_source = [[s.label, month_sources[s], year_sources[s]] for s in FeedbackSource]
+    report.themes = [[t, month_themes[t], n] for t, n in year_themes.most_common()]
+    return report
+
+
+def send_feedback_report(session: Session, report: FeedbackReport, path: Path) -> int:
+    book = openpyxl.Workbook()
+    write_table(book.active, ["Source", "This month", "Year to date"], report.by_source)
+    book.active.title = "By source"
+    write_table(book.create_sheet("Themes"), ["Theme", "This month", "Year to date"], report.themes)
+    write_table(
+        book.create_sheet("This month"),
+        ["Received", "Source", "Team", "Case", "Themes", "Summary", "Lessons learnt"],
+        report.month,
+    )
+    write_table(
+        book.create_sheet("Complaints"),
+        ["Received", "Team", "Case", "Summary", "Lessons learnt", "Resolved"],
+        report.complaints,
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    book.save(path)
+    managers = session.exec(
+        select(Staff)
+        .where(
+            Staff.role.in_([Role.OPERATIONAL_MANAGER, Role.QA_MANAGER, Role.SERVICE_MANAGER]),  # type: ignore[attr-defined]
+            Staff.active == sa.true(),
+        )
+        .order_by(Staff.id)
+    ).all()
+    sent = 0
+    for manager in managers:
+        content = render(
+            "feedback_data",
+            f"Service-user feedback, {report.period}",
+            recipient_name=manager.name,
+            period=report.period,
+            by_source=report.by_source,
+            themes=report.themes[:8],
+            complaints=[c for c in report.complaints if c[5] == "open"],
+        )
+        if enqueue(
+            session,
+            key=f"feedback-data:{report.period}:{manager.id}",
+            kind="feedback-data",
+            to=[manager.email],
+            content=content,
+        ):
+            sent += 1
+    session.commit()
+    return sent
