@@ -45,6 +45,7 @@ def write_examples(out_dir: Path, settings: Settings | None = None) -> dict[str,
                 )
                 # A small team's three audits are enough to show the E4 alert in the examples.
                 _play(session, settings.model_copy(update={"difficulty_minimum": 3}))
+                _monthly_reports(session, Path(scratch))
                 return _write(session, settings, out_dir)
         finally:
             engine.dispose()
@@ -99,6 +100,23 @@ def _play(session: Session, settings: Settings) -> None:
     while day <= START + timedelta(days=40):
         chase(session, day, settings)
         day += timedelta(days=1)
+
+
+def _monthly_reports(session: Session, scratch: Path) -> None:
+    from tasks.monthly.exceptions import run_exception_report
+    from tasks.monthly.reports import (
+        feedback_report,
+        send_feedback_report,
+        send_team_audits_report,
+        team_audits_report,
+    )
+
+    day = START + timedelta(days=21)
+    run_exception_report(session, START)
+    send_team_audits_report(session, team_audits_report(session, day), scratch / "team-audits.xlsx")
+    send_feedback_report(
+        session, feedback_report(session, START - timedelta(days=6)), scratch / "feedback.xlsx"
+    )
 
 
 def _write(session: Session, settings: Settings, out_dir: Path) -> dict[str, Path]:
