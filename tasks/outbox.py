@@ -22,7 +22,7 @@ from models import EmailMessage
 from models.enums import EmailStatus
 from models.settings import Settings
 from models.types import utcnow
-from tasks.mail import Rendered
+from tasks.mail import Rendered, render
 
 log = logging.getLogger(__name__)
 BACKOFF = [timedelta(minutes=m) for m in (1, 5, 15, 60, 240)]
@@ -56,6 +56,27 @@ def enqueue(
     )
     session.add(message)
     return message
+
+
+def tell(
+    session: Session,
+    person: Any,
+    *,
+    template: str,
+    subject: str,
+    key: str,
+    kind: str,
+    attachments: list[dict[str, Any]] | None = None,
+    **context: Any,
+) -> bool:
+    """Queue one email to one member of staff from `template`; False if `key` was queued before."""
+    content = render(template, subject, recipient_name=person.name, **context)
+    return (
+        enqueue(
+            session, key=key, kind=kind, to=[person.email], content=content, attachments=attachments
+        )
+        is not None
+    )
 
 
 @dataclass

@@ -20,8 +20,7 @@ from models import Case, ExceptionFinding, Staff, Team
 from models.enums import OrderType, RiskLevel
 from models.errors import DataFileError
 from models.settings import DATA_DIR
-from tasks.mail import render
-from tasks.outbox import enqueue
+from tasks.outbox import tell
 from tasks.sampling.pool import open_on
 from tasks.summary import team_manager
 from tasks.workdays import Month
@@ -224,21 +223,17 @@ def _tell_team_managers(session: Session, report: ExceptionReport) -> int:
         if manager is None or not rows:
             continue
         subject = f"Data cleansing for {report.period}: {len(rows)} exception{'s' if len(rows) != 1 else ''} in {team.name}"
-        content = render(
-            "exceptions",
-            subject,
-            recipient_name=manager.name,
+        if tell(
+            session,
+            manager,
+            template="exceptions",
+            subject=subject,
+            key=f"exceptions:{report.period}:{team.id}",
+            kind="exceptions",
             team=team.name,
             period=report.period,
             rows=rows,
             fixed=report.fixed,
-        )
-        if enqueue(
-            session,
-            key=f"exceptions:{report.period}:{team.id}",
-            kind="exceptions",
-            to=[manager.email],
-            content=content,
         ):
             sent += 1
     return sent

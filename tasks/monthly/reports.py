@@ -15,8 +15,7 @@ from sqlmodel import Session, select
 
 from models import ActionPoint, Audit, Case, Feedback, Finding, Staff, Team
 from models.enums import AuditKind, AuditStatus, FeedbackSource, Judgement, Role
-from tasks.mail import render
-from tasks.outbox import enqueue
+from tasks.outbox import tell
 from tasks.workdays import Month, financial_year
 from tasks.xlsx import write_table
 
@@ -126,21 +125,17 @@ def send_team_audits_report(session: Session, report: TeamAuditsReport, path: Pa
     for sm in session.exec(
         select(Staff).where(Staff.role == Role.SERVICE_MANAGER, Staff.active == sa.true())
     ):
-        content = render(
-            "team_audits",
-            f"Cases audited by team managers, {report.period}",
-            recipient_name=sm.name,
+        if tell(
+            session,
+            sm,
+            template="team_audits",
+            subject=f"Cases audited by team managers, {report.period}",
+            key=f"team-audits:{report.period}:{sm.id}",
+            kind="team-audits",
             period=report.period,
             header=TEAM_HEADER,
             rows=report.rows,
             not_done=report.not_done,
-        )
-        if enqueue(
-            session,
-            key=f"team-audits:{report.period}:{sm.id}",
-            kind="team-audits",
-            to=[sm.email],
-            content=content,
         ):
             sent += 1
     session.commit()
@@ -234,21 +229,17 @@ def send_feedback_report(session: Session, report: FeedbackReport, path: Path) -
     ).all()
     sent = 0
     for manager in managers:
-        content = render(
-            "feedback_data",
-            f"Service-user feedback, {report.period}",
-            recipient_name=manager.name,
+        if tell(
+            session,
+            manager,
+            template="feedback_data",
+            subject=f"Service-user feedback, {report.period}",
+            key=f"feedback-data:{report.period}:{manager.id}",
+            kind="feedback-data",
             period=report.period,
             by_source=report.by_source,
             themes=report.themes[:8],
             complaints=[c for c in report.complaints if c[5] == "open"],
-        )
-        if enqueue(
-            session,
-            key=f"feedback-data:{report.period}:{manager.id}",
-            kind="feedback-data",
-            to=[manager.email],
-            content=content,
         ):
             sent += 1
     session.commit()

@@ -12,8 +12,7 @@ from sqlmodel import Session
 from models import Audit, Case, Finding, Question, Staff, Team
 from models.enums import AnswerType, AuditStatus, Judgement, Role
 from models.settings import Settings
-from tasks.mail import render
-from tasks.outbox import enqueue
+from tasks.outbox import tell
 from tasks.summary import team_manager
 from tasks.workdays import Quarter
 
@@ -77,23 +76,19 @@ def report_difficulties(session: Session, audit: Audit, settings: Settings, on: 
             sa.select(Staff).where(Staff.role == Role.QA_MANAGER, Staff.active == sa.true())
         ).scalars()
         for person in {p.id: p for p in [manager, *qa] if p}.values():
-            content = render(
-                "difficulty",
-                f"Consistent difficulty in {team.name}: {d.code} ({quarter})",  # type: ignore[union-attr]
-                recipient_name=person.name,
+            if tell(
+                session,
+                person,
+                template="difficulty",
+                subject=f"Consistent difficulty in {team.name}: {d.code} ({quarter})",  # type: ignore[union-attr]
+                key=f"difficulty:{quarter}:{d.team_id}:{d.code}:{person.id}",
+                kind="difficulty",
                 team=team.name,
                 question=d.question,
                 judged=d.judged,  # type: ignore[union-attr]
                 insufficient=d.insufficient,
                 recent=d.recent,
                 threshold=f"{settings.difficulty_share:.0%} of the last {settings.difficulty_window}",
-            )
-            if enqueue(
-                session,
-                key=f"difficulty:{quarter}:{d.team_id}:{d.code}:{person.id}",
-                kind="difficulty",
-                to=[person.email],
-                content=content,
             ):
                 sent += 1
     return sent
