@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 from sqlalchemy.orm import aliased
 
-from flows.cli_common import database_session, date_option, out
+from flows.cli_common import choice_option, database_session, date_option, out
 from models.settings import get_settings
 
 audits_app = typer.Typer(
@@ -41,7 +41,7 @@ def audits_list(
         .order_by(Audit.due_on, Audit.id)
     )
     if status:
-        query = query.where(Audit.status == AuditStatus.parse(status))
+        query = query.where(Audit.status == choice_option(AuditStatus, status, "--status"))
     if auditor:
         query = query.where(who.email == auditor.strip().lower())
     if period:

@@ -6,7 +6,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 import click
 import typer
@@ -14,9 +14,12 @@ from rich.console import Console
 from sqlmodel import Session
 from typer.core import TyperGroup
 
+from models.enums import LabelledEnum
 from models.errors import InputFileError, YotqaError
 from models.settings import get_settings
 from tasks.recording.form import FormInvalid
+
+E = TypeVar("E", bound=LabelledEnum)
 
 # Piped output (scripts, CI logs) gets a wide fixed width so tables are not folded.
 # Markup off: names from import files are printed as they are, brackets and all.
@@ -50,6 +53,14 @@ def database_session() -> Iterator[Session]:
             yield session
     finally:
         engine.dispose()
+
+
+def choice_option(enum: type[E], value: str, option: str) -> E:
+    """A --option naming a member of `enum`, or a usage error listing what is accepted."""
+    try:
+        return enum.parse(value)
+    except ValueError:
+        fail(f"{option} {value!r} is not known: expected one of {enum.expected()}", 2)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

@@ -9,7 +9,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from flows.cli_common import database_session, date_option, err, fail, out, ready_engine
+from flows.cli_common import (
+    choice_option,
+    database_session,
+    date_option,
+    err,
+    fail,
+    out,
+    ready_engine,
+)
 from models.settings import get_settings
 
 run_app = typer.Typer(
@@ -207,10 +215,9 @@ def outbox_list(
     with database_session() as session:
         query = select(EmailMessage).order_by(EmailMessage.id.desc()).limit(limit)  # type: ignore[union-attr]
         if status:
-            try:
-                query = query.where(EmailMessage.status == EmailStatus.parse(status))
-            except ValueError:
-                fail(f"unknown status {status!r}: expected one of {EmailStatus.expected()}", 2)
+            query = query.where(
+                EmailMessage.status == choice_option(EmailStatus, status, "--status")
+            )
         messages = session.exec(query).all()
         counts = outbox_counts(session)
     table = Table("Id", "Status", "To", "Subject", "Attempts", "Last error", title="Outbox")

@@ -14,20 +14,33 @@ from tasks.jobs import exception_report as build_exceptions
 from tasks.jobs import feedback_data, send_outbox, team_audits
 
 
+def _publish(
+    name: str, result: dict[str, object], table: list[dict[str, object]], description: str
+) -> None:
+    """The run's artifacts: its figures as a table and a link to its spreadsheet."""
+    period = str(result["period"])
+    slug = period.replace("-", "")
+    create_table_artifact(
+        key=f"{name}-{slug}",
+        table=table or [{"result": "nothing this month"}],
+        description=f"{description}, {period}",
+    )
+    create_link_artifact(
+        key=f"{name}-xlsx-{slug}",
+        link=f"file://{result['path']}",
+        link_text=f"{name}-{period}.xlsx",
+    )
+
+
 @flow(name="case-level-data")
 def case_level_data(as_of: date | None = None) -> dict[str, object]:
     """T2: the case-level data set for the monthly management meeting, as XLSX."""
     result = build_data_set(as_of or scheduled_day())
-    slug = str(result["period"]).replace("-", "")
-    create_table_artifact(
-        key=f"case-level-data-{slug}",
-        table=[{"figure": k, "value": v} for k, v in result["summary"].items()],
-        description=f"Case-level data set, {result['period']}",
-    )
-    create_link_artifact(
-        key=f"case-level-data-xlsx-{slug}",
-        link=f"file://{result['path']}",
-        link_text=f"case-level-data-{result['period']}.xlsx",
+    _publish(
+        "case-level-data",
+        result,
+        [{"figure": k, "value": v} for k, v in result["summary"].items()],
+        "Case-level data set",
     )
     return result
 
@@ -36,18 +49,11 @@ def case_level_data(as_of: date | None = None) -> dict[str, object]:
 def exception_report(as_of: date | None = None) -> dict[str, object]:
     """T3: data-quality exceptions per team, each with its fix; team managers told; fixes counted."""
     result = build_exceptions(as_of or scheduled_day())
-    slug = str(result["period"]).replace("-", "")
-    create_table_artifact(
-        key=f"exceptions-{slug}",
-        table=[{"rule": k, "exceptions": v} for k, v in sorted(result["by_rule"].items())]
-        or [{"rule": "none", "exceptions": 0}],
-        description=f"Exceptions for data cleansing, {result['period']}; "
-        f"{result['fixed']} fixed since last month",
-    )
-    create_link_artifact(
-        key=f"exceptions-xlsx-{slug}",
-        link=f"file://{result['path']}",
-        link_text=f"exceptions-{result['period']}.xlsx",
+    _publish(
+        "exceptions",
+        result,
+        [{"rule": k, "exceptions": v} for k, v in sorted(result["by_rule"].items())],
+        f"Exceptions for data cleansing ({result['fixed']} fixed since last month)",
     )
     send_outbox()
     return result
@@ -57,12 +63,7 @@ def exception_report(as_of: date | None = None) -> dict[str, object]:
 def team_audits_report(as_of: date | None = None) -> dict[str, object]:
     """Fig. 2: the monthly report on cases audited by team managers, for the service manager."""
     result = team_audits(as_of or scheduled_day())
-    slug = str(result["period"]).replace("-", "")
-    create_table_artifact(
-        key=f"team-audits-{slug}",
-        table=result["rows"] or [{"manager": "none", "assigned": 0}],
-        description=f"Cases audited by team managers, {result['period']}",
-    )
+    _publish("team-audits", result, result["rows"], "Cases audited by team managers")
     send_outbox()
     return result
 
@@ -71,11 +72,6 @@ def team_audits_report(as_of: date | None = None) -> dict[str, object]:
 def feedback_report(as_of: date | None = None) -> dict[str, object]:
     """Fig. 2: service-user feedback data for managers, this month and the year to date."""
     result = feedback_data(as_of or scheduled_day())
-    slug = str(result["period"]).replace("-", "")
-    create_table_artifact(
-        key=f"feedback-{slug}",
-        table=result["by_source"],
-        description=f"Service-user feedback, {result['period']}",
-    )
+    _publish("feedback", result, result["by_source"], "Service-user feedback")
     send_outbox()
     return result

@@ -104,7 +104,7 @@ def exception_report(as_of: date) -> dict[str, Any]:
 @task(name="team-audits-report")
 def team_audits(as_of: date) -> dict[str, Any]:
     """Fig. 2: cases audited by team managers this month, to the service manager (XLSX + email)."""
-    from tasks.monthly.reports import send_team_audits_report, team_audits_report
+    from tasks.monthly.reports import TEAM_HEADER, send_team_audits_report, team_audits_report
 
     with session_scope() as session:
         report = team_audits_report(session, as_of)
@@ -115,26 +115,7 @@ def team_audits(as_of: date) -> dict[str, Any]:
         "path": str(path),
         "managers": len(report.rows),
         "emails": emails,
-        "rows": [
-            dict(
-                zip(
-                    [
-                        "team",
-                        "manager",
-                        "assigned",
-                        "done",
-                        "on_time",
-                        "overdue",
-                        "not_done",
-                        "actions",
-                        "sufficient_or_better",
-                    ],
-                    r,
-                    strict=True,
-                )
-            )
-            for r in report.rows
-        ],
+        "rows": [dict(zip(TEAM_HEADER, r, strict=True)) for r in report.rows],
     }
 
 

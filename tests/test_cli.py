@@ -104,3 +104,11 @@ def test_names_with_brackets_and_markup_are_printed_as_they_are(cli, tmp_path: P
     result = cli("status")
     assert "[bold]North[/bold]" in result.stdout
     assert "Olu <script>alert(1)</script> [red]Manager" in result.stdout
+
+
+def test_an_unknown_status_option_lists_what_is_accepted(cli) -> None:
+    for command in (("audits", "list"), ("outbox", "list")):
+        result = cli(*command, "--status", "bogus")
+        assert result.exit_code == 2, command
+        assert "--status 'bogus' is not known: expected one of" in result.stderr
+        assert "Traceback" not in result.stderr

@@ -159,7 +159,16 @@ def test_a_rule_naming_an_unknown_check_is_refused(tmp_path: Path) -> None:
 
 
 def test_monthly_flows_run_under_prefect(prefect_harness, cli, session: Session) -> None:
-    from flows.monthly_outputs import case_level_data, exception_report
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+
+    from flows.monthly_outputs import (
+        case_level_data,
+        exception_report,
+        feedback_report,
+        team_audits_report,
+    )
     from models.settings import get_settings
 
     assert cli("demo-data", "--as-of", "2026-11-25").exit_code == 0
@@ -175,6 +184,22 @@ def test_monthly_flows_run_under_prefect(prefect_harness, cli, session: Session)
         )
     }
     assert statuses == {"sent"}
+    f1 = team_audits_report(as_of=date(2026, 12, 23))
+    f2 = feedback_report(as_of=date(2026, 11, 25))
+    assert Path(f1["path"]).is_file() and Path(f2["path"]).is_file()
+
+    async def keys() -> set[str]:
+        async with get_client() as client:
+            return {a.key for a in await client.read_artifacts() if a.key}
+
+    found = asyncio.run(keys())
+    for name, period in (
+        ("case-level-data", "202612"),
+        ("exceptions", "202612"),
+        ("team-audits", "202612"),
+        ("feedback", "202611"),
+    ):
+        assert {f"{name}-{period}", f"{name}-xlsx-{period}"} <= found, name
 
 
 def test_team_audits_report_counts_each_managers_month(session: Session, tmp_path: Path) -> None:
