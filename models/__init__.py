@@ -12,6 +12,7 @@ from models.audits import (
 from models.feedback import Feedback, ImprovementPlan, PlanActivity, PlanObjective, PlanOutcome
 from models.monthly import ExceptionFinding
 from models.outbox import EmailMessage
+from models.packs import PackSnapshot
 from models.people import Case, CaseAllocation, ImportRun, Staff, Team
 from models.recording import AuditEvent, ChaseStep
 from models.sampling import SamplingRejection, SamplingRun, SamplingSelection
@@ -31,6 +32,7 @@ __all__ = [
     "HighRiskIssue",
     "ImportRun",
     "ImprovementPlan",
+    "PackSnapshot",
     "PlanActivity",
     "PlanObjective",
     "PlanOutcome",

@@ -59,5 +59,6 @@ class PlanActivity(SQLModel, table=True):
     completion_date: date
     lead_officer_id: int | None = Field(default=None, foreign_key="staff.id")
     progress: str = ""
+    added_on: date | None = Field(default=None, description="the day it joined the plan")
     completed_on: date | None = None
     created_at: datetime = created_at_field()

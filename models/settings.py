@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from models.errors import ConfigError
 
@@ -42,6 +43,21 @@ class Settings(BaseSettings):
     difficulty_window: int = Field(default=6, ge=2)
     difficulty_share: float = Field(default=0.5, gt=0, le=1)
     difficulty_minimum: int = Field(default=4, ge=1)
+    # Q2: the quarterly pack goes to the service manager and to this list (comma-separated).
+    service_name: str = Field(default="Youth Offending Team", max_length=120)
+    board_emails: Annotated[list[str], NoDecode] = []
+
+    @field_validator("board_emails", mode="before")
+    @classmethod
+    def _addresses(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [a.strip() for a in value.split(",") if a.strip()]
+        if isinstance(value, list):
+            bad = [a for a in value if not isinstance(a, str) or "@" not in a]
+            if bad:
+                raise ValueError(f"not email addresses: {', '.join(map(str, bad))}")
+            return [a.strip().lower() for a in value]
+        return value
 
     @field_validator("output_dir", "timetable_file", "question_sets_dir")
     @classmethod
