@@ -62,6 +62,7 @@ class QuestionView:
     text: str
     answer_type: AnswerType
     required: bool
+    section: str = ""
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ def questions_for(session: Session, audit: Audit) -> list[QuestionView]:
         .where(Question.question_set_id == audit.question_set_id)
         .order_by(Question.position)
     )
-    return [QuestionView(q.code, q.text, q.answer_type, q.required) for q in rows]
+    return [QuestionView(q.code, q.text, q.answer_type, q.required, q.section) for q in rows]
 
 
 def _audit(session: Session, audit_id: int) -> Audit:

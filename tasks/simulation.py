@@ -1,0 +1,316 @@
+"""Simulated auditors and action owners, so a year of the framework can be run in minutes.
+
+Every choice is drawn from a generator seeded by the run's seed and the audit's (or action's)
+id, so a simulation is reproducible and a day can be re-run without changing what happened.
+Audits go through the same validation and recording as a real form (`record_audit`).
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from models import ActionPoint, Audit, Case, Staff, Team
+from models.enums import ActionStatus, AnswerType, AuditStatus, FeedbackSource, Judgement, YesNo
+from models.settings import Settings, get_settings
+from tasks.recording.form import ActionIn, Answer, AuditForm
+from tasks.recording.record import complete_action, mark_not_done, questions_for, record_audit
+from tasks.workdays import Month, add_working_days, first_working_day, is_working_day
+
+log = logging.getLogger(__name__)
+
+# How audits turn out (most on time, some late, a few not done with a reason: D4).
+ON_TIME, LATE, NOT_DONE, LEFT_OPEN = "on time", "late", "not done", "left open"
+FATES = [(ON_TIME, 80), (LATE, 11), (NOT_DONE, 6), (LEFT_OPEN, 3)]
+NOT_DONE_REASONS = [
+    "Auditor on long-term sick leave",
+    "Case transferred out of area before the audit",
+    "Capacity: auditor covering court duty",
+    "Case file unavailable (awaiting archive retrieval)",
+]
+GOOD_PRACTICE = [
+    "Clear, child-centred intervention plan written with the young person",
+    "Excellent liaison with children's social care recorded on file",
+    "Risk management plan reviewed promptly after new information",
+    "Victim's views sought and reflected in the plan",
+    "Thorough, well-evidenced assessment with a clear link to offending",
+]
+ACTIONS = [
+    "Update the risk of harm assessment and record the review",
+    "Complete the vulnerability management plan and share it with partners",
+    "Record the reasons for missed appointments and the enforcement decision",
+    "Review the intervention plan with the young person and their parent or carer",
+    "Add the education, training and employment details to the file",
+]
+HIGH_RISK = "Risk of harm not reviewed after new information: manager to review today"
+# One weaker section and team, so consistent difficulties (E4) show up in a year.
+WEAK_SECTION = "Intervention plan"
+FEEDBACK_MIX = [
+    (FeedbackSource.VIEWPOINT_SURVEY, 30),
+    (FeedbackSource.EXIT_SURVEY, 25),
+    (FeedbackSource.COMPLAINT, 12),
+    (FeedbackSource.COMPLIMENT, 15),
+    (FeedbackSource.PROFESSIONAL_FEEDBACK, 10),
+    (FeedbackSource.CASE_MANAGEMENT_REVIEW, 8),
+]
+
+
+@dataclass
+class DayResult:
+    day: date
+    recorded: int = 0
+    not_done: int = 0
+    actions_completed: int = 0
+
+
+@dataclass
+class SpanResult:
+    days: int = 0
+    samples: int = 0
+    recorded: int = 0
+    not_done: int = 0
+    actions_completed: int = 0
+    months: list[str] = field(default_factory=list)
+
+
+def _rng(seed: int, what: str, ident: int) -> random.Random:
+    return random.Random(f"{seed}:{what}:{ident}")
+
+
+def _pick(rng: random.Random, weighted: list[tuple[str, int]]) -> str:
+    return rng.choices([w[0] for w in weighted], weights=[w[1] for w in weighted])[0]
+
+
+def fate_of(audit: Audit, seed: int) -> tuple[str, date]:
+    """What becomes of an audit and on which day (before, after or at its deadline)."""
+    rng = _rng(seed, "audit", audit.id or 0)
+    fate = _pick(rng, FATES)
+    if fate == ON_TIME:
+        span = max(0, (audit.due_on - audit.assigned_on).days)
+        day = audit.assigned_on + timedelta(days=rng.randint(min(3, span), span))
+    elif fate == LATE:
+        day = add_working_days(audit.due_on, rng.randint(1, 12))
+    elif fate == NOT_DONE:
+        day = add_working_days(audit.due_on, rng.randint(1, 5))
+    else:
+        day = date.max
+    while not is_working_day(day) and day != date.max:
+        day += timedelta(days=1)
+    return fate, day
+
+
+def _quality(session: Session, audit: Audit, start: date, day: date) -> float:
+    """Chance of a sufficient-or-better judgement: better where actions were completed, and over time."""
+    done = session.exec(
+        select(sa.func.count())
+        .select_from(ActionPoint)
+        .where(
+            ActionPoint.owner_id == audit.subject_staff_id,
+            ActionPoint.status == ActionStatus.COMPLETED,
+        )
+    ).one()
+    months = max(0, (day - start).days // 30)
+    return min(0.95, 0.66 + 0.03 * min(done, 5) + 0.008 * months)
+
+
+def filled_form(
+    session: Session, audit: Audit, day: date, seed: int, start: date, weak_team_id: int | None
+) -> AuditForm:
+    """A plausible completed form: judgements drawn around the case manager's quality."""
+    rng = _rng(seed, "form", audit.id or 0)
+    auditor = session.get(Staff, audit.auditor_id)
+    subject = session.get(Staff, audit.subject_staff_id)
+    case = session.get(Case, audit.case_id) if audit.case_id else None
+    p = _quality(session, audit, start, day)
+    answers: dict[str, Answer] = {}
+    weak = 0
+    for q in questions_for(session, audit):
+        chance = p
+        if q.section == WEAK_SECTION and case is not None and case.team_id == weak_team_id:
+            chance = p - 0.35
+        ok = rng.random() < chance
+        if q.answer_type is AnswerType.JUDGEMENT:
+            if rng.random() < 0.04:
+                value = Judgement.NOT_APPLICABLE.value
+            elif ok:
+                value = _pick(rng, [("sufficient", 50), ("good", 36), ("excellent", 14)])
+            else:
+                value, weak = Judgement.INSUFFICIENT.value, weak + 1
+        elif q.answer_type is AnswerType.YES_NO:
+            value = YesNo.YES.value if ok else YesNo.NO.value
+        elif q.answer_type is AnswerType.COUNT:
+            value = str(rng.randint(0, 6))
+        else:
+            value = "Seen on file" if ok else "Not found on file"
+        answers[q.code] = Answer(value=value)
+    actions = [
+        ActionIn(
+            priority=n,
+            text=rng.choice(ACTIONS),
+            owner_email=subject.email,
+            deadline=add_working_days(day, rng.randint(10, 30)),
+        )
+        for n in range(1, min(weak, 3) + 1)
+        if subject is not None and subject.active
+    ]
+    return AuditForm(
+        audit_id=audit.id,
+        recorded_by=auditor.email,
+        answers=answers,
+        action_points=actions,
+        good_practice=[rng.choice(GOOD_PRACTICE)] if rng.random() < 0.3 else [],
+        high_risk=HIGH_RISK if rng.random() < 0.03 else "",
+        recorded_in_cms=rng.random() < 0.9,
+    )
+
+
+def act_as_auditors(
+    session: Session,
+    day: date,
+    *,
+    seed: int,
+    start: date,
+    settings: Settings | None = None,
+    weak_team_id: int | None = None,
+) -> DayResult:
+    """Record or mark not done every open audit whose drawn day has come."""
+    result = DayResult(day)
+    settings = settings or get_settings()
+    open_audits = session.exec(
+        select(Audit)
+        .where(Audit.status == AuditStatus.ASSIGNED, Audit.assigned_on <= day)
+        .order_by(Audit.id)
+    ).all()
+    for audit in open_audits:
+        fate, when = fate_of(audit, seed)
+        if when > day:
+            continue
+        auditor = session.get(Staff, audit.auditor_id)
+        if auditor is None or not auditor.active:
+            continue  # the chase reassigns leavers' audits; the heir's audit is drawn afresh
+        if fate == NOT_DONE:
+            rng = _rng(seed, "reason", audit.id or 0)
+            mark_not_done(session, audit.id, reason=rng.choice(NOT_DONE_REASONS), on=day)
+            result.not_done += 1
+        else:
+            form = filled_form(session, audit, day, seed, start, weak_team_id)
+            record_audit(session, form, on=day, source="simulated auditor", settings=settings)
+            result.recorded += 1
+    return result
+
+
+def act_as_owners(session: Session, day: date, *, seed: int) -> int:
+    """Action owners complete most actions, some late, a few never (they show as overdue)."""
+    done = 0
+    rows = session.exec(
+        select(ActionPoint, Audit.completed_on)
+        .join(Audit, Audit.id == ActionPoint.audit_id)
+        .where(ActionPoint.status == ActionStatus.OPEN)
+        .order_by(ActionPoint.id)
+    ).all()
+    for action, raised_on in rows:
+        rng = _rng(seed, "action", action.id or 0)
+        if rng.random() < 0.08 or raised_on is None:
+            continue  # never completed
+        span = max(1, (action.deadline - raised_on).days)
+        when = raised_on + timedelta(days=int(span * rng.uniform(0.3, 1.4)))
+        if when <= day:
+            complete_action(session, action.id, on=day, evidence="Checked on file (simulated)")
+            done += 1
+    return done
+
+
+def monthly_feedback(session: Session, day: date, *, seed: int, directory: Path) -> int:
+    """Last month's service-user feedback, written as the feedback extract and imported as one."""
+    from tasks.demo import FEEDBACK_THEMES, _feedback_text
+    from tasks.importing.feedback import import_feedback
+
+    month = Month.of(day).next(-1)
+    rng = random.Random(f"{seed}:feedback:{month}")
+    cases = session.execute(
+        sa.select(Case.case_ref, Team.name).join(Team, Team.id == Case.team_id).order_by(Case.id)
+    ).all()
+    if not cases:
+        return 0
+    rows = []
+    for _ in range(rng.randint(3, 8)):
+        source = FeedbackSource(_pick(rng, [(s.value, w) for s, w in FEEDBACK_MIX]))
+        ref, team = rng.choice(cases)
+        received = month.first_day + timedelta(days=rng.randint(0, 27))
+        themes = rng.sample(FEEDBACK_THEMES, rng.randint(1, 3))
+        summary, lessons, resolved = _feedback_text(rng, source, themes, received)
+        rows.append(
+            {
+                "received_on": received.isoformat(),
+                "source": source.value,
+                "team": team,
+                "case_ref": ref if source is not FeedbackSource.PROFESSIONAL_FEEDBACK else "",
+                "themes": ";".join(themes),
+                "summary": summary,
+                "lessons_learnt": lessons,
+                "resolved_on": resolved.isoformat() if resolved and resolved < day else "",
+            }
+        )
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"feedback-{month}.csv"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return import_feedback(session, path, as_of=day).created
+
+
+def simulate_span(
+    session: Session,
+    start: date,
+    end: date,
+    *,
+    seed: int = 1,
+    sample: Callable[[Session, date], object] | None = None,
+    progress: Callable[[date], None] | None = None,
+    weak_team_id: int | None = None,
+) -> SpanResult:
+    """Each working day: draw the month's sample on its first working day, then let people work."""
+    from tasks.sampling.monthly import sample_month
+
+    draw = sample or sample_month
+    settings = get_settings()
+    result = SpanResult()
+    day = start
+    while day <= end:
+        if is_working_day(day):
+            if day == first_working_day(day.year, day.month):
+                draw(session, day)
+                monthly_feedback(
+                    session, day, seed=seed, directory=settings.output_dir / "simulated"
+                )
+                result.samples += 1
+                result.months.append(f"{day:%Y-%m}")
+            r = act_as_auditors(
+                session, day, seed=seed, start=start, settings=settings, weak_team_id=weak_team_id
+            )
+            result.recorded += r.recorded
+            result.not_done += r.not_done
+            result.actions_completed += act_as_owners(session, day, seed=seed)
+            result.days += 1
+        if progress:
+            progress(day)
+        day += timedelta(days=1)
+    log.info(
+        "simulated %s to %s: %d samples, %d audits recorded, %d not done, %d actions completed",
+        start,
+        end,
+        result.samples,
+        result.recorded,
+        result.not_done,
+        result.actions_completed,
+    )
+    return result
