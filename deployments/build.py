@@ -21,6 +21,7 @@ from flows.monthly_outputs import (
     feedback_report,
     team_audits_report,
 )
+from flows.packs import annual_pack, quarterly_pack
 from flows.record_audit import record_audit_form
 from flows.sample_and_assign import sample_and_assign
 from flows.send_outbox import send_outbox
@@ -35,6 +36,8 @@ FLOWS: dict[str, Flow] = {  # type: ignore[type-arg]
     "exception-report": exception_report,
     "team-audits-report": team_audits_report,
     "feedback-report": feedback_report,
+    "quarterly-pack": quarterly_pack,
+    "annual-pack": annual_pack,
 }
 DAILY: dict[str, Flow] = {"chase-overdue": chase_overdue}  # type: ignore[type-arg]
 SCHEDULE_MONTHS = 24  # RDATEs listed ahead; Prefect keeps an rrule under 6,500 characters

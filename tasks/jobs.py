@@ -137,3 +137,77 @@ def feedback_data(as_of: date) -> dict[str, Any]:
             {"source": s, "this_month": m, "year_to_date": y} for s, m, y in report.by_source
         ],
     }
+
+
+def packs_dir(period: str) -> Path:
+    return get_settings().output_dir / "packs" / period
+
+
+@task(name="compile-quarterly-pack")
+def quarterly_pack(quarter: str, as_of: date, email: bool = True) -> dict[str, Any]:
+    """Q2: compile the quarter's figures (frozen once closed), write PDF, XLSX and markdown, queue the email."""
+    from tasks.packs.deliver import send_pack
+    from tasks.packs.quarterly import compile_quarter
+    from tasks.packs.render import write_quarter
+    from tasks.workdays import Quarter
+
+    settings = get_settings()
+    with session_scope() as session:
+        pack = compile_quarter(session, Quarter.parse(quarter), as_of)
+        files = write_quarter(pack, packs_dir(quarter), settings.service_name)
+        sent = email and send_pack(
+            session,
+            settings,
+            kind="quarterly",
+            title="quarterly quality assurance report",
+            period=quarter,
+            status=pack.status,
+            status_line=pack.status_line,
+            narrative=pack.narrative,
+            files=[files.pdf, files.xlsx],
+            on=as_of,
+            frozen_on=pack.frozen_on,
+        )
+    return {
+        "period": quarter,
+        "status": pack.status,
+        "issue": pack.issue,
+        "pdf": str(files.pdf),
+        "xlsx": str(files.xlsx),
+        "markdown": files.markdown.read_text(encoding="utf-8"),
+        "pages": files.pages,
+        "emailed": bool(sent),
+    }
+
+
+@task(name="compile-annual-pack")
+def annual_pack(year: int, as_of: date, email: bool = True) -> dict[str, Any]:
+    """Q3: the framework review pack (four quarters side by side) and the data-quality spot check."""
+    from tasks.packs.annual import compile_year, write_year
+    from tasks.packs.deliver import send_pack
+
+    settings = get_settings()
+    with session_scope() as session:
+        pack = compile_year(session, year, as_of)
+        files = write_year(pack, packs_dir(str(year)), settings.service_name)
+        sent = email and send_pack(
+            session,
+            settings,
+            kind="annual",
+            title="annual review of the quality assurance framework",
+            period=pack.label,
+            status="issued",
+            status_line="; ".join(f"{q['label']}: {q['state']}" for q in pack.quarters),
+            narrative=[],
+            files=[files.pdf, files.xlsx],
+            on=as_of,
+        )
+    return {
+        "period": pack.label,
+        "status": "compiled",
+        "pdf": str(files.pdf),
+        "xlsx": str(files.xlsx),
+        "markdown": files.markdown.read_text(encoding="utf-8"),
+        "pages": files.pages,
+        "emailed": bool(sent),
+    }

@@ -7,6 +7,7 @@ conversation, and `sent`, `pending` (temporary failure, retried with backoff) or
 
 from __future__ import annotations
 
+import base64
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -119,6 +120,22 @@ def _start(session: Session, m: EmailMessage) -> None:
     session.commit()
 
 
+def attachment(filename: str, mime_type: str, data: bytes) -> dict[str, Any]:
+    """A binary attachment (a PDF, a spreadsheet) stored with the message as base64."""
+    return {
+        "filename": filename,
+        "mime_type": mime_type,
+        "encoding": "base64",
+        "content": base64.b64encode(data).decode("ascii"),
+    }
+
+
+def attachment_bytes(a: dict[str, Any]) -> bytes:
+    if a.get("encoding") == "base64":
+        return base64.b64decode(a["content"])
+    return str(a["content"]).encode()
+
+
 def _build(message: EmailMessage, settings: Settings) -> emails.Message:
     mail = emails.html(
         html=message.body_html,
@@ -130,7 +147,7 @@ def _build(message: EmailMessage, settings: Settings) -> emails.Message:
     )
     for a in message.attachments:
         mail.attach(
-            data=a["content"].encode(),
+            data=attachment_bytes(a),
             filename=a["filename"],
             mime_type=a["mime_type"],
             content_disposition="attachment",

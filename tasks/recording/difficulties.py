@@ -9,7 +9,7 @@ from datetime import date
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from models import Audit, Case, Finding, Question, Staff, Team
+from models import Audit, Case, EmailMessage, Finding, Question, Staff, Team
 from models.enums import AnswerType, AuditStatus, Judgement, Role
 from models.settings import Settings
 from tasks.outbox import tell
@@ -65,6 +65,18 @@ def difficulties_after(session: Session, audit: Audit, settings: Settings) -> li
     return found
 
 
+def difficulty_key(quarter: Quarter, team_id: int, code: str, person_id: int) -> str:
+    return f"difficulty:{quarter}:{team_id}:{code}:{person_id}"
+
+
+def difficulties_alerted(session: Session, quarter: Quarter) -> set[tuple[int, str]]:
+    """(team id, question code) of every E4 alert queued in the quarter."""
+    keys = session.execute(
+        sa.select(EmailMessage.key).where(EmailMessage.key.startswith(f"difficulty:{quarter}:"))  # type: ignore[attr-defined]
+    ).scalars()
+    return {(int(k.split(":")[2]), k.split(":")[3]) for k in keys}
+
+
 def report_difficulties(session: Session, audit: Audit, settings: Settings, on: date) -> int:
     """Tell the team's manager and the QA manager, once per standard, team and quarter."""
     sent = 0
@@ -81,7 +93,7 @@ def report_difficulties(session: Session, audit: Audit, settings: Settings, on: 
                 person,
                 template="difficulty",
                 subject=f"Consistent difficulty in {team.name}: {d.code} ({quarter})",  # type: ignore[union-attr]
-                key=f"difficulty:{quarter}:{d.team_id}:{d.code}:{person.id}",
+                key=difficulty_key(quarter, d.team_id, d.code, person.id),  # type: ignore[arg-type]
                 kind="difficulty",
                 team=team.name,
                 question=d.question,

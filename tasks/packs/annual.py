@@ -1,0 +1,257 @@
+"""The annual framework review pack (Q3, T8): the year's four quarters side by side, and the annual
+data-quality spot check (T13) across all the year's data."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import sqlalchemy as sa
+from markupsafe import Markup
+from sqlmodel import Session
+
+from models import Case, ExceptionFinding, Staff, Team
+from tasks.mail import TEMPLATES, environment
+from tasks.monthly.exceptions import CHECKS, load_rules
+from tasks.packs import charts
+from tasks.packs.figures import quarter_figures
+from tasks.packs.quarterly import frozen_figures, narrative
+from tasks.packs.render import PackFiles, _long_date, md_cell, write_atomically, write_pdf
+from tasks.workdays import Quarter
+from tasks.xlsx import write_table
+
+SPOT_CHECK_SIZE = 20
+SPOT_CHECK_FIELDS = (
+    "date of birth, ethnicity, order type, ROSH, vulnerability and MAPPA levels, case manager"
+)
+
+
+@dataclass
+class AnnualPack:
+    year: int
+    on: date
+    quarters: list[dict[str, Any]] = field(default_factory=list)  # label, state, figures
+    spot_check: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return f"{self.year}-{(self.year + 1) % 100:02d}"
+
+
+def compile_year(session: Session, year: int, on: date) -> AnnualPack:
+    """Each quarter from its frozen snapshot if closed and compiled, else live; future ones empty."""
+    pack = AnnualPack(year, on)
+    for number in range(1, 5):
+        q = Quarter(year, number)
+        frozen = frozen_figures(session, q)
+        if frozen is not None:
+            state, figures = "frozen at close", frozen
+        elif q.first_day > on:
+            state, figures = "not started", None
+        else:
+            state = "closed, not yet compiled" if q.last_day < on else "in progress"
+            figures = quarter_figures(session, q, on)
+        pack.quarters.append({"label": str(q), "state": state, "figures": figures})
+    pack.spot_check = spot_check(session, year, on)
+    return pack
+
+
+def side_by_side(pack: AnnualPack) -> list[dict[str, Any]]:
+    """One row per figure, one column per quarter (None where a quarter has no figures yet)."""
+
+    def get(f: dict[str, Any] | None, path: list[str]) -> Any:
+        for key in path:
+            if f is None:
+                return None
+            f = f.get(key)
+        return f
+
+    specs = [
+        ("audits assigned", ["audits", "totals", "assigned"]),
+        ("audits completed", ["audits", "totals", "completed"]),
+        ("completed on time", ["audits", "totals", "on time"]),
+        ("not done", ["audits", "totals", "not done"]),
+        ("judgements sufficient or better", ["judgements", "overall"]),
+        ("action points raised", ["actions", "totals", "new"]),
+        ("action points completed", ["actions", "totals", "completed"]),
+        ("action points overdue at the end", ["actions", "totals", "overdue"]),
+        ("high-risk issues", None),
+        ("good practice examples", None),
+        ("feedback received", ["feedback", "total"]),
+        ("complaints", None),
+        ("consistent difficulties", None),
+    ]
+    rows = []
+    for name, path in specs:
+        values = []
+        for q in pack.quarters:
+            f = q["figures"]
+            if f is None:
+                values.append(None)
+            elif path is not None:
+                values.append(get(f, path))
+            else:
+                key = {
+                    "high-risk issues": "high_risk",
+                    "good practice examples": "good_practice",
+                    "consistent difficulties": "difficulties",
+                }.get(name)
+                values.append(len(f["feedback"]["complaints"]) if key is None else len(f[key]))
+        rows.append({"figure": name, "values": values, "share": name.startswith("judgements")})
+    sections: list[str] = []
+    for q in pack.quarters:
+        for s in (q["figures"] or {}).get("judgements", {}).get("sections", []):
+            if s["section"] not in sections:
+                sections.append(s["section"])
+    for section in sections:
+        values = []
+        for q in pack.quarters:
+            rows_ = (q["figures"] or {}).get("judgements", {}).get("sections", [])
+            values.append(next((r["share_ok"] for r in rows_ if r["section"] == section), None))
+        rows.append({"figure": f"{section}: sufficient or better", "values": values, "share": True})
+    return rows
+
+
+def spot_check(session: Session, year: int, on: date) -> dict[str, Any]:
+    """T13: every data-quality rule over the caseload now, the year's monthly exception counts, and
+    a seeded random sample of the year's cases to check against the files by hand."""
+    start, end = Quarter(year, 1).first_day, min(Quarter(year, 4).last_day, on)
+    teams = dict(session.execute(sa.select(Team.id, Team.name)).tuples().all())
+    rules = load_rules()
+    by_rule = []
+    for rule in rules:
+        found = CHECKS[rule.check](session, end, rule.params)
+        by_rule.append({"rule": rule.title, "cases": len(found), "fix": rule.fix})
+    months = [str(m) for q in range(1, 5) for m in Quarter(year, q).months]
+    monthly = dict(
+        session.execute(
+            sa.select(ExceptionFinding.period, sa.func.count())
+            .where(ExceptionFinding.period.in_(months))  # type: ignore[attr-defined]
+            .group_by(ExceptionFinding.period)
+        )
+        .tuples()
+        .all()
+    )
+    in_year = session.execute(
+        sa.select(Case.case_ref, Case.team_id, Staff.name)
+        .join(Staff, Staff.id == Case.case_manager_id)
+        .where(Case.opened_on <= end, sa.or_(Case.closed_on.is_(None), Case.closed_on >= start))  # type: ignore[union-attr]
+        .order_by(Case.case_ref)
+    ).all()
+    rng = random.Random(f"spot-check:{year}")  # reproducible: the same year draws the same cases
+    chosen = sorted(rng.sample(in_year, min(SPOT_CHECK_SIZE, len(in_year))))
+    return {
+        "as_of": end.isoformat(),
+        "by_rule": by_rule,
+        "monthly": [{"month": m, "exceptions": monthly.get(m)} for m in months],
+        "cases_in_year": len(in_year),
+        "sample": [
+            {"case": ref, "team": teams.get(t, "-"), "case_manager": who} for ref, t, who in chosen
+        ],
+        "fields": SPOT_CHECK_FIELDS,
+        "seed": f"spot-check:{year}",
+    }
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{v:.0%}"
+
+
+def annual_html(pack: AnnualPack, service: str) -> str:
+    rows = side_by_side(pack)
+    completion = []
+    for q in pack.quarters:
+        t = (q["figures"] or {}).get("audits", {}).get("totals")
+        completion.append(t["completed"] / t["assigned"] if t and t["assigned"] else None)
+    overall = [(q["figures"] or {}).get("judgements", {}).get("overall") for q in pack.quarters]
+    chart = charts.quarters_side_by_side([q["label"] for q in pack.quarters], overall, completion)
+    summaries = [
+        {"label": q["label"], "state": q["state"], "lines": narrative(q["figures"], None)}
+        for q in pack.quarters
+        if q["figures"] is not None
+    ]
+    return (
+        environment()
+        .get_template("packs/annual.html")
+        .render(
+            pack=pack,
+            label=pack.label,
+            service=service,
+            rows=rows,
+            quarters=pack.quarters,
+            chart=Markup(chart),  # noqa: S704 - an <img> built by charts._image, its alt text escaped
+            summaries=summaries,
+            sc=pack.spot_check,
+            compiled_on=_long_date(pack.on),
+            pct=_pct,
+            css=Markup((TEMPLATES / "packs" / "pack.css").read_text(encoding="utf-8")),  # noqa: S704
+        )
+    )
+
+
+def annual_workbook(pack: AnnualPack, service: str) -> openpyxl.Workbook:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Year by quarter"
+    write_table(
+        ws,
+        ["figure", *[q["label"] for q in pack.quarters]],
+        [[r["figure"], *r["values"]] for r in side_by_side(pack)]
+        + [["state", *[q["state"] for q in pack.quarters]]],
+    )
+    sc = pack.spot_check
+    write_table(
+        wb.create_sheet("Data-quality rules"),
+        ["rule", "cases", "fix"],
+        [[r["rule"], r["cases"], r["fix"]] for r in sc["by_rule"]],
+    )
+    write_table(
+        wb.create_sheet("Exceptions by month"),
+        ["month", "exceptions"],
+        [[m["month"], m["exceptions"]] for m in sc["monthly"]],
+    )
+    write_table(
+        wb.create_sheet("Spot-check sample"),
+        [
+            "case",
+            "team",
+            "case manager",
+            "fields to check",
+            "checked by",
+            "matches the file?",
+            "note",
+        ],
+        [[s["case"], s["team"], s["case_manager"], sc["fields"], "", "", ""] for s in sc["sample"]],
+    )
+    return wb
+
+
+def write_year(pack: AnnualPack, directory: Path, service: str) -> PackFiles:
+    stem = f"annual-pack-{pack.year}"
+    pdf = directory / f"{stem}.pdf"
+    pages = write_pdf(annual_html(pack, service), pdf)
+    xlsx = write_atomically(
+        directory / f"{stem}.xlsx", lambda tmp: annual_workbook(pack, service).save(tmp)
+    )
+    lines = [
+        f"# Annual QA review pack {pack.label}: {md_cell(service)}",
+        "",
+        "| figure | " + " | ".join(q["label"] for q in pack.quarters) + " |",
+        "|---|" + "---|" * len(pack.quarters),
+    ]
+    for r in side_by_side(pack)[:8]:
+        cells = [(_pct(v) if r["share"] else ("-" if v is None else str(v))) for v in r["values"]]
+        lines.append(f"| {md_cell(r['figure'])} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        f"Data-quality spot check: {len(pack.spot_check['sample'])} cases drawn to check by hand.",
+    ]
+    text = "\n".join(lines) + "\n"
+    md = write_atomically(
+        directory / f"{stem}.md", lambda tmp: tmp.write_text(text, encoding="utf-8")
+    )
+    return PackFiles(pdf, xlsx, md, pages)

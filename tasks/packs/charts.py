@@ -1,0 +1,237 @@
+"""Charts for the packs, drawn by matplotlib as PNG images at print resolution."""
+
+from __future__ import annotations
+
+import base64
+import io
+from html import escape
+from statistics import median
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display; must precede pyplot
+import matplotlib.pyplot as plt  # noqa: E402
+
+# Okabe-Ito: distinguishable with the common colour-vision deficiencies.
+INSUFFICIENT, SUFFICIENT, GOOD, EXCELLENT = "#D55E00", "#F0E442", "#56B4E9", "#009E73"
+BLUE, ORANGE, GREY, DARK = "#0072B2", "#E69F00", "#999999", "#222222"
+DPI = 150
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#F0E442", "#000000"]
+
+plt.rcParams.update(
+    {
+        "text.parse_math": False,  # a "$" in a team name is a dollar, not mathematics
+        "font.family": "DejaVu Sans",
+        "font.size": 8,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "axes.titlesize": 9,
+        "axes.titleweight": "bold",
+    }
+)
+
+
+def _image(fig: Any, title: str) -> str:
+    """The chart as an <img> holding a PNG (WeasyPrint lays out a PNG far faster than an SVG)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    plt.close(fig)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return (
+        f'<img class="chart-image" alt="Chart: {escape(title)}" src="data:image/png;base64,{data}">'
+    )
+
+
+def _short(label: str, limit: int = 28) -> str:
+    return label if len(label) <= limit else label[: limit - 1] + "…"
+
+
+def completion_by_team(rows: list[dict[str, Any]]) -> str:
+    """Audits assigned and completed (on time, late) per team."""
+    teams = [_short(r["team"]) for r in rows]
+    fig, ax = plt.subplots(figsize=(6.6, 0.35 * len(rows) + 1.0), layout="constrained")
+    y = range(len(rows))
+    ax.barh(y, [r["assigned"] for r in rows], color="#DDDDDD", label="assigned", height=0.7)
+    ax.barh(
+        y, [r["on time"] for r in rows], color=EXCELLENT, label="completed on time", height=0.45
+    )
+    ax.barh(
+        y,
+        [r["late"] for r in rows],
+        left=[r["on time"] for r in rows],
+        color=ORANGE,
+        label="completed late",
+        height=0.45,
+    )
+    ax.set_yticks(list(y), teams)
+    ax.invert_yaxis()
+    ax.set_xlabel("audits")
+    ax.set_title("Audits assigned and completed, by team")
+    ax.legend(loc="lower right", frameon=False, fontsize=7)
+    return _image(fig, "Audits assigned and completed, by team")
+
+
+def judgements_by_section(sections: list[dict[str, Any]]) -> str:
+    """Each section's judgements as a 100% stacked bar, insufficient to excellent."""
+    sections = [s for s in sections if s["judged"]]
+    fig, ax = plt.subplots(figsize=(6.6, 0.4 * len(sections) + 1.1), layout="constrained")
+    names = ["insufficient", "sufficient", "good", "excellent"]
+    colours = [INSUFFICIENT, SUFFICIENT, GOOD, EXCELLENT]
+    left = [0.0] * len(sections)
+    y = range(len(sections))
+    for name, colour in zip(names, colours, strict=True):
+        widths = [s[name] / s["judged"] for s in sections]
+        ax.barh(y, widths, left=left, color=colour, label=name, height=0.6)
+        left = [a + b for a, b in zip(left, widths, strict=True)]
+    for i, s in enumerate(sections):
+        ax.text(1.01, i, f"{s['share_ok']:.0%} sufficient+", va="center", fontsize=7)
+    ax.set_yticks(list(y), [_short(s["section"]) for s in sections])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    ax.set_title("Judgements by section of the audit tool")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=4, frameon=False, fontsize=7)
+    return _image(fig, "Judgements by section of the audit tool")
+
+
+def run_chart(trend: dict[str, Any]) -> str:
+    """Run chart: share sufficient or better per section over eight quarters, each with its median."""
+    series = [("All sections", trend["overall"])] + [
+        (s, trend["share"][s]) for s in trend["sections"]
+    ]
+    cols = 2
+    rows = (len(series) + cols - 1) // cols
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(6.8, 1.65 * rows + 0.4), squeeze=False, layout="constrained"
+    )
+    labels = [q.replace("-", "\n") for q in trend["quarters"]]
+    x = list(range(len(labels)))
+    for ax, (name, values) in zip(axes.flat, series, strict=False):
+        points = [(i, v) for i, v in enumerate(values) if v is not None]
+        if points:
+            xs, ys = zip(*points, strict=True)
+            ax.plot(xs, ys, marker="o", color=BLUE, linewidth=1.4, markersize=3.5)
+            ax.axhline(median(ys), color=GREY, linestyle="--", linewidth=0.9)
+            ax.annotate(
+                f"{ys[-1]:.0%}",
+                (xs[-1], ys[-1]),
+                textcoords="offset points",
+                xytext=(4, 4),
+                fontsize=7,
+            )
+        else:
+            ax.text(
+                0.5,
+                0.5,
+                "no judgements yet",
+                ha="center",
+                va="center",
+                transform=ax.transAxes,
+                color=GREY,
+            )
+        ax.set_title(_short(name, 40), fontsize=8)
+        ax.set_ylim(0, 1.05)
+        ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
+        ax.set_xticks(x, labels, fontsize=6.5)
+        ax.grid(axis="y", color="#EEEEEE")
+    for ax in list(axes.flat)[len(series) :]:
+        ax.axis("off")
+    fig.suptitle(
+        "Trend: judgements sufficient or better, last eight quarters (dashed: median)",
+        fontsize=9,
+        fontweight="bold",
+    )
+    return _image(fig, "Run chart of judgements sufficient or better")
+
+
+def action_points(by_team: list[dict[str, Any]]) -> str:
+    """New, completed, outstanding and overdue action points per team."""
+    names = ["new", "completed", "outstanding", "overdue"]
+    colours = [BLUE, EXCELLENT, ORANGE, INSUFFICIENT]
+    fig, ax = plt.subplots(figsize=(6.6, 0.5 * max(1, len(by_team)) + 1.1), layout="constrained")
+    height = 0.8 / len(names)
+    for k, (name, colour) in enumerate(zip(names, colours, strict=True)):
+        ax.barh(
+            [i + k * height for i in range(len(by_team))],
+            [r[name] for r in by_team],
+            height=height,
+            color=colour,
+            label=name,
+        )
+    ax.set_yticks(
+        [i + 1.5 * height for i in range(len(by_team))], [_short(r["team"]) for r in by_team]
+    )
+    ax.invert_yaxis()
+    ax.set_xlabel("action points")
+    ax.set_title("Action points by team")
+    ax.legend(loc="lower right", frameon=False, fontsize=7)
+    return _image(fig, "Action points by team")
+
+
+def makeup(rows: list[dict[str, Any]], dimension: str) -> str:
+    """S5: the sample's share beside the caseload's, for one dimension."""
+    rows = [r for r in rows if r["dimension"] == dimension]
+    fig, ax = plt.subplots(figsize=(3.2, 0.32 * max(1, len(rows)) + 1.0), layout="constrained")
+    y = list(range(len(rows)))
+    ax.barh(
+        [i - 0.2 for i in y],
+        [r["caseload_share"] or 0 for r in rows],
+        height=0.4,
+        color=GREY,
+        label="caseload",
+    )
+    ax.barh(
+        [i + 0.2 for i in y],
+        [r["sample_share"] or 0 for r in rows],
+        height=0.4,
+        color=BLUE,
+        label="sample",
+    )
+    ax.set_yticks(y, [_short(r["value"], 22) for r in rows])
+    ax.invert_yaxis()
+    ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
+    ax.set_title(dimension.capitalize())
+    ax.legend(loc="lower right", frameon=False, fontsize=6.5)
+    return _image(fig, f"Sample and caseload by {dimension}")
+
+
+def counts(rows: list[tuple[str, int]], title: str, colour: str = BLUE) -> str:
+    """A plain horizontal bar chart of labelled counts."""
+    fig, ax = plt.subplots(figsize=(3.2, 0.3 * max(1, len(rows)) + 0.9), layout="constrained")
+    y = list(range(len(rows)))
+    ax.barh(y, [n for _, n in rows], color=colour, height=0.6)
+    ax.set_yticks(y, [_short(label, 24) for label, _ in rows])
+    ax.invert_yaxis()
+    ax.set_title(title)
+    for i, (_, n) in enumerate(rows):
+        ax.text(n, i, f" {n}", va="center", fontsize=7)
+    return _image(fig, title)
+
+
+def quarters_side_by_side(
+    quarters: list[str], overall: list[float | None], completion: list[float | None]
+) -> str:
+    """Annual: each quarter's completion rate and share of judgements sufficient or better."""
+    fig, ax = plt.subplots(figsize=(6.6, 2.4), layout="constrained")
+    x = list(range(len(quarters)))
+    ax.bar(
+        [i - 0.2 for i in x],
+        [v or 0 for v in completion],
+        width=0.4,
+        color=BLUE,
+        label="audits completed",
+    )
+    ax.bar(
+        [i + 0.2 for i in x],
+        [v or 0 for v in overall],
+        width=0.4,
+        color=EXCELLENT,
+        label="judgements sufficient or better",
+    )
+    ax.set_xticks(x, quarters)
+    ax.set_ylim(0, 1.1)
+    ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
+    ax.set_title("The year by quarter")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, frameon=False, fontsize=7)
+    return _image(fig, "The year by quarter")

@@ -1,0 +1,75 @@
+"""Send a pack to the service manager, the QA manager and the board list (Q2, T6, T10)."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from models import Staff
+from models.enums import Role
+from models.settings import Settings
+from tasks.mail import render
+from tasks.outbox import attachment, enqueue
+
+PDF = "application/pdf"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def pack_recipients(session: Session, settings: Settings) -> tuple[list[str], list[str]]:
+    """To: the service manager(s) and the board list; copied: the QA manager(s)."""
+    people = dict(
+        session.execute(
+            sa.select(Staff.email, Staff.role).where(
+                Staff.active == sa.true(),
+                Staff.role.in_([Role.SERVICE_MANAGER, Role.QA_MANAGER]),  # type: ignore[attr-defined]
+            )
+        )
+        .tuples()
+        .all()
+    )
+    to = [e for e, r in people.items() if r is Role.SERVICE_MANAGER] + settings.board_emails
+    cc = [e for e, r in people.items() if r is Role.QA_MANAGER]
+    return to, cc
+
+
+def send_pack(
+    session: Session,
+    settings: Settings,
+    *,
+    kind: str,
+    title: str,
+    period: str,
+    status: str,
+    status_line: str,
+    narrative: list[str],
+    files: list[Path],
+    on: date,
+    frozen_on: date | None = None,
+) -> bool:
+    """Queue the pack's email once per period and issue (a re-issue is sent at most once a day;
+    compiling again on the day the quarter was frozen is the same issue, not a re-issue)."""
+    to, cc = pack_recipients(session, settings)
+    if not to:
+        return False
+    same_issue = status == "final" or (status == "re-issue" and frozen_on == on)
+    key = f"pack:{kind}:{period}:" + ("final" if same_issue else f"{status}:{on}")
+    content = render(
+        "pack",
+        f"{title.capitalize()} {period}" + (" (re-issued)" if status == "re-issue" else ""),
+        recipient_name="colleague",
+        title=title,
+        period=period,
+        status_line=status_line,
+        narrative=narrative,
+    )
+    attachments = [
+        attachment(p.name, PDF if p.suffix == ".pdf" else XLSX, p.read_bytes()) for p in files
+    ]
+    message = enqueue(
+        session, key=key, kind="pack", to=to, cc=cc, content=content, attachments=attachments
+    )
+    session.commit()
+    return message is not None

@@ -1,0 +1,288 @@
+"""A pack's three forms (Q4): a PDF a board member reads, the same data as XLSX, and a markdown summary.
+
+Files are written beside their final name and renamed into place, so a crash or a full disk
+never leaves a half-written pack where a reader would find it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+from markupsafe import Markup
+
+from tasks.mail import TEMPLATES, environment
+from tasks.packs import charts
+from tasks.packs.quarterly import QuarterPack
+from tasks.xlsx import write_table
+
+
+@dataclass(frozen=True)
+class PackFiles:
+    pdf: Path
+    xlsx: Path
+    markdown: Path
+    pages: int
+
+
+def write_atomically(path: Path, write: Callable[[Path], None]) -> Path:
+    """Write to a temporary file in the same folder, then rename it over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _long_date(day: date | str) -> str:
+    day = date.fromisoformat(day) if isinstance(day, str) else day
+    return f"{day:%-d %B %Y}"
+
+
+def quarter_charts(f: dict[str, Any]) -> dict[str, Markup]:
+    """Every chart of the quarterly pack as inline SVG (matplotlib escapes the labels it draws)."""
+    fb = f["feedback"]
+    made = {
+        "completion": charts.completion_by_team(f["audits"]["by_team"])
+        if f["audits"]["by_team"]
+        else "",
+        "sections": charts.judgements_by_section(f["judgements"]["sections"])
+        if f["judgements"]["sections"]
+        else "",
+        "run": charts.run_chart(f["trend"]),
+        "actions": charts.action_points(f["actions"]["by_team"]) if f["actions"]["by_team"] else "",
+        "sources": charts.counts(
+            [(r["source"], r["count"]) for r in fb["by_source"]], "Feedback by source"
+        )
+        if fb["by_source"]
+        else "",
+        "themes": charts.counts(
+            [(r["theme"], r["count"]) for r in fb["themes"][:10]],
+            "Feedback by theme",
+            charts.ORANGE,
+        )
+        if fb["themes"]
+        else "",
+    }
+    for key, dimension in [
+        ("makeup_order", "order type"),
+        ("makeup_gender", "gender"),
+        ("makeup_age", "age band"),
+        ("makeup_ethnicity", "ethnicity"),
+    ]:
+        has = any(r["dimension"] == dimension for r in f["makeup"])
+        made[key] = charts.makeup(f["makeup"], dimension) if has else ""
+    return {k: Markup(v) for k, v in made.items()}  # noqa: S704 - SVG written by matplotlib, escaped
+
+
+def quarter_html(pack: QuarterPack, service: str) -> str:
+    f = pack.figures
+    env = environment()
+    return env.get_template("packs/quarterly.html").render(
+        f=f,
+        service=service,
+        status_line=pack.status_line,
+        narrative=pack.narrative,
+        charts=quarter_charts(f),
+        section_names=[s["section"] for s in f["judgements"]["sections"]],
+        first_day=_long_date(f["first_day"]),
+        last_day=_long_date(f["last_day"]),
+        compiled_on=_long_date(pack.on),
+        fy=f"{pack.quarter.year}-{(pack.quarter.year + 1) % 100:02d}",
+        css=Markup((TEMPLATES / "packs" / "pack.css").read_text(encoding="utf-8")),  # noqa: S704
+    )
+
+
+def write_pdf(html: str, path: Path) -> int:
+    """Render the HTML with WeasyPrint; returns the number of pages."""
+    import weasyprint
+
+    document = weasyprint.HTML(string=html, base_url=str(TEMPLATES)).render()
+    write_atomically(path, lambda tmp: document.write_pdf(tmp))
+    return len(document.pages)
+
+
+def quarter_markdown(pack: QuarterPack, service: str, pdf_name: str) -> str:
+    """The summary shown on the flow run in the Prefect UI (no free text: figures only)."""
+    f = pack.figures
+    t = f["audits"]["totals"]
+    a = f["actions"]["totals"]
+    lines = [
+        f"# Quarterly QA report {f['period']}: {md_cell(service)}",
+        "",
+        f"_{pack.status_line}_",
+        "",
+        *[f"- {line}" for line in pack.narrative],
+        "",
+        "| figure | value |",
+        "|---|---|",
+        f"| audits completed / assigned | {t['completed']} / {t['assigned']} |",
+        f"| completed on time | {t['on time']} |",
+        f"| not done / open past deadline | {t['not done']} / {t['open past deadline']} |",
+        f"| judgements sufficient or better | {_pct(f['judgements']['overall'])} |",
+        "| action points new / completed / outstanding / overdue | "
+        f"{a['new']} / {a['completed']} / {a['outstanding']} / {a['overdue']} |",
+        f"| high-risk issues | {len(f['high_risk'])} |",
+        f"| feedback (complaints) | {f['feedback']['total']} ({len(f['feedback']['complaints'])}) |",
+        "",
+        "| section | " + " | ".join(f["trend"]["quarters"][-4:]) + " |",
+        "|---|" + "---|" * len(f["trend"]["quarters"][-4:]),
+    ]
+    for s in f["trend"]["sections"]:
+        lines.append(
+            f"| {md_cell(s)} | " + " | ".join(_pct(v) for v in f["trend"]["share"][s][-4:]) + " |"
+        )
+    lines += ["", f"The full pack: `{pdf_name}` (PDF) and the spreadsheet beside it."]
+    return "\n".join(lines) + "\n"
+
+
+def md_cell(text: str) -> str:
+    """Markdown table cell: no pipes, no markup, no line breaks."""
+    return text.replace("|", "/").replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ")
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{v:.0%}"
+
+
+def quarter_workbook(pack: QuarterPack, service: str) -> openpyxl.Workbook:
+    """The pack's data, one sheet per table, with the same figures as the PDF."""
+    f = pack.figures
+    wb = openpyxl.Workbook()
+    summary = wb.active
+    summary.title = "Summary"
+    write_table(
+        summary,
+        ["item", "value"],
+        [
+            ["service", service],
+            ["quarter", f["period"]],
+            ["from", f["first_day"]],
+            ["to", f["last_day"]],
+            ["status", pack.status_line],
+            ["compiled on", pack.on.isoformat()],
+            *[["summary", line] for line in pack.narrative],
+        ],
+    )
+
+    def sheet(title: str, rows: list[dict[str, Any]], columns: list[str]) -> None:
+        write_table(wb.create_sheet(title), columns, [[r[c] for c in columns] for r in rows])
+
+    cols = f["audits"]["columns"]
+    sheet("Audits by team", f["audits"]["by_team"], ["team", *cols])
+    sheet("Audits by auditor", f["audits"]["by_auditor"], ["auditor", "role", *cols])
+    sheet("Audits by kind", f["audits"]["by_kind"], ["kind", *cols])
+    sheet(
+        "Not done",
+        f["audits"]["not_done"],
+        ["case", "kind", "auditor", "team", "due_on", "status", "reason"],
+    )
+    sheet(
+        "Judgements by section",
+        f["judgements"]["sections"],
+        ["section", "insufficient", "sufficient", "good", "excellent", "judged", "share_ok"],
+    )
+    sections = [s["section"] for s in f["judgements"]["sections"]]
+    write_table(
+        wb.create_sheet("Judgements by team"),
+        ["team", *sections],
+        [
+            [t, *[f["judgements"]["team_share"][t][s] for s in sections]]
+            for t in f["judgements"]["teams"]
+        ],
+    )
+    tr = f["trend"]
+    write_table(
+        wb.create_sheet("Trend"),
+        ["section", *tr["quarters"]],
+        [
+            ["All sections", *tr["overall"]],
+            *[[s, *tr["share"][s]] for s in tr["sections"]],
+            ["source", *tr["source"]],
+        ],
+    )
+    sheet(
+        "Action points by team",
+        f["actions"]["by_team"],
+        ["team", "new", "completed", "outstanding", "overdue"],
+    )
+    sheet(
+        "Overdue actions",
+        f["actions"]["overdue"],
+        ["case", "team", "priority", "deadline", "days_overdue", "times_chased"],
+    )
+    sheet("Good practice", f["good_practice"], ["team", "kind", "completed_on", "text"])
+    sheet("High-risk issues", f["high_risk"], ["case", "team", "raised_on", "raised_with", "text"])
+    sheet("Feedback by source", f["feedback"]["by_source"], ["source", "count"])
+    sheet("Feedback themes", f["feedback"]["themes"], ["theme", "count"])
+    sheet(
+        "Complaints",
+        f["feedback"]["complaints"],
+        ["received_on", "team", "themes", "summary", "lessons", "resolved_on"],
+    )
+    sheet("Feedback lessons", f["feedback"]["lessons"], ["source", "team", "lesson"])
+    sheet("Difficulties", f["difficulties"], ["team", "question", "section", "standard"])
+    sheet(
+        "Sample make-up",
+        f["makeup"],
+        ["dimension", "value", "sample", "sample_share", "caseload_share"],
+    )
+    plan_rows = [
+        [
+            o["number"],
+            o["text"],
+            obj["text"],
+            a["text"],
+            a["lead"],
+            a["due"],
+            a["progress"],
+            a["completed_on"],
+            "yes" if a["new_this_quarter"] else "",
+            "yes" if a["completed_this_quarter"] else "",
+        ]
+        for o in f["plan"]["outcomes"]
+        for obj in o["objectives"]
+        for a in obj["activities"]
+    ]
+    write_table(
+        wb.create_sheet("Improvement plan"),
+        [
+            "outcome",
+            "outcome text",
+            "objective",
+            "activity",
+            "lead officer",
+            "completion date",
+            "progress",
+            "completed on",
+            "new this quarter",
+            "completed this quarter",
+        ],
+        plan_rows,
+    )
+    return wb
+
+
+def write_quarter(pack: QuarterPack, directory: Path, service: str) -> PackFiles:
+    stem = f"qa-pack-{pack.quarter}"
+    pdf = directory / f"{stem}.pdf"
+    pages = write_pdf(quarter_html(pack, service), pdf)
+    xlsx = write_atomically(
+        directory / f"{stem}.xlsx", lambda tmp: quarter_workbook(pack, service).save(tmp)
+    )
+    text = quarter_markdown(pack, service, pdf.name)
+    md = write_atomically(
+        directory / f"{stem}.md", lambda tmp: tmp.write_text(text, encoding="utf-8")
+    )
+    return PackFiles(pdf, xlsx, md, pages)
