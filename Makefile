@@ -41,6 +41,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	@$(BIN)/python benchmarks/import_cases.py
 	@$(BIN)/python benchmarks/sampling_estate.py
+	@$(BIN)/python benchmarks/quarterly_pack.py --services 6
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -62,6 +62,8 @@ def test_every_deployment_entrypoint_loads() -> None:
         "exception-report",
         "team-audits-report",
         "feedback-report",
+        "quarterly-pack",
+        "annual-pack",
         "chase-overdue",
         "record-audit",
         "send-outbox",

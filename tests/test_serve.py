@@ -59,6 +59,8 @@ def test_serve_starts_prefect_runs_the_sample_and_stops_cleanly(
             "exception-report",
             "team-audits-report",
             "feedback-report",
+            "quarterly-pack",
+            "annual-pack",
             "chase-overdue",
             "record-audit",
             "send-outbox",

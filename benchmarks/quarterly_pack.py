@@ -1,0 +1,137 @@
+"""Pack benchmark: one service's quarterly pack, phase by phase, and many services' packs in one run.
+
+    .venv/bin/python benchmarks/quarterly_pack.py [--services N] [--workers 2]
+
+Builds the demo service and runs a financial year of it with simulated auditors (SQLite), then
+compiles the 2025-Q3 pack: figures, charts, PDF (WeasyPrint), XLSX and markdown, timing each
+phase, cold (first in the process) and warm. With --services N it then compiles N packs (one per
+service; here N copies of the same service's database) in a pool of worker processes, as a
+national run would. Target: one pack in 3 s or less. Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlmodel import Session  # noqa: E402
+
+from models.db import make_engine, upgrade  # noqa: E402
+from models.settings import get_settings  # noqa: E402
+from tasks.demo import load_demo, write_demo_files  # noqa: E402
+from tasks.question_sets import sync_question_sets  # noqa: E402
+from tasks.simulation import simulate_span  # noqa: E402
+from tasks.workdays import Quarter  # noqa: E402
+
+QUARTER, ON = Quarter(2025, 3), date(2026, 1, 6)
+
+
+def build_year(path: Path, folder: Path) -> float:
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    engine = make_engine(url)
+    started = time.perf_counter()
+    with Session(engine, expire_on_commit=False) as session:
+        sync_question_sets(session, get_settings().question_sets_dir)
+        session.commit()
+        load_demo(session, write_demo_files(folder / "demo", seed=11, as_of=date(2025, 4, 1)))
+        simulate_span(session, date(2025, 4, 1), date(2026, 3, 31), seed=5)
+    engine.dispose()
+    return time.perf_counter() - started
+
+
+def phases(path: Path, out: Path) -> dict[str, float]:
+    """Each phase of one pack, in this process."""
+    from tasks.packs import render
+    from tasks.packs.quarterly import compile_quarter
+
+    times: dict[str, float] = {}
+    engine = make_engine(f"sqlite:///{path}")
+    t = time.perf_counter()
+    with Session(engine, expire_on_commit=False) as session:
+        pack = compile_quarter(session, QUARTER, ON)
+    times["figures (database)"] = time.perf_counter() - t
+    t = time.perf_counter()
+    render.quarter_charts(pack.figures)
+    times["charts (matplotlib)"] = time.perf_counter() - t
+    t = time.perf_counter()
+    html = render.quarter_html(pack, "Benchmark YOT")  # draws the charts again, inside
+    times["HTML (charts + Jinja)"] = time.perf_counter() - t
+    t = time.perf_counter()
+    pages = render.write_pdf(html, out / "pack.pdf")
+    times[f"PDF ({pages} pages, WeasyPrint)"] = time.perf_counter() - t
+    t = time.perf_counter()
+    render.quarter_workbook(pack, "Benchmark YOT").save(out / "pack.xlsx")
+    times["XLSX"] = time.perf_counter() - t
+    engine.dispose()
+    return times
+
+
+def one_service(args: tuple[str, str]) -> float:
+    """A whole pack for one service's database, as the flow's task does (figures to files)."""
+    from tasks.packs.quarterly import compile_quarter
+    from tasks.packs.render import write_quarter
+
+    path, out = args
+    started = time.perf_counter()
+    engine = make_engine(f"sqlite:///{path}")
+    with Session(engine, expire_on_commit=False) as session:
+        pack = compile_quarter(session, QUARTER, ON)
+    write_quarter(pack, Path(out), "Benchmark YOT")
+    engine.dispose()
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--services", type=int, default=0, help="also compile N services' packs")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        os.environ["YOTQA_OUTPUT_DIR"] = str(folder / "var")
+        get_settings.cache_clear()
+        template = folder / "year.db"
+        print(f"simulated year for the demo service: {build_year(template, folder):.1f} s")
+        for label in ("cold", "warm"):
+            copy = folder / f"{label}.db"
+            shutil.copy(template, copy)  # not yet frozen: the figures are computed each time
+            out = folder / label
+            out.mkdir()
+            times = phases(copy, out)
+            whole = sum(v for k, v in times.items() if not k.startswith("charts"))
+            print(f"\none pack, {label} (first in this process)" if label == "cold" else "\none pack, warm")
+            for name, seconds in times.items():
+                print(f"  {name:32} {seconds:6.2f} s")
+            print(f"  {'total (target 3 s)':32} {whole:6.2f} s")
+        if args.services:
+            jobs = []
+            for n in range(args.services):
+                db = folder / f"service-{n}.db"
+                shutil.copy(template, db)
+                jobs.append((str(db), str(folder / f"out-{n}")))
+            started = time.perf_counter()
+            with ProcessPoolExecutor(max_workers=args.workers) as pool:
+                each = list(pool.map(one_service, jobs))
+            wall = time.perf_counter() - started
+            print(
+                f"\n{args.services} services' packs with {args.workers} workers: {wall:.1f} s "
+                f"({wall / args.services:.2f} s a pack; each {min(each):.1f}-{max(each):.1f} s); "
+                f"150 services at this rate: {150 * wall / args.services / 60:.1f} min"
+            )
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\npeak resident memory of the main process: {peak:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
