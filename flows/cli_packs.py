@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from flows.cli_common import database_session, date_option, err, out
+from flows.cli_common import database_session, date_option, err, out, ready_engine
 from models.settings import get_settings
 
 pack_app = typer.Typer(
@@ -52,6 +52,19 @@ def _send() -> str:
         return send_pending(session, get_settings()).summary()
 
 
+def _check_database() -> None:
+    """A clear error before the long work if the database is missing or behind its schema."""
+    ready_engine().dispose()
+
+
+def _report(title: str, result: dict[str, object], email: bool) -> None:
+    out.print(f"{title}, {result['pages']} pages.")
+    out.print(f"  PDF:         {result['pdf']}")
+    out.print(f"  spreadsheet: {result['xlsx']}")
+    if email:
+        out.print(f"  emailed: {'queued' if result['emailed'] else 'already sent'}; {_send()}")
+
+
 @pack_app.command("quarterly")
 def pack_quarterly(
     period: Annotated[
@@ -65,15 +78,10 @@ def pack_quarterly(
     from tasks.workdays import Quarter
 
     quarter = str(Quarter.parse(period))
-    with database_session():
-        pass  # a clear error now if the database is missing or behind
+    _check_database()
     with err.status(f"Compiling the {quarter} pack (figures, charts, PDF)..."):
         result = quarterly_pack.fn(quarter, date_option(as_of), email)
-    out.print(f"Quarterly pack {quarter}: {result['status']}, {result['pages']} pages.")
-    out.print(f"  PDF:         {result['pdf']}")
-    out.print(f"  spreadsheet: {result['xlsx']}")
-    if email:
-        out.print(f"  emailed: {'queued' if result['emailed'] else 'already sent'}; {_send()}")
+    _report(f"Quarterly pack {quarter}: {result['status']}", result, email)
 
 
 @pack_app.command("annual")
@@ -89,15 +97,10 @@ def pack_annual(
     from tasks.workdays import parse_financial_year
 
     year = parse_financial_year(period)
-    with database_session():
-        pass
+    _check_database()
     with err.status(f"Compiling the annual pack for {year}-{(year + 1) % 100:02d}..."):
         result = annual_pack.fn(year, date_option(as_of), email)
-    out.print(f"Annual pack {result['period']}: {result['pages']} pages.")
-    out.print(f"  PDF:         {result['pdf']}")
-    out.print(f"  spreadsheet: {result['xlsx']}")
-    if email:
-        out.print(f"  emailed: {'queued' if result['emailed'] else 'already sent'}; {_send()}")
+    _report(f"Annual pack {result['period']}", result, email)
 
 
 @pack_app.command("monthly")
@@ -113,8 +116,7 @@ def pack_monthly(
     day = min(month.last_day, today())
     if day < month.first_day:
         raise typer.BadParameter(f"{month} has not started yet", param_hint="PERIOD")
-    with database_session():
-        pass
+    _check_database()
     with err.status(f"Compiling the monthly outputs for {month}..."):
         results = [
             ("case-level data set", case_level_data.fn(day)),

@@ -252,43 +252,72 @@ def import_plan(session: Session, path: Path, *, year: int, on: date) -> PlanImp
     return result
 
 
-def plan_rows(session: Session, year: int) -> list[list[object]]:
-    """The plan as rows for a table: outcome, objective id and text, activity id and details."""
+@dataclass
+class PlanTree:
+    """A year's plan: its outcomes in order, each with its objectives, each with its activities."""
+
+    plan: ImprovementPlan
+    outcomes: list[tuple[PlanOutcome, list[tuple[PlanObjective, list[PlanActivity]]]]]
+
+    @property
+    def objective_ids(self) -> list[int]:
+        return [o.id for _, objectives in self.outcomes for o, _ in objectives]  # type: ignore[misc]
+
+
+def plan_tree(session: Session, year: int) -> PlanTree | None:
+    """The whole plan in three queries (outcomes, objectives, activities), or None if there is none."""
     plan = plan_for(session, year)
     if plan is None:
+        return None
+    outcomes = session.exec(
+        select(PlanOutcome).where(PlanOutcome.plan_id == plan.id).order_by(PlanOutcome.number)
+    ).all()
+    objectives = session.exec(
+        select(PlanObjective)
+        .where(PlanObjective.outcome_id.in_([o.id for o in outcomes]))  # type: ignore[attr-defined]
+        .order_by(PlanObjective.id)
+    ).all()
+    activities = session.exec(
+        select(PlanActivity)
+        .where(PlanActivity.objective_id.in_([o.id for o in objectives]))  # type: ignore[attr-defined]
+        .order_by(PlanActivity.id)
+    ).all()
+    by_objective: dict[int, list[PlanActivity]] = {}
+    for a in activities:
+        by_objective.setdefault(a.objective_id, []).append(a)
+    by_outcome: dict[int, list[tuple[PlanObjective, list[PlanActivity]]]] = {}
+    for o in objectives:
+        by_outcome.setdefault(o.outcome_id, []).append((o, by_objective.get(o.id, [])))  # type: ignore[arg-type]
+    return PlanTree(plan, [(o, by_outcome.get(o.id, [])) for o in outcomes])  # type: ignore[arg-type]
+
+
+def plan_rows(session: Session, year: int) -> list[list[object]]:
+    """The plan as rows for a table: outcome, objective id and text, activity id and details."""
+    tree = plan_tree(session, year)
+    if tree is None:
         return []
     leads = dict(session.execute(sa.select(Staff.id, Staff.name)).tuples().all())
     rows: list[list[object]] = []
-    for outcome in session.exec(
-        select(PlanOutcome).where(PlanOutcome.plan_id == plan.id).order_by(PlanOutcome.number)
-    ):
-        objectives = session.exec(
-            select(PlanObjective)
-            .where(PlanObjective.outcome_id == outcome.id)
-            .order_by(PlanObjective.id)
-        ).all()
+    for outcome, objectives in tree.outcomes:
         if not objectives:
             rows.append([outcome.number, outcome.text, "", "", "", "", "", "", ""])
-        for objective in objectives:
-            activities = session.exec(
-                select(PlanActivity)
-                .where(PlanActivity.objective_id == objective.id)
-                .order_by(PlanActivity.id)
-            ).all()
-            for a in activities or [None]:
+        for objective, activities in objectives:
+            if not activities:
+                rows.append(
+                    [outcome.number, outcome.text, objective.id, objective.text, "", "", "", "", ""]
+                )
+            for a in activities:
                 rows.append(
                     [
                         outcome.number,
                         outcome.text,
                         objective.id,
                         objective.text,
-                        a.id if a else "",
-                        a.text if a else "",
-                        leads.get(a.lead_officer_id, "") if a else "",
-                        a.completion_date if a else "",
-                        (f"completed {a.completed_on}" if a.completed_on else a.progress)
-                        if a
-                        else "",
+                        a.id,
+                        a.text,
+                        leads.get(a.lead_officer_id, ""),
+                        a.completion_date,
+                        f"completed {a.completed_on}" if a.completed_on else a.progress,
                     ]
                 )
     return rows

@@ -50,24 +50,28 @@ def test_sample_and_assign_flow_runs_and_reports(prefect_harness, cli, session: 
     assert "selections-xlsx-202612" in keys  # a link artifact (Prefect stores it as markdown)
 
 
+# Every deployment `yotqa serve` offers; the serve test expects the same list from the server.
+DEPLOYMENTS = {
+    "sample-and-assign",
+    "case-level-data",
+    "exception-report",
+    "team-audits-report",
+    "feedback-report",
+    "quarterly-pack",
+    "annual-pack",
+    "chase-overdue",
+    "record-audit",
+    "send-outbox",
+}
+
+
 def test_every_deployment_entrypoint_loads() -> None:
     from prefect.flows import load_flow_from_entrypoint
 
     from deployments.build import build_deployments
 
     deployments = build_deployments(date(2026, 11, 25))
-    assert {d.name for d in deployments} == {
-        "sample-and-assign",
-        "case-level-data",
-        "exception-report",
-        "team-audits-report",
-        "feedback-report",
-        "quarterly-pack",
-        "annual-pack",
-        "chase-overdue",
-        "record-audit",
-        "send-outbox",
-    }
+    assert {d.name for d in deployments} == DEPLOYMENTS
     for d in deployments:
         flow = load_flow_from_entrypoint(d.entrypoint)
         assert flow.name == d.flow_name

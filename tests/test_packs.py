@@ -24,6 +24,8 @@ from models import (
     Finding,
     PackSnapshot,
     Question,
+    SamplingRun,
+    SamplingSelection,
     Team,
 )
 from models.db import make_engine, upgrade
@@ -31,7 +33,8 @@ from models.enums import AuditStatus, Judgement
 from models.settings import get_settings
 from tasks.demo import load_demo, write_demo_files
 from tasks.outbox import attachment_bytes
-from tasks.packs.figures import JUDGED, NAME_REMOVED
+from tasks.packs.figures import JUDGED
+from tasks.packs.redact import NAME_REMOVED
 from tasks.question_sets import sync_question_sets
 from tasks.simulation import simulate_span
 from tasks.workdays import Quarter
@@ -232,6 +235,18 @@ def test_quarterly_xlsx_totals_match_the_database(year: Session, tmp_path: Path)
         == not_done
     )
     assert book["Trend"].max_column == 9  # section + eight quarters
+    # S5: the sample's make-up counts every case selected in the quarter, beside caseload shares.
+    selected = year.execute(
+        sa.select(sa.func.count())
+        .select_from(SamplingSelection)
+        .join(SamplingRun, SamplingRun.id == SamplingSelection.run_id)
+        .where(SamplingRun.period.in_([str(m) for m in Q3.months]))
+    ).scalar_one()
+    makeup = list(book["Sample make-up"].iter_rows(values_only=True))[1:]
+    for dimension in ("order type", "gender", "ethnicity", "age band"):
+        rows_of = [r for r in makeup if r[0] == dimension]
+        assert sum(r[2] for r in rows_of) == selected > 0, dimension
+        assert sum(r[4] or 0 for r in rows_of) == pytest.approx(1, abs=0.01)
     plan = list(book["Improvement plan"].iter_rows(values_only=True))
     assert len(plan) == 3 and plan[1][-1] == "yes"  # the workshop was completed in Q3
 
@@ -301,7 +316,7 @@ def test_closed_quarter_is_frozen_and_a_reissue_says_so(year: Session, tmp_path:
     assert "Re-issued on 20 February 2026 (issue 2)" in html
     assert "frozen when the quarter closed, on 6 January 2026" in html
     # The live figures have moved: a provisional recompilation would differ.
-    from tasks.packs.figures import quarter_figures
+    from tasks.packs.quarterly import quarter_figures
 
     assert quarter_figures(year, Q3, date(2026, 2, 20))["judgements"] != frozen["judgements"]
 

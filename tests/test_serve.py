@@ -11,6 +11,7 @@ import urllib.request
 from pathlib import Path
 
 from tests.smtp import free_port
+from tests.test_flows import DEPLOYMENTS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,18 +54,7 @@ def test_serve_starts_prefect_runs_the_sample_and_stops_cleanly(
         )
         with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
             names = {d["name"] for d in __import__("json").load(response)}
-        assert names == {
-            "sample-and-assign",
-            "case-level-data",
-            "exception-report",
-            "team-audits-report",
-            "feedback-report",
-            "quarterly-pack",
-            "annual-pack",
-            "chase-overdue",
-            "record-audit",
-            "send-outbox",
-        }
+        assert names == DEPLOYMENTS
     finally:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=60)

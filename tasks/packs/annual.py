@@ -4,6 +4,7 @@ data-quality spot check (T13) across all the year's data."""
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -18,9 +19,8 @@ from models import Case, ExceptionFinding, Staff, Team
 from tasks.mail import TEMPLATES, environment
 from tasks.monthly.exceptions import CHECKS, load_rules
 from tasks.packs import charts
-from tasks.packs.figures import quarter_figures
-from tasks.packs.quarterly import frozen_figures, narrative
-from tasks.packs.render import PackFiles, _long_date, md_cell, write_atomically, write_pdf
+from tasks.packs.quarterly import frozen_figures, narrative, quarter_figures
+from tasks.packs.render import PackFiles, long_date, md_cell, write_atomically, write_pdf
 from tasks.workdays import Quarter
 from tasks.xlsx import write_table
 
@@ -60,59 +60,40 @@ def compile_year(session: Session, year: int, on: date) -> AnnualPack:
     return pack
 
 
+# Each row of the year's table: its label, whether it is a share, and how to read it from a
+# quarter's figures.
+YEAR_ROWS: list[tuple[str, bool, Callable[[dict[str, Any]], Any]]] = [
+    ("audits assigned", False, lambda f: f["audits"]["totals"]["assigned"]),
+    ("audits completed", False, lambda f: f["audits"]["totals"]["completed"]),
+    ("completed on time", False, lambda f: f["audits"]["totals"]["on time"]),
+    ("not done", False, lambda f: f["audits"]["totals"]["not done"]),
+    ("judgements sufficient or better", True, lambda f: f["judgements"]["overall"]),
+    ("action points raised", False, lambda f: f["actions"]["totals"]["new"]),
+    ("action points completed", False, lambda f: f["actions"]["totals"]["completed"]),
+    ("action points overdue at the end", False, lambda f: f["actions"]["totals"]["overdue"]),
+    ("high-risk issues", False, lambda f: len(f["high_risk"])),
+    ("good practice examples", False, lambda f: len(f["good_practice"])),
+    ("feedback received", False, lambda f: f["feedback"]["total"]),
+    ("complaints", False, lambda f: len(f["feedback"]["complaints"])),
+    ("consistent difficulties", False, lambda f: len(f["difficulties"])),
+]
+
+
 def side_by_side(pack: AnnualPack) -> list[dict[str, Any]]:
     """One row per figure, one column per quarter (None where a quarter has no figures yet)."""
-
-    def get(f: dict[str, Any] | None, path: list[str]) -> Any:
-        for key in path:
-            if f is None:
-                return None
-            f = f.get(key)
-        return f
-
-    specs = [
-        ("audits assigned", ["audits", "totals", "assigned"]),
-        ("audits completed", ["audits", "totals", "completed"]),
-        ("completed on time", ["audits", "totals", "on time"]),
-        ("not done", ["audits", "totals", "not done"]),
-        ("judgements sufficient or better", ["judgements", "overall"]),
-        ("action points raised", ["actions", "totals", "new"]),
-        ("action points completed", ["actions", "totals", "completed"]),
-        ("action points overdue at the end", ["actions", "totals", "overdue"]),
-        ("high-risk issues", None),
-        ("good practice examples", None),
-        ("feedback received", ["feedback", "total"]),
-        ("complaints", None),
-        ("consistent difficulties", None),
+    figures = [q["figures"] for q in pack.quarters]
+    rows = [
+        {"figure": name, "share": is_share, "values": [read(f) if f else None for f in figures]}
+        for name, is_share, read in YEAR_ROWS
     ]
-    rows = []
-    for name, path in specs:
-        values = []
-        for q in pack.quarters:
-            f = q["figures"]
-            if f is None:
-                values.append(None)
-            elif path is not None:
-                values.append(get(f, path))
-            else:
-                key = {
-                    "high-risk issues": "high_risk",
-                    "good practice examples": "good_practice",
-                    "consistent difficulties": "difficulties",
-                }.get(name)
-                values.append(len(f["feedback"]["complaints"]) if key is None else len(f[key]))
-        rows.append({"figure": name, "values": values, "share": name.startswith("judgements")})
-    sections: list[str] = []
-    for q in pack.quarters:
-        for s in (q["figures"] or {}).get("judgements", {}).get("sections", []):
-            if s["section"] not in sections:
-                sections.append(s["section"])
-    for section in sections:
-        values = []
-        for q in pack.quarters:
-            rows_ = (q["figures"] or {}).get("judgements", {}).get("sections", [])
-            values.append(next((r["share_ok"] for r in rows_ if r["section"] == section), None))
-        rows.append({"figure": f"{section}: sufficient or better", "values": values, "share": True})
+    shares: dict[str, list[float | None]] = {}
+    for n, f in enumerate(figures):
+        for s in f["judgements"]["sections"] if f else []:
+            shares.setdefault(s["section"], [None] * len(figures))[n] = s["share_ok"]
+    rows += [
+        {"figure": f"{section}: sufficient or better", "share": True, "values": values}
+        for section, values in shares.items()
+    ]
     return rows
 
 
@@ -186,7 +167,7 @@ def annual_html(pack: AnnualPack, service: str) -> str:
             chart=Markup(chart),  # noqa: S704 - an <img> built by charts._image, its alt text escaped
             summaries=summaries,
             sc=pack.spot_check,
-            compiled_on=_long_date(pack.on),
+            compiled_on=long_date(pack.on),
             pct=_pct,
             css=Markup((TEMPLATES / "packs" / "pack.css").read_text(encoding="utf-8")),  # noqa: S704
         )

@@ -15,9 +15,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies.
 INSUFFICIENT, SUFFICIENT, GOOD, EXCELLENT = "#D55E00", "#F0E442", "#56B4E9", "#009E73"
-BLUE, ORANGE, GREY, DARK = "#0072B2", "#E69F00", "#999999", "#222222"
+BLUE, ORANGE, GREY = "#0072B2", "#E69F00", "#999999"
 DPI = 150
-PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#F0E442", "#000000"]
 
 plt.rcParams.update(
     {

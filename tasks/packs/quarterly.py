@@ -13,7 +13,14 @@ from sqlmodel import Session
 
 from models import Audit, PackSnapshot
 from models.types import utcnow
-from tasks.packs.figures import TREND_QUARTERS, _judgements, quarter_figures
+from tasks.packs import evidence
+from tasks.packs.figures import (
+    TREND_QUARTERS,
+    Scope,
+    action_figures,
+    audit_figures,
+    judgement_figures,
+)
 from tasks.workdays import Quarter
 
 log = logging.getLogger(__name__)
@@ -45,6 +52,25 @@ class QuarterPack:
                 "and edits do not change them."
             )
         return f"Final: figures frozen at the close of the quarter, on {self.on:%-d %B %Y}."
+
+
+def quarter_figures(session: Session, quarter: Quarter, on: date) -> dict[str, Any]:
+    """Every figure of the quarter's pack as of `on` (the trend is added by the compiler)."""
+    scope = Scope.of(session, quarter, on)
+    return {
+        "period": str(quarter),
+        "first_day": quarter.first_day.isoformat(),
+        "last_day": quarter.last_day.isoformat(),
+        "as_of": on.isoformat(),
+        "audits": audit_figures(session, scope),
+        "judgements": judgement_figures(session, quarter, scope.teams),
+        "actions": action_figures(session, scope),
+        **evidence.good_practice_and_risk(session, scope),
+        "feedback": evidence.feedback(session, scope),
+        "difficulties": evidence.difficulties(session, scope),
+        "makeup": evidence.makeup(session, scope),
+        "plan": evidence.plan_figures(session, scope),
+    }
 
 
 def compile_quarter(session: Session, quarter: Quarter, on: date) -> QuarterPack:
@@ -125,7 +151,7 @@ def trend(session: Session, quarter: Quarter, current: dict[str, Any]) -> dict[s
             columns.append({"sections": [], "overall": None})
             sources.append("no audits")
         else:
-            columns.append(_judgements(session, q))
+            columns.append(judgement_figures(session, q))
             sources.append("live")
     sections: list[str] = []
     for col in [current, *columns]:

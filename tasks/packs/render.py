@@ -45,7 +45,7 @@ def write_atomically(path: Path, write: Callable[[Path], None]) -> Path:
     return path
 
 
-def _long_date(day: date | str) -> str:
+def long_date(day: date | str) -> str:
     day = date.fromisoformat(day) if isinstance(day, str) else day
     return f"{day:%-d %B %Y}"
 
@@ -96,9 +96,9 @@ def quarter_html(pack: QuarterPack, service: str) -> str:
         narrative=pack.narrative,
         charts=quarter_charts(f),
         section_names=[s["section"] for s in f["judgements"]["sections"]],
-        first_day=_long_date(f["first_day"]),
-        last_day=_long_date(f["last_day"]),
-        compiled_on=_long_date(pack.on),
+        first_day=long_date(f["first_day"]),
+        last_day=long_date(f["last_day"]),
+        compiled_on=long_date(pack.on),
         fy=f"{pack.quarter.year}-{(pack.quarter.year + 1) % 100:02d}",
         css=Markup((TEMPLATES / "packs" / "pack.css").read_text(encoding="utf-8")),  # noqa: S704
     )
