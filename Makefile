@@ -29,7 +29,7 @@ run: $(STAMP)
 	@$(BIN)/yotqa timetable --months 2
 	@$(BIN)/yotqa outbox examples
 	@echo
-	@$(BIN)/yotqa serve --run-sample
+	@$(BIN)/yotqa serve --run-due
 
 ## make test: set up and run the whole test suite (SQLite and PostgreSQL)
 test: $(STAMP)
@@ -42,6 +42,8 @@ bench: $(STAMP)
 	@$(BIN)/python benchmarks/import_cases.py
 	@$(BIN)/python benchmarks/sampling_estate.py
 	@$(BIN)/python benchmarks/quarterly_pack.py --services 6
+	@$(BIN)/python benchmarks/simulated_year.py --services 4 --overhead
+	@$(BIN)/python benchmarks/outbox.py --postgres postgresql://postgres@127.0.0.1:5432/test
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -110,7 +110,11 @@ def main() -> None:
             out.mkdir()
             times = phases(copy, out)
             whole = sum(v for k, v in times.items() if not k.startswith("charts"))
-            print(f"\none pack, {label} (first in this process)" if label == "cold" else "\none pack, warm")
+            print(
+                f"\none pack, {label} (first in this process)"
+                if label == "cold"
+                else "\none pack, warm"
+            )
             for name, seconds in times.items():
                 print(f"  {name:32} {seconds:6.2f} s")
             print(f"  {'total (target 3 s)':32} {whole:6.2f} s")

@@ -21,6 +21,7 @@ from models.errors import ConfigError
 from models.settings import get_settings
 
 SERVER_START_TIMEOUT = 90
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def _healthy(api_url: str) -> bool:
@@ -42,7 +43,13 @@ def local_server(host: str, port: int) -> Iterator[str]:
             )
         yield configured
         return
-    api_url = f"http://{host}:{port}/api"
+    if host not in LOOPBACK and not os.environ.get("PREFECT_SERVER_API_AUTH_STRING"):
+        raise ConfigError(
+            f"the Prefect server would listen on {host}, beyond this machine, with no password: "
+            "set PREFECT_SERVER_API_AUTH_STRING='admin:a-long-secret' (and PREFECT_API_AUTH_STRING "
+            "to the same on every client), or keep --host 127.0.0.1"
+        )
+    api_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/api"
     if _healthy(api_url):
         raise ConfigError(f"something already answers on {host}:{port}: stop it, or choose --port")
     var = get_settings().output_dir
@@ -55,6 +62,9 @@ def local_server(host: str, port: int) -> Iterator[str]:
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_SERVER_API_HOST": host,
         "PREFECT_SERVER_API_PORT": str(port),
+        # Create runs up to 400 days ahead (default 100), so every timetable deployment, the
+        # annual ones too, shows its next run in the UI.
+        "PREFECT_SERVER_SERVICES_SCHEDULER_MAX_SCHEDULED_TIME": "P400D",
     }
     log_path = var / "prefect-server.log"
     with log_path.open("ab") as log:
@@ -90,35 +100,62 @@ def local_server(host: str, port: int) -> Iterator[str]:
             process.kill()
 
 
-def trigger_when_ready(
-    deployment: str, parameters: dict[str, object], announce: Callable[[str], None]
-) -> None:
-    """Once `serve` has registered the deployment, start one run of it (in a background thread)."""
+def due_now(start: date) -> list[tuple[str, date]]:
+    """This month's timetable runs due by `start` (each for its own date, in timetable order),
+    then today's chase: what a service starting today would have run already."""
+    from models.settings import get_settings
+    from tasks.timetable import load_timetable, runs_between
+    from tasks.workdays import Month, is_working_day
+
+    timetable = load_timetable(get_settings().timetable_file)
+    due: list[tuple[str, date]] = []
+    for run in runs_between(timetable, Month.of(start).first_day, 1):
+        if run.run_on <= start and (run.entry.flow, run.run_on) not in due:
+            due.append((run.entry.flow, run.run_on))
+    if is_working_day(start):
+        due += [(e.flow, start) for e in timetable.daily]
+    return due
+
+
+def trigger_in_order(runs: list[tuple[str, date]], announce: Callable[[str], None]) -> None:
+    """Once `serve` has registered the deployments, run each in turn (in a background thread),
+    waiting for one to finish before starting the next: later jobs build on earlier ones."""
 
     def worker() -> None:
         from prefect.deployments import run_deployment
 
-        for _ in range(120):
-            try:
-                run = run_deployment(deployment, parameters=parameters, timeout=0)
-                announce(f"Started {deployment} for {parameters}: flow run {run.name}")
+        for flow, day in runs:
+            name = f"{flow}/{flow}"
+            for _ in range(120):
+                try:
+                    run = run_deployment(name, parameters={"as_of": day.isoformat()})
+                    break
+                except Exception:  # noqa: BLE001  (not registered yet: try again shortly)
+                    time.sleep(1)
+            else:
+                announce(f"Could not start {flow}: it was never registered")
                 return
-            except Exception:  # noqa: BLE001  (not registered yet: try again shortly)
-                time.sleep(1)
-        announce(f"Could not start {deployment}: it was never registered")
+            state = run.state.name if run.state else "unknown"
+            announce(f"Ran {flow} for {day}: {state} (flow run {run.name})")
 
     threading.Thread(target=worker, daemon=True).start()
 
 
-def serve_all(start: date, announce: Callable[[str], None], trigger_sample: bool) -> None:
-    """Serve every deployment until interrupted (Ctrl+C); deployments stay unpaused on exit."""
+def serve_all(
+    start: date, announce: Callable[[str], None], *, run_due: bool, only: str | None = None
+) -> None:
+    """Serve every deployment until interrupted (Ctrl+C); deployments stay unpaused on exit.
+
+    With `run_due`, first run what is due by `start` (`only` that flow, if given)."""
     from prefect import serve
 
     from deployments.build import build_deployments
 
     deployments = build_deployments(start)
-    if trigger_sample:
-        trigger_when_ready(
-            "sample-and-assign/sample-and-assign", {"as_of": start.isoformat()}, announce
+    if run_due or only:
+        due = [(f, d) for f, d in due_now(start) if only is None or f == only]
+        announce(
+            f"Running what is due by {start}: " + ", ".join(f"{f} ({d})" for f, d in due) + "."
         )
+        trigger_in_order(due, announce)
     serve(*deployments, pause_on_shutdown=False, print_starting_message=False)

@@ -1,1 +1,10 @@
-"""Prefect flows of the timetable, and the `yotqa` command line that runs them."""
+"""Prefect flows of the timetable, and the `yotqa` command line that runs them.
+
+Every process of the product (the command line, `yotqa serve`, a worker running a flow) imports
+this package first. What it writes holds personal data (the database and its WAL journal, packs,
+emails, exports): new files and folders are for their owner only.
+"""
+
+import os
+
+os.umask(0o077)

@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, time
 
 from prefect import flow
 from prefect.artifacts import create_table_artifact
 
-from flows.sample_and_assign import scheduled_day
+from flows.guard import daily_run_day
 from tasks.jobs import chase_items, send_outbox
+
+
+def chase_time() -> time:
+    """When the daily chase runs, from the timetable (a later day's run overtakes a late one)."""
+    from models.settings import get_settings
+    from tasks.timetable import load_timetable
+
+    timetable = load_timetable(get_settings().timetable_file)
+    return next(e.time for e in timetable.daily if e.flow == "chase-overdue")
 
 
 @flow(name="chase-overdue")
 def chase_overdue(as_of: date | None = None) -> dict[str, object]:
     """Remind before deadlines, chase after them, escalate later: one digest per person per day."""
-    day = as_of or scheduled_day()
+    day = daily_run_day(as_of, chase_time())
+    if day is None:
+        return {"skipped": "overtaken by a later day's chase"}
     report = chase_items(day)
     create_table_artifact(
         key=f"chase-{day:%Y%m%d}",

@@ -42,6 +42,14 @@ class Commands(TyperGroup):
         except YotqaError as exc:
             err.print(f"error: {exc}", markup=False)
             raise typer.Exit(1) from None
+        except OSError as exc:  # disk full, permission denied, a folder that is a file...
+            where = f" {exc.filename}" if exc.filename else ""
+            err.print(
+                f"error: cannot write or read{where}: {exc.strerror or exc}. Nothing half-written "
+                "was left in place: free some space or fix the permission, then run it again.",
+                markup=False,
+            )
+            raise typer.Exit(1) from None
 
 
 @contextmanager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -190,6 +191,57 @@ def run_feedback_report(
     )
 
 
+NOTICE_HELP = {
+    "audits-due": "T4: on the month's audit deadline, where the month's audits stand, to the service manager.",
+    "management-meeting-pack": "T5: the month's performance data (case-level data set) for the management meeting.",
+    "quarterly-review": "T6: last quarter's pack, audits not done and why (D4), peer audit day findings, to meeting and board.",
+    "staff-qa-forum": "T7: ask the service manager to hold the staff QA forum, with the last four quarters' figures.",
+    "appraisal-objectives": "T12: each operational manager gets their case managers' QA figures and suggested objectives.",
+}
+
+
+def _notice_command(name: str) -> None:
+    def command(
+        as_of: Annotated[
+            str | None, typer.Option("--as-of", help="The day, YYYY-MM-DD (default today).")
+        ] = None,
+    ) -> None:
+        from tasks.jobs import notice
+
+        result = notice.fn(name, date_option(as_of))
+        figures = "; ".join(f"{k} {v}" for k, v in result["figures"])
+        _send_and_report(
+            f"{result['row']} {result['task']}, {result['period']} (due by {result['due_by']}): "
+            f"{figures}. {result['emails']} notices queued."
+        )
+
+    command.__doc__ = NOTICE_HELP[name]
+    run_app.command(name)(command)
+
+
+for _name in NOTICE_HELP:
+    _notice_command(_name)
+
+
+@run_app.command("peer-audit-day")
+def run_peer_audit_day(
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="The day, YYYY-MM-DD (default today).")
+    ] = None,
+) -> None:
+    """T9: plan the peer audit day (in its month), or after the day, report its results and agreement."""
+    from tasks.jobs import peer_audit_day_report, plan_peer_audit_day
+
+    day = date_option(as_of)
+    plan = plan_peer_audit_day.fn(day)
+    out.print(plan["markdown"])
+    if plan["report_due"]:
+        report = peer_audit_day_report.fn(plan["period"])
+        out.print(report["markdown"])
+        out.print(f"Written to {report['xlsx']}")
+    _send_and_report("Peer audit day.")
+
+
 def _send_and_report(line: str) -> None:
     from tasks.outbox import send_pending
 
@@ -315,6 +367,62 @@ def export_selections_command(
     out.print(f"{count} selections written to {written}")
 
 
+def deploy(
+    work_pool: Annotated[
+        str, typer.Option("--work-pool", help="The process work pool the workers take runs from.")
+    ] = "yotqa",
+    write_only: Annotated[
+        bool, typer.Option("--write-only", help="Only write prefect.yaml; deploy nothing.")
+    ] = False,
+) -> None:
+    """Write prefect.yaml from the timetable and deploy it to the Prefect server at PREFECT_API_URL,
+    for workers (`prefect worker start --pool yotqa`); see the README's Deployment section."""
+    import subprocess
+    import sys
+
+    from deployments.prefect_yaml import ROOT, write_prefect_yaml
+    from tasks.workdays import today
+
+    path = write_prefect_yaml(today(), pool=work_pool)
+    out.print(f"Wrote {path} (schedules from {today()}; run `yotqa deploy` again within a year).")
+    if write_only:
+        return
+    if not os.environ.get("PREFECT_API_URL"):
+        fail(
+            "PREFECT_API_URL is not set: point it at your Prefect server (and set "
+            "PREFECT_API_AUTH_STRING if it asks for one), or use --write-only"
+        )
+    prefect = str(Path(sys.executable).parent / "prefect")
+    env = {**os.environ, "YOTQA_HOME": str(ROOT), "DO_NOT_TRACK": "1"}
+    inspect = subprocess.run(
+        [prefect, "work-pool", "inspect", work_pool], env=env, capture_output=True, text=True
+    )
+    if inspect.returncode != 0:
+        created = subprocess.run(
+            [prefect, "work-pool", "create", work_pool, "--type", "process"],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        if created.returncode != 0:
+            fail(f"could not create the work pool {work_pool!r}: {created.stdout}{created.stderr}")
+        out.print(f"Created the process work pool {work_pool!r}.")
+    deployed = subprocess.run(
+        [prefect, "--no-prompt", "deploy", "--all", "--prefect-file", str(path)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    if deployed.returncode != 0:
+        err.print(deployed.stdout[-3000:] + deployed.stderr[-3000:])
+        fail("prefect deploy failed (its output is above)")
+    out.print(
+        f"Deployed to {os.environ['PREFECT_API_URL']}. Start workers with:\n"
+        f"  YOTQA_HOME={ROOT} {prefect} worker start --pool {work_pool}"
+    )
+
+
 def serve(
     host: Annotated[
         str,
@@ -323,11 +431,18 @@ def serve(
         ),
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port for the local Prefect server.")] = 4200,
+    run_due: Annotated[
+        bool,
+        typer.Option(
+            "--run-due/--no-run-due",
+            help="At start, run this month's timetable jobs due by today, each for its own date, "
+            "and today's chase (re-running one changes nothing).",
+        ),
+    ] = False,
     run_sample: Annotated[
         bool,
         typer.Option(
-            "--run-sample/--no-run-sample",
-            help="Run this month's sample once at start (it changes nothing if already drawn).",
+            "--run-sample/--no-run-sample", help="At start, run only this month's sample."
         ),
     ] = False,
 ) -> None:
@@ -340,19 +455,32 @@ def serve(
     settings = get_settings()
     if not os.environ.get("PREFECT_API_URL"):
         out.print(f"Starting a local Prefect server on {host}:{port} (about 10 seconds)...")
-    with local_server(host, port) as api_url:
-        ui = api_url.removesuffix("/api")
-        out.print(f"Prefect UI: {ui}  (deployments, runs, artifacts)")
-        out.print(
-            f"Emails: {settings.output_dir / 'outbox'} (as .eml files)"
-            if not settings.smtp_host
-            else f"Emails: sent through {settings.smtp_host}:{settings.smtp_port}"
-        )
-        out.print(
-            f"Exports: {settings.output_dir / 'exports'}   Server log: {settings.output_dir / 'prefect-server.log'}"
-        )
-        out.print("Serving the timetable's deployments. Stop with Ctrl+C.")
-        try:
-            serve_all(today(), lambda line: out.print(line), run_sample)
-        except KeyboardInterrupt:
-            out.print("Stopped.")
+
+    def stop(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt  # a service manager's stop or a closed terminal: stop cleanly
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGHUP, stop)
+    try:
+        with local_server(host, port) as api_url:
+            ui = api_url.removesuffix("/api")
+            out.print(f"Prefect UI: {ui}  (deployments, runs, artifacts)")
+            out.print(
+                f"Emails: {settings.output_dir / 'outbox'} (as .eml files)"
+                if not settings.smtp_host
+                else f"Emails: sent through {settings.smtp_host}:{settings.smtp_port}"
+            )
+            out.print(
+                f"Packs: {settings.output_dir / 'packs'}   Reports: {settings.output_dir / 'reports'}   "
+                f"Exports: {settings.output_dir / 'exports'}"
+            )
+            out.print(f"Server log: {settings.output_dir / 'prefect-server.log'}")
+            out.print("Serving the timetable's deployments. Stop with Ctrl+C.")
+            serve_all(
+                today(),
+                lambda line: out.print(line),
+                run_due=run_due,
+                only="sample-and-assign" if run_sample and not run_due else None,
+            )
+    except KeyboardInterrupt:
+        out.print("Stopped: the Prefect server is shut down; scheduled runs stay for next time.")

@@ -8,7 +8,7 @@ from datetime import date
 from prefect import flow
 from prefect.artifacts import create_link_artifact, create_table_artifact
 
-from flows.sample_and_assign import scheduled_day
+from flows.guard import run_day
 from tasks.jobs import case_level_data as build_data_set
 from tasks.jobs import exception_report as build_exceptions
 from tasks.jobs import feedback_data, send_outbox, team_audits
@@ -35,7 +35,7 @@ def _publish(
 @flow(name="case-level-data")
 def case_level_data(as_of: date | None = None) -> dict[str, object]:
     """T2: the case-level data set for the monthly management meeting, as XLSX."""
-    result = build_data_set(as_of or scheduled_day())
+    result = build_data_set(run_day(as_of))
     _publish(
         "case-level-data",
         result,
@@ -48,7 +48,7 @@ def case_level_data(as_of: date | None = None) -> dict[str, object]:
 @flow(name="exception-report")
 def exception_report(as_of: date | None = None) -> dict[str, object]:
     """T3: data-quality exceptions per team, each with its fix; team managers told; fixes counted."""
-    result = build_exceptions(as_of or scheduled_day())
+    result = build_exceptions(run_day(as_of))
     _publish(
         "exceptions",
         result,
@@ -62,7 +62,7 @@ def exception_report(as_of: date | None = None) -> dict[str, object]:
 @flow(name="team-audits-report")
 def team_audits_report(as_of: date | None = None) -> dict[str, object]:
     """Fig. 2: the monthly report on cases audited by team managers, for the service manager."""
-    result = team_audits(as_of or scheduled_day())
+    result = team_audits(run_day(as_of))
     _publish("team-audits", result, result["rows"], "Cases audited by team managers")
     send_outbox()
     return result
@@ -71,7 +71,7 @@ def team_audits_report(as_of: date | None = None) -> dict[str, object]:
 @flow(name="feedback-report")
 def feedback_report(as_of: date | None = None) -> dict[str, object]:
     """Fig. 2: service-user feedback data for managers, this month and the year to date."""
-    result = feedback_data(as_of or scheduled_day())
+    result = feedback_data(run_day(as_of))
     _publish("feedback", result, result["by_source"], "Service-user feedback")
     send_outbox()
     return result

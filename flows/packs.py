@@ -7,7 +7,7 @@ from datetime import date
 from prefect import flow
 from prefect.artifacts import create_link_artifact, create_markdown_artifact
 
-from flows.sample_and_assign import scheduled_day
+from flows.guard import run_day
 from tasks.jobs import quarterly_pack as compile_quarterly
 from tasks.jobs import send_outbox
 from tasks.workdays import Quarter
@@ -28,7 +28,7 @@ def _publish(name: str, result: dict[str, object]) -> None:
 @flow(name="quarterly-pack")
 def quarterly_pack(as_of: date | None = None, quarter: str | None = None) -> dict[str, object]:
     """T10: the quarterly QA progress report for the quarter before `as_of` (or `quarter`), emailed."""
-    day = as_of or scheduled_day()
+    day = run_day(as_of)
     period = quarter or str(Quarter.containing(day).previous())
     result = compile_quarterly(period, day)
     _publish("quarterly-pack", result)
@@ -46,7 +46,7 @@ def annual_pack(as_of: date | None = None, year: int | None = None) -> dict[str,
     from tasks.jobs import annual_pack as compile_annual
     from tasks.workdays import financial_year
 
-    day = as_of or scheduled_day()
+    day = run_day(as_of)
     result = compile_annual(year or financial_year(day), day)
     _publish("annual-pack", result)
     send_outbox()

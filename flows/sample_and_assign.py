@@ -7,22 +7,16 @@ from datetime import date
 from prefect import flow
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 
+from flows.guard import run_day
 from tasks.jobs import draw_and_assign, export_selections, selection_report, send_outbox
 from tasks.sampling.report import makeup_markdown
-from tasks.workdays import Month, london_date
-
-
-def scheduled_day() -> date:
-    """The London date the run was scheduled for: a run fired late still works for its own day."""
-    from prefect.runtime import flow_run
-
-    return london_date(flow_run.scheduled_start_time)
+from tasks.workdays import Month
 
 
 @flow(name="sample-and-assign", log_prints=False)
 def sample_and_assign(as_of: date | None = None) -> dict[str, object]:
     """Draw the management team's audit sample for the month of `as_of`, assign it, and send the emails."""
-    day = as_of or scheduled_day()
+    day = run_day(as_of)
     period = str(Month.of(day))
     result = draw_and_assign(day)
     report = selection_report(period)

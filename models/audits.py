@@ -59,8 +59,18 @@ class Audit(SQLModel, table=True):
     """One assigned audit: who audits what, why it was chosen, and what became of it."""
 
     __table_args__ = (
-        # No second audit of the same case, kind and period (S11).
-        sa.UniqueConstraint("case_id", "kind", "period"),
+        # No second audit of the same case, kind and period (S11), except at the peer audit day,
+        # where two auditors may audit one case so their agreement can be measured (T9).
+        sa.Index(
+            "uq_audit_case_kind_period",
+            "case_id",
+            "kind",
+            "period",
+            unique=True,
+            sqlite_where=sa.text("kind <> 'peer'"),
+            postgresql_where=sa.text("kind <> 'peer'"),
+        ),
+        sa.UniqueConstraint("case_id", "kind", "period", "auditor_id"),
         sa.CheckConstraint("due_on >= assigned_on", name="due_after_assigned"),
     )
 

@@ -211,3 +211,40 @@ def annual_pack(year: int, as_of: date, email: bool = True) -> dict[str, Any]:
         "pages": files.pages,
         "emailed": bool(sent),
     }
+
+
+@task(name="queue-notice")
+def notice(flow: str, as_of: date) -> dict[str, Any]:
+    """T4, T5, T6, T7, T12: write the notice's attachments and queue it for the right people."""
+    from tasks.programme.notices import NOTICES
+
+    with session_scope() as session:
+        result = NOTICES[flow](session, as_of, get_settings().output_dir)
+    return {**asdict(result), "markdown": result.markdown()}
+
+
+@task(name="plan-peer-audit-day")
+def plan_peer_audit_day(as_of: date) -> dict[str, Any]:
+    """T9: choose participants, allocate two case files each, record and queue the emails."""
+    from tasks.programme.peer_day import plan_peer_day
+
+    with session_scope() as session:
+        plan = plan_peer_day(session, as_of)
+    return {**asdict(plan), "report_due": plan.report_due, "markdown": plan.markdown()}
+
+
+@task(name="peer-audit-day-report")
+def peer_audit_day_report(period: str) -> dict[str, Any]:
+    """T9R: the day's results and the auditors' agreement, written and sent (once)."""
+    from tasks.programme.peer_day import peer_report, send_report
+
+    with session_scope() as session:
+        report = peer_report(session, period, get_settings().output_dir)
+        sent = send_report(session, report)
+    return {
+        "period": period,
+        "complete": report.complete,
+        "xlsx": str(report.xlsx),
+        "emails": sent,
+        "markdown": report.markdown(),
+    }

@@ -10,6 +10,8 @@ from __future__ import annotations
 import csv
 import logging
 import random
+import time
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -18,8 +20,17 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from models import ActionPoint, Audit, Case, Staff, Team
-from models.enums import ActionStatus, AnswerType, AuditStatus, FeedbackSource, Judgement, YesNo
+from models import ActionPoint, Audit, Case, EmailMessage, Staff, Team
+from models.enums import (
+    ActionStatus,
+    AnswerType,
+    AuditKind,
+    AuditStatus,
+    FeedbackSource,
+    Judgement,
+    Role,
+    YesNo,
+)
 from models.settings import Settings, get_settings
 from tasks.recording.form import ActionIn, Answer, AuditForm
 from tasks.recording.record import complete_action, mark_not_done, questions_for, record_audit
@@ -136,12 +147,18 @@ def filled_form(
         chance = p
         if q.section == WEAK_SECTION and case is not None and case.team_id == weak_team_id:
             chance = p - 0.35
-        ok = rng.random() < chance
+        # Two peer auditors of one case see the same file: mostly the same answer (T9 agreement).
+        seen = (
+            _rng(seed, f"case-{q.code}", case.id or 0)
+            if audit.kind is AuditKind.PEER and case is not None and rng.random() < 0.8
+            else rng
+        )
+        ok = seen.random() < chance
         if q.answer_type is AnswerType.JUDGEMENT:
             if rng.random() < 0.04:
                 value = Judgement.NOT_APPLICABLE.value
             elif ok:
-                value = _pick(rng, [("sufficient", 50), ("good", 36), ("excellent", 14)])
+                value = _pick(seen, [("sufficient", 50), ("good", 36), ("excellent", 14)])
             else:
                 value, weak = Judgement.INSUFFICIENT.value, weak + 1
         elif q.answer_type is AnswerType.YES_NO:
@@ -275,10 +292,12 @@ def simulate_span(
     *,
     seed: int = 1,
     sample: Callable[[Session, date], object] | None = None,
+    jobs: Callable[[Session, date], None] | None = None,
     progress: Callable[[date], None] | None = None,
     weak_team_id: int | None = None,
 ) -> SpanResult:
-    """Each working day: draw the month's sample on its first working day, then let people work."""
+    """Each working day: the day's jobs (by default only the month's sample, on its first working
+    day; `jobs` runs the whole timetable instead), then people work."""
     from tasks.sampling.monthly import sample_month
 
     draw = sample or sample_month
@@ -288,24 +307,29 @@ def simulate_span(
     while day <= end:
         if is_working_day(day):
             if day == first_working_day(day.year, day.month):
-                draw(session, day)
                 monthly_feedback(
                     session, day, seed=seed, directory=settings.output_dir / "simulated"
                 )
                 result.samples += 1
                 result.months.append(f"{day:%Y-%m}")
+                if jobs is None:
+                    draw(session, day)
+            if jobs is not None:
+                session.commit()  # the jobs use sessions of their own
+                jobs(session, day)
             r = act_as_auditors(
                 session, day, seed=seed, start=start, settings=settings, weak_team_id=weak_team_id
             )
             result.recorded += r.recorded
             result.not_done += r.not_done
             result.actions_completed += act_as_owners(session, day, seed=seed)
+            session.commit()
             result.days += 1
         if progress:
             progress(day)
         day += timedelta(days=1)
     log.info(
-        "simulated %s to %s: %d samples, %d audits recorded, %d not done, %d actions completed",
+        "simulated %s to %s: %d months, %d audits recorded, %d not done, %d actions completed",
         start,
         end,
         result.samples,
@@ -313,4 +337,130 @@ def simulate_span(
         result.not_done,
         result.actions_completed,
     )
+    return result
+
+
+def staff_change(session: Session, day: date, *, seed: int) -> str:
+    """Mid-year turnover: an operational manager leaves (the daily chase hands their open audits
+    to a colleague) and a successor takes over their team and its case managers."""
+    from tasks.demo import FIRST_NAMES, SURNAMES
+
+    managers = session.exec(
+        select(Staff)
+        .where(
+            Staff.role == Role.OPERATIONAL_MANAGER,
+            Staff.active == sa.true(),
+            Staff.team_id.is_not(None),  # type: ignore[union-attr]
+        )
+        .order_by(Staff.id)
+    ).all()
+    if len(managers) < 2:
+        return ""
+    rng = random.Random(f"{seed}:turnover:{day}")
+    leaver = rng.choice(list(managers))
+    taken = set(session.exec(select(Staff.email)))
+    first, last = rng.choice(FIRST_NAMES), rng.choice(SURNAMES)
+    domain = leaver.email.split("@", 1)[1]
+    email = f"{first}.{last}".lower().replace("-", "") + f"@{domain}"
+    while email in taken:
+        email = email.replace("@", "1@", 1)
+    successor = Staff(
+        email=email,
+        name=f"{first} {last}",
+        role=Role.OPERATIONAL_MANAGER,
+        team_id=leaver.team_id,
+        line_manager_id=leaver.line_manager_id,
+    )
+    session.add(successor)
+    leaver.active = False
+    session.add(leaver)
+    session.flush()
+    for report in session.exec(select(Staff).where(Staff.line_manager_id == leaver.id)):
+        report.line_manager_id = successor.id
+        session.add(report)
+    session.commit()
+    log.info("simulated turnover on %s: an operational manager left, a successor joined", day)
+    return f"{leaver.name} left on {day}; {successor.name} took over the team"
+
+
+@dataclass
+class TimetableResult:
+    span: SpanResult
+    runs: Counter[str] = field(default_factory=Counter)
+    seconds: Counter[str] = field(default_factory=Counter)
+    sent: int = 0
+    emails: dict[str, int] = field(default_factory=dict)
+    files: dict[str, int] = field(default_factory=dict)
+    events: list[str] = field(default_factory=list)
+
+
+def timetable_days(start: date, end: date) -> dict[date, list[str]]:
+    """The flows the timetable runs on each day of [start, end] (rows sharing a flow run once)."""
+    from tasks.timetable import load_timetable, runs_between
+
+    timetable = load_timetable(get_settings().timetable_file)
+    months = (end.year - start.year) * 12 + end.month - start.month + 1
+    by_day: dict[date, list[str]] = defaultdict(list)
+    for run in sorted(
+        runs_between(timetable, start, months), key=lambda r: (r.run_on, r.entry.time)
+    ):
+        if run.run_on <= end and run.entry.flow not in by_day[run.run_on]:
+            by_day[run.run_on].append(run.entry.flow)
+    daily = [e.flow for e in timetable.daily]
+    day, out = start, {}
+    while day <= end:
+        if is_working_day(day):
+            out[day] = by_day.get(day, []) + daily
+        day += timedelta(days=1)
+    return out
+
+
+def simulate_timetable(
+    session: Session,
+    start: date,
+    end: date,
+    *,
+    seed: int = 1,
+    progress: Callable[[date], None] | None = None,
+    weak_team_id: int | None = None,
+) -> TimetableResult:
+    """Run the whole timetable day by day over [start, end] with simulated auditors and owners:
+    every job as its deployment would run it (without Prefect), every email through the outbox."""
+    from tasks.direct import JOBS, send_outbox
+
+    plan = timetable_days(start, end)
+    result = TimetableResult(SpanResult())
+    # One staff change a year, in the middle of a month's audits (the 10th working day of September).
+    turnover = {
+        add_working_days(first_working_day(y, 9), 9) for y in range(start.year, end.year + 1)
+    }
+
+    def day_jobs(session: Session, day: date) -> None:
+        if day in turnover:
+            result.events.append(staff_change(session, day, seed=seed))
+        for flow in plan.get(day, []):
+            started = time.perf_counter()
+            JOBS[flow](day)
+            result.runs[flow] += 1
+            result.seconds[flow] += time.perf_counter() - started
+        result.sent += send_outbox()["sent"]
+
+    result.span = simulate_span(
+        session,
+        start,
+        end,
+        seed=seed,
+        jobs=day_jobs,
+        progress=progress,
+        weak_team_id=weak_team_id,
+    )
+    result.sent += send_outbox()["sent"]
+    result.emails = dict(
+        session.execute(sa.select(EmailMessage.kind, sa.func.count()).group_by(EmailMessage.kind))
+        .tuples()
+        .all()
+    )
+    output = get_settings().output_dir
+    for folder in ("packs", "reports", "exports"):
+        result.files[folder] = sum(1 for p in (output / folder).rglob("*") if p.is_file())
     return result

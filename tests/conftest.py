@@ -20,6 +20,9 @@ from models.db import make_engine, upgrade  # noqa: E402
 from models.settings import get_settings  # noqa: E402
 from tasks.question_sets import sync_question_sets  # noqa: E402
 
+# The simulated year shared by the pack tests (its session fixture is built once for all).
+pytest_plugins = ["tests.pack_world"]
+
 POSTGRES_URL = os.environ.get(
     "YOTQA_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )

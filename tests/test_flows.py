@@ -52,13 +52,19 @@ def test_sample_and_assign_flow_runs_and_reports(prefect_harness, cli, session: 
 
 # Every deployment `yotqa serve` offers; the serve test expects the same list from the server.
 DEPLOYMENTS = {
-    "sample-and-assign",
-    "case-level-data",
-    "exception-report",
-    "team-audits-report",
-    "feedback-report",
-    "quarterly-pack",
-    "annual-pack",
+    "sample-and-assign",  # T1, T11
+    "case-level-data",  # T2
+    "exception-report",  # T3
+    "audits-due",  # T4
+    "management-meeting-pack",  # T5
+    "quarterly-review",  # T6
+    "staff-qa-forum",  # T7
+    "annual-pack",  # T8, T13
+    "peer-audit-day",  # T9
+    "quarterly-pack",  # T10
+    "appraisal-objectives",  # T12
+    "team-audits-report",  # F1
+    "feedback-report",  # F2
     "chase-overdue",
     "record-audit",
     "send-outbox",
@@ -142,29 +148,57 @@ def test_chase_schedule_is_every_working_day_at_eight() -> None:
     ]  # 25, 28 holidays
 
 
-@pytest.mark.parametrize(
-    "flow_name",
-    [
-        "sample-and-assign",
-        "case-level-data",
-        "exception-report",
-        "team-audits-report",
-        "feedback-report",
-    ],
-)
-def test_each_timetable_deployment_runs_when_the_timetable_says(flow_name: str) -> None:
-    """The next twelve scheduled runs equal the timetable's runs for that flow, at its time, London."""
+def test_schedules_for_twelve_months_equal_what_yotqa_timetable_prints(offline_cli) -> None:
+    """Every row T1-T13 (and F1, F2) has a deployment; over the next twelve months (and November 2027, for T9) each one runs
+    on exactly the days and at the times `yotqa timetable` prints for its rows."""
+    import re
+
     from deployments.build import build_deployments
 
-    start = date(2026, 11, 25)
-    deployment = next(d for d in build_deployments(start) if d.name == flow_name)
-    dates = _next_dates(deployment.schedules[0].schedule, datetime(2026, 11, 25, tzinfo=LONDON), 12)
-    timetable = load_timetable(get_settings().timetable_file)
-    expected = sorted(
-        {
-            datetime.combine(r.run_on, r.entry.time, LONDON)
-            for r in runs_between(timetable, start, 14)
-            if r.entry.flow == flow_name
+    result = offline_cli("timetable", "--from", "2026-11-26", "--months", "13")
+    assert result.exit_code == 0, result.stderr
+    printed = set()
+    for line in result.stdout.splitlines():
+        cells = [c.strip() for c in re.split("[│|]", line) if c.strip()]
+        if len(cells) >= 3 and re.fullmatch(r"\d{4}-\d{2}-\d{2}", cells[0]):
+            printed.add((cells[0], cells[1], cells[2]))
+    assert {row for _, _, row in printed} >= {f"T{n}" for n in range(1, 14)}
+
+    start, end = datetime(2026, 11, 26, tzinfo=LONDON), datetime(2027, 12, 1, tzinfo=LONDON)
+    covered = set()
+    for d in build_deployments(date(2026, 11, 26)):
+        rows = {t for t in d.tags if re.fullmatch(r"[TF]\d+R?", t)}
+        if not rows:
+            continue
+        covered |= rows
+        assert len(d.schedules) == 1 and d.schedules[0].schedule.timezone == "Europe/London"
+        runs = {
+            (f"{when:%Y-%m-%d}", f"{when:%H:%M}")
+            for when in _next_dates(d.schedules[0].schedule, start, 120)
+            if when < end
         }
-    )[:12]
-    assert dates == expected
+        assert runs == {(day, at) for day, at, row in printed if row in rows}, d.name
+    assert covered == {row for _, _, row in printed}  # every printed row has its deployment
+    assert ("2027-01-04", "07:00", "T10") in printed  # 1 January is a bank holiday
+    assert ("2026-12-01", "07:00", "T11") in printed
+
+
+def test_prefect_yaml_holds_the_same_deployments_for_a_process_work_pool() -> None:
+    """prefect.yaml (for `prefect deploy --all` and workers) is what `yotqa deploy` generates from
+    the timetable on the day in its header: regenerate it when the timetable or flows change."""
+    import re
+
+    import yaml
+
+    from deployments.prefect_yaml import PREFECT_YAML, prefect_yaml
+
+    text = PREFECT_YAML.read_text(encoding="utf-8")
+    generated_on = date.fromisoformat(re.search(r"on (\d{4}-\d{2}-\d{2})", text)[1])  # type: ignore[index]
+    committed = yaml.safe_load(text)
+    assert committed == prefect_yaml(generated_on), "run `yotqa deploy --write-only` and commit"
+    assert {d["name"] for d in committed["deployments"]} == DEPLOYMENTS
+    assert {d["work_pool"]["name"] for d in committed["deployments"]} == {"yotqa"}
+    step = committed["pull"][0]["prefect.deployments.steps.set_working_directory"]
+    assert step["directory"] == "{{ $YOTQA_HOME }}"
+    for d in committed["deployments"]:
+        assert all(s["timezone"] == "Europe/London" and s["slug"] for s in d["schedules"])

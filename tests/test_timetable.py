@@ -18,10 +18,11 @@ SHIPPED = get_settings().timetable_file
 
 def test_shipped_timetable_has_t1_to_t13_and_the_daily_chase() -> None:
     tt = load_timetable(SHIPPED)
-    assert [e.id for e in tt.scheduled] == [f"T{i}" for i in range(1, 14)] + [
+    ids = [e.id for e in tt.scheduled]
+    assert ids == [f"T{i}" for i in range(1, 10)] + ["T9R"] + [f"T{i}" for i in range(10, 14)] + [
         "F1",
         "F2",
-    ]  # Fig. 2's monthly reports
+    ]  # T9's report in December; Fig. 2's monthly reports
     assert [e.flow for e in tt.daily] == ["chase-overdue"]
 
 

@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 from models import Audit, Case, Question, QuestionSet, Staff
 from models.enums import AnswerType
 from models.errors import InvalidInput
-from tasks.recording.form import ActionIn, Answer, AuditForm, FormInvalid
+from tasks.recording.form import AuditForm, FormInvalid
 from tasks.xlsx import safe_cell
 
 CHOICES = {
@@ -161,16 +161,17 @@ def _from_xlsx(path: Path) -> dict[str, Any]:
     answers = {}
     for row in list(book["Questions"].iter_rows(values_only=True))[1:]:
         if row and row[0]:
-            answers[str(row[0]).strip()] = Answer(
-                value=_plain(row[4]), evidence=str(row[5] or "").strip()
-            )
-    actions = [
-        ActionIn(
-            priority=_int(r[0]),
-            text=str(r[1] or ""),
-            owner_email=str(r[2] or ""),
-            deadline=_when(r[3]),
-        )
+            answers[str(row[0]).strip()] = {
+                "value": _plain(row[4]),
+                "evidence": str(row[5] or "").strip(),
+            }
+    actions = [  # plain values: the form's one validation names every problem
+        {
+            "priority": _int(r[0]),
+            "text": str(r[1] or ""),
+            "owner_email": str(r[2] or ""),
+            "deadline": _when(r[3]),
+        }
         for r in list(book["Actions"].iter_rows(values_only=True))[1:]
         if r and any(v is not None for v in r[:4])
     ]

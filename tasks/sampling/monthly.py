@@ -289,11 +289,12 @@ def record(
     *,
     theme: str = "",
     requested_by: Staff | None = None,
+    due: date | None = None,
 ) -> list[Audit]:
     """S12: the manifest of every run, and the audits it assigns (S10 three-way flag, D2 deadline)."""
     question_sets = {code: _question_set(session, code) for code in {p.question_set for p in plans}}
     line_manager = dict(session.execute(sa.select(Staff.id, Staff.line_manager_id)).tuples().all())
-    due = due_date(period, on)
+    due = due or due_date(period, on)
     audits: list[Audit] = []
     for plan in plans:
         eligible = [c for c in plan.pool if in_pool(c, on)]
