@@ -41,8 +41,21 @@ class InputFileError(YotqaError):
         noun = "error" if len(errors) == 1 else "errors"
         super().__init__(f"{len(errors)} {noun} in {file}; {what}")
 
+    SHOWN = 100  # a file with thousands of bad cells: the first ones, then a count per column
+
     def lines(self) -> list[str]:
-        return [str(e) for e in self.errors] + [str(self)]
+        shown = [str(e) for e in self.errors[: self.SHOWN]]
+        hidden = self.errors[self.SHOWN :]
+        if hidden:
+            counts: dict[str, int] = {}
+            for e in self.errors:
+                key = f"column '{e.column}'" if e.column else "whole rows"
+                counts[key] = counts.get(key, 0) + 1
+            shown.append(
+                f"{self.file}: ... and {len(hidden):,} more errors not shown. All errors by column: "
+                + ", ".join(f"{k} {n:,}" for k, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+            )
+        return shown + [str(self)]
 
 
 class DataFileError(YotqaError):

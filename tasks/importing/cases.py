@@ -83,6 +83,8 @@ def import_cases(session: Session, path: Path, *, as_of: date) -> ImportReport:
     now = utcnow()
     for number, record in table.rows:
         cells = RowReader(table.name, number, record, errors, personal=PERSONAL)
+        if not cells.readable:
+            continue
         values = _read_case(cells, staff, teams, as_of)
         ref = values.get("case_ref")
         if ref and ref in first_row:
@@ -137,12 +139,12 @@ def _read_case(
     cells: RowReader, staff: dict[str, int], teams: dict[str, int], as_of: date
 ) -> dict[str, Any]:
     values: dict[str, Any] = {
-        "case_ref": cells.text("case_ref", max_length=64),
-        "young_person_ref": cells.text("young_person_ref", max_length=64),
-        "young_person_name": cells.text("young_person_name", max_length=200),
+        "case_ref": cells.label("case_ref", max_length=64),
+        "young_person_ref": cells.label("young_person_ref", max_length=64),
+        "young_person_name": cells.name("young_person_name"),
         "date_of_birth": cells.date("date_of_birth"),
         "gender": cells.choice("gender", Gender),
-        "ethnicity": cells.text("ethnicity", max_length=120),
+        "ethnicity": cells.label("ethnicity"),
         "order_type": cells.choice("order_type", OrderType),
         "opened_on": cells.date("opened_on"),
         "closed_on": cells.date("closed_on", required=False),

@@ -39,10 +39,12 @@ def import_feedback(session: Session, path: Path, *, as_of: date) -> ImportRepor
     seen: dict[str, int] = {}
     for number, record in table.rows:
         cells = RowReader(table.name, number, record, errors)
+        if not cells.readable:
+            continue
         received = cells.date("received_on")
         source = cells.choice("source", FeedbackSource)
         team_id = cells.team("team", teams)
-        case_ref = cells.text("case_ref", required=False, max_length=64)
+        case_ref = cells.label("case_ref", required=False, max_length=64)
         themes_text = cells.text("themes", required=False, max_length=1000) or ""
         summary = cells.text("summary", max_length=4000)
         lessons = cells.text("lessons_learnt", required=False, max_length=4000)

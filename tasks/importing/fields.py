@@ -15,6 +15,10 @@ E = TypeVar("E", bound=LabelledEnum)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _UK = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
+# A person's name: letters of any alphabet, with spaces, hyphens, apostrophes and full stops
+# between them. Markup, formulas and SQL fragments in a name are refused, not stored.
+_NAME = re.compile(r"^[^\W\d_](?:[^\W\d_]|[ '\u2019.\-])*$")
+_FORMULA_START = ("=", "+", "-", "@")
 _TRUE = {"true", "yes", "y", "1", "active"}
 _FALSE = {"false", "no", "n", "0", "inactive", "left"}
 
@@ -45,7 +49,10 @@ class RowReader:
         # Cells of personal data are never echoed into messages (E5).
         self.personal = personal
         self.ok = True
-        if "__error__" in record:
+        # A row the file format could not deliver (an overlong or unreadable field): one error
+        # for the row, and its cells are not checked one by one.
+        self.readable = "__error__" not in record
+        if not self.readable:
             self.error(None, record["__error__"])
 
     def error(self, column: str | None, message: str) -> None:
@@ -64,6 +71,30 @@ class RowReader:
             return ""
         if len(value) > max_length:
             self.error(column, f"{len(value):,} characters is too long: at most {max_length}")
+            return None
+        return value
+
+    def name(self, column: str, *, required: bool = True) -> str | None:
+        """A person's name (staff or young person): letters, spaces, hyphens, apostrophes, dots."""
+        value = self.text(column, required=required, max_length=200)
+        if value and not _NAME.match(value):
+            self.error(
+                column,
+                f"{self._show(column, value)} is not a person's name: use letters, spaces, "
+                "hyphens, apostrophes and full stops only (no markup, formulas or symbols)",
+            )
+            return None
+        return value
+
+    def label(self, column: str, *, required: bool = True, max_length: int = 120) -> str | None:
+        """A short label such as a team's name: no markup, and not a spreadsheet formula."""
+        value = self.text(column, required=required, max_length=max_length)
+        if value and (value.startswith(_FORMULA_START) or any(c in value for c in "<>;")):
+            self.error(
+                column,
+                f"{_quote(value)} cannot be used as a name here: it may not start with = + - @ "
+                "or hold < > ;",
+            )
             return None
         return value
 
@@ -128,7 +159,7 @@ class RowReader:
 
     def team(self, column: str, teams: dict[str, int]) -> int | None:
         """A team named as the staff list names it; its id, or None noting what is known."""
-        name = self.text(column, max_length=120)
+        name = self.label(column)
         if name and name not in teams:
             known = ", ".join(sorted(teams)) or "none yet: import the staff list first"
             self.error(column, f"unknown team {name!r}: expected one of {known}")

@@ -40,10 +40,12 @@ def import_staff(session: Session, path: Path, *, as_of: date) -> ImportReport:
     first_row: dict[str, int] = {}
     for number, record in table.rows:
         cells = RowReader(table.name, number, record, errors)
+        if not cells.readable:
+            continue
         email = cells.email("email")
-        name = cells.text("name")
+        name = cells.name("name")
         role = cells.choice("role", Role)
-        team = cells.text("team", required=False, max_length=120)
+        team = cells.label("team", required=False)
         manager = cells.email("line_manager_email", required=False)
         active = cells.boolean("active", default=True)
         if email and email in first_row:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -14,20 +14,25 @@ from models.errors import YotqaError
 MAX_ACTION_DAYS = 183  # an action point's deadline within six months of recording
 
 
+# Longest free text a form may hold: generous for evidence, far short of a pasted file.
+LONG_TEXT = 10_000
+Text = Annotated[str, Field(max_length=LONG_TEXT)]
+
+
 class Answer(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    value: str | int | None = None
-    evidence: str = ""
+    value: Annotated[str, Field(max_length=200)] | int | None = None
+    evidence: Text = ""
 
 
 class ActionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     priority: int | None = None
-    text: str = ""
-    owner_email: str = ""
-    deadline: date | str | None = None
+    text: Annotated[str, Field(max_length=2_000)] = ""
+    owner_email: Annotated[str, Field(max_length=254)] = ""
+    deadline: date | Annotated[str, Field(max_length=40)] | None = None
 
 
 class AuditForm(BaseModel):
@@ -36,11 +41,13 @@ class AuditForm(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     audit_id: int
-    recorded_by: str = ""
-    answers: dict[str, Answer] = Field(default_factory=dict)
-    action_points: list[ActionIn] = Field(default_factory=list)
-    good_practice: list[str] = Field(default_factory=list)
-    high_risk: str = ""
+    recorded_by: Annotated[str, Field(max_length=254)] = ""
+    answers: dict[Annotated[str, Field(max_length=80)], Answer] = Field(
+        default_factory=dict, max_length=500
+    )
+    action_points: list[ActionIn] = Field(default_factory=list, max_length=50)
+    good_practice: list[Text] = Field(default_factory=list, max_length=50)
+    high_risk: Text = ""
     recorded_in_cms: bool = False
 
 

@@ -1,0 +1,103 @@
+"""Processes killed (SIGKILL) at random points during sampling, chasing and pack compilation,
+then run again: nothing half-written, nothing twice, the re-run finishes the work. (Issue 7.)"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from pypdf import PdfReader
+
+from models.db import make_engine
+
+ROOT = Path(__file__).resolve().parent.parent
+JOBS = [
+    ("run", "sample", "--as-of", "2026-10-01"),
+    ("run", "chase", "--as-of", "2026-10-26"),
+    ("pack", "quarterly", "2026-Q2"),
+]
+
+
+def _yotqa(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [str(Path(sys.executable).parent / "yotqa"), *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+
+
+def _state(url: str) -> dict[str, object]:
+    engine = make_engine(url)
+    with engine.connect() as c:
+        state = {
+            "runs": c.execute(sa.text("SELECT count(*) FROM samplingrun")).scalar(),
+            "audits": c.execute(sa.text("SELECT count(*) FROM audit")).scalar(),
+            "steps": c.execute(sa.text("SELECT count(*) FROM chasestep")).scalar(),
+            "emails": Counter(s for (s,) in c.execute(sa.text("SELECT status FROM emailmessage"))),
+            "snapshots": c.execute(sa.text("SELECT count(*) FROM packsnapshot")).scalar(),
+        }
+    engine.dispose()
+    return state
+
+
+def test_killed_at_random_points_then_rerun_ends_as_one_clean_run(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, settings_env
+) -> None:
+    from tests.conftest import Cli
+
+    url = f"sqlite:///{tmp_path / 'yotqa.db'}"
+    cli = Cli(monkeypatch, url)
+    assert cli("init").exit_code == 0
+    assert cli("demo-data", "--seed", "4", "--as-of", "2026-07-01").exit_code == 0
+    shutil.copy(tmp_path / "yotqa.db", tmp_path / "clean.db")
+    base = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    base["DO_NOT_TRACK"] = "1"
+    env = {**base, "YOTQA_DATABASE_URL": url, "YOTQA_OUTPUT_DIR": str(tmp_path / "var")}
+    clean_url = f"sqlite:///{tmp_path / 'clean.db'}"
+    clean_env = {**base, "YOTQA_DATABASE_URL": clean_url, "YOTQA_OUTPUT_DIR": str(tmp_path / "c")}
+    rng = random.Random(1)
+    kills = 0
+    for job in JOBS:
+        _finish(clean_env, job)
+        for _ in range(3):
+            process = _yotqa(env, *job)
+            time.sleep(rng.uniform(0.3, 3.0))  # imports, the transaction, the files: anywhere
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                kills += 1
+            process.wait(timeout=30)
+        _finish(env, job)
+    assert kills >= 3  # most attempts were cut short, somewhere
+
+    state, clean = _state(url), _state(clean_url)
+    for what in ("runs", "audits", "steps", "snapshots"):
+        assert state[what] == clean[what] and clean[what], what  # as if run once, cleanly
+    emails, clean_emails = state["emails"], clean["emails"]
+    assert sum(emails.values()) == sum(clean_emails.values())  # queued once each (E6)
+    assert set(emails) <= {"sent", "sending"}  # 'sending': cut off mid-delivery, reported
+    assert emails.get("sending", 0) <= kills
+    # Every pack file is whole: the PDF opens and the spreadsheet is a zip.
+    folder = tmp_path / "var" / "packs" / "2026-Q2"
+    assert len(PdfReader(folder / "qa-pack-2026-Q2.pdf").pages) > 3
+    assert (folder / "qa-pack-2026-Q2.xlsx").read_bytes()[:2] == b"PK"
+    visible = {p.name for p in folder.iterdir() if not p.name.startswith(".")}
+    assert visible == {"qa-pack-2026-Q2.pdf", "qa-pack-2026-Q2.xlsx", "qa-pack-2026-Q2.md"}
+
+
+def _finish(env: dict[str, str], job: tuple[str, ...]) -> None:
+    finished = _yotqa(env, *job)
+    _, stderr = finished.communicate(timeout=180)
+    assert finished.returncode == 0, stderr.decode()[-2000:]
+    assert b"Traceback" not in stderr
