@@ -49,7 +49,9 @@ def local_server(host: str, port: int) -> Iterator[str]:
             "set PREFECT_SERVER_API_AUTH_STRING='admin:a-long-secret' (and PREFECT_API_AUTH_STRING "
             "to the same on every client), or keep --host 127.0.0.1"
         )
-    api_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/api"
+    # Not a bind: the address a client on this machine uses when the server listens everywhere.
+    wildcard = ("0.0.0.0", "::")  # noqa: S104
+    api_url = f"http://{'127.0.0.1' if host in wildcard else host}:{port}/api"
     if _healthy(api_url):
         raise ConfigError(f"something already answers on {host}:{port}: stop it, or choose --port")
     var = get_settings().output_dir

@@ -106,7 +106,8 @@ def head_revision() -> str:
     from alembic.script import ScriptDirectory
 
     head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
-    assert head is not None, "no migration found"
+    if head is None:
+        raise RuntimeError("no migration found in models/migrations/versions")
     return head
 
 

@@ -312,7 +312,8 @@ def _cases(
     for number in range(1, 421):
         team = str(_pick(rng, team_weights))
         order = _pick(rng, ORDER_MIX[TEAMS[team][1]])
-        assert isinstance(order, OrderType)
+        if not isinstance(order, OrderType):
+            raise TypeError(f"ORDER_MIX holds {order!r}, not an order type")
         # Recent openings are more common: most of the open caseload started within the year.
         opened = as_of - timedelta(days=int(730 * rng.random() ** 1.6) + 1)
         low, high = DURATION_DAYS[order]
@@ -406,7 +407,8 @@ def _feedback(
     closed = [c["current"] for c in cases if c["current"] and c["current"]["closed_on"]]
     for _ in range(64):
         source = _pick(rng, sources)
-        assert isinstance(source, FeedbackSource)
+        if not isinstance(source, FeedbackSource):
+            raise TypeError(f"the feedback mix holds {source!r}, not a feedback source")
         case = rng.choice(closed)
         received = date.fromisoformat(case["closed_on"]) + timedelta(days=rng.randint(1, 40))
         if received > as_of or received < as_of - timedelta(days=365):

@@ -113,7 +113,8 @@ class Entry(BaseModel):
         return max(add_working_days(deadline, -before), first_working_day(month.year, month.month))
 
     def deadline(self, month: Month) -> date:
-        assert self.deadline_week is not None
+        if self.deadline_week is None:
+            raise ValueError(f"timetable entry {self.id} has no deadline week")
         return month.deadline(self.deadline_week)
 
     def period_label(self, month: Month) -> str:

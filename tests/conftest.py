@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel
+from hypothesis import settings as hypothesis_settings
 from typer.testing import CliRunner
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -19,6 +20,12 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 from models.db import make_engine, upgrade  # noqa: E402
 from models.settings import get_settings  # noqa: E402
 from tasks.question_sets import sync_question_sets  # noqa: E402
+
+# Fuzzing explores new inputs on every developer's run (a failure is saved in .hypothesis and
+# replayed); CI sets HYPOTHESIS_PROFILE=ci, the same examples every time, so a red CI always
+# means a change broke something. Deep runs: YOTQA_FUZZ_EXAMPLES=3000 make test.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 # The simulated year shared by the pack tests (its session fixture is built once for all).
 pytest_plugins = ["tests.pack_world"]
