@@ -22,7 +22,9 @@ class Settings(BaseSettings):
         env_prefix="YOTQA_", env_file=REPO_ROOT / ".env", extra="ignore"
     )
 
-    database_url: str = Field(default="", description="SQLAlchemy URL; empty = var/yotqa.db")
+    database_url: str = Field(
+        default="", description="SQLAlchemy URL; empty = var/yotqa.db", repr=False
+    )
     output_dir: Path = Path("var")
     timetable_file: Path = DATA_DIR / "timetable.yaml"
     question_sets_dir: Path = DATA_DIR / "question_sets"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import smtplib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -86,10 +87,16 @@ class SendReport:
     retrying: int = 0
     failed: int = 0
     written: list[Path] = field(default_factory=list)
+    login_refused: bool = False
 
     def summary(self) -> str:
         where = f"; written to {self.written[0].parent}" if self.written else ""
-        return f"{self.sent} sent, {self.retrying} to retry, {self.failed} failed{where}"
+        refused = (
+            "; the mail server refused the login, check YOTQA_SMTP_USER and YOTQA_SMTP_PASSWORD"
+            if self.login_refused
+            else ""
+        )
+        return f"{self.sent} sent, {self.retrying} to retry, {self.failed} failed{where}{refused}"
 
 
 def _claim(session: Session, now: datetime, limit: int) -> list[EmailMessage]:
@@ -186,7 +193,7 @@ def send_pending(
         timeout=30,
     )
     try:
-        for m in messages:
+        for index, m in enumerate(messages):
             _start(session, m)
             recipients = m.to_addrs + m.cc_addrs
             response = _build(m, settings).send(to=m.to_addrs, smtp=backend)
@@ -205,9 +212,28 @@ def send_pending(
                 _finish(session, m, EmailStatus.PENDING, now, error)
                 report.retrying += 1
                 backend.close()  # a fresh connection for the next message
+                if isinstance(getattr(response, "error", None), smtplib.SMTPAuthenticationError):
+                    # Wrong credentials fail every message alike, and repeated failed logins
+                    # can lock the relay's account: stop, and try the rest when this one is due.
+                    report.login_refused = True
+                    _postpone(session, messages[index + 1 :], m.next_attempt_at, error)
+                    log.warning(
+                        "the mail server refused the login (%s): nothing more is sent until "
+                        "YOTQA_SMTP_USER and YOTQA_SMTP_PASSWORD are put right; %d message(s) wait",
+                        error,
+                        len(messages) - index,
+                    )
+                    break
     finally:
         backend.close()
     return report
+
+
+def _postpone(session: Session, messages: list[EmailMessage], until: datetime, error: str) -> None:
+    for m in messages:
+        m.next_attempt_at, m.last_error = until, error[:2000]
+        session.add(m)
+    session.commit()
 
 
 def _describe(response: Any) -> str:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import Session, SQLModel
 from hypothesis import settings as hypothesis_settings
+from sqlmodel import Session, SQLModel
 from typer.testing import CliRunner
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
