@@ -11,13 +11,39 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from prefect import task
+from prefect.logging import get_run_logger
 
 from models.db import session_scope
 from models.settings import get_settings
 
 
-@task(name="draw-and-assign")
+def database_connection_lost(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry a task only when its database connection failed (a restart, a failover, a network
+    blip): every job is idempotent per period and each try opens a new connection, so a retry
+    finishes the work. Any other error fails the run at once, as it would fail again."""
+    error = state.result(raise_on_failure=False)
+    lost = isinstance(error, sa.exc.OperationalError | sa.exc.InterfaceError) or (
+        isinstance(error, sa.exc.DBAPIError) and error.connection_invalidated
+    )
+    if lost:
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        get_run_logger().warning(
+            "the database connection was lost (%s); trying %s again", reason, task.name
+        )
+    return lost
+
+
+# Tasks that read or write the database try twice more if the connection is lost.
+DB_RETRY: dict[str, Any] = {
+    "retries": 2,
+    "retry_delay_seconds": [5, 30],
+    "retry_condition_fn": database_connection_lost,
+}
+
+
+@task(name="draw-and-assign", **DB_RETRY)
 def draw_and_assign(as_of: date) -> dict[str, Any]:
     """T1, T4, T11: draw the month's sample, record it, assign audits and queue the emails (one transaction)."""
     from tasks.sampling.monthly import sample_month
@@ -26,7 +52,7 @@ def draw_and_assign(as_of: date) -> dict[str, Any]:
         return asdict(sample_month(session, as_of))
 
 
-@task(name="selection-report")
+@task(name="selection-report", **DB_RETRY)
 def selection_report(period: str) -> dict[str, Any]:
     """The month's selections, make-up and rejections, for the flow run's artifacts (references only)."""
     from tasks.sampling.report import selection_report as build
@@ -35,7 +61,7 @@ def selection_report(period: str) -> dict[str, Any]:
         return build(session, period)
 
 
-@task(name="export-selections")
+@task(name="export-selections", **DB_RETRY)
 def export_selections(period: str) -> str:
     """S12: the spreadsheet record of the month's selections."""
     from tasks.sampling.export import export_selections as export
@@ -56,7 +82,7 @@ def send_outbox() -> dict[str, Any]:
         return {"sent": report.sent, "retrying": report.retrying, "failed": report.failed}
 
 
-@task(name="chase-items")
+@task(name="chase-items", **DB_RETRY)
 def chase_items(as_of: date) -> dict[str, Any]:
     """E2: reassign leavers' audits, record today's steps and queue one digest per person (one transaction)."""
     from tasks.chase import chase
@@ -69,7 +95,7 @@ def reports_dir(period: str) -> Path:
     return get_settings().output_dir / "reports" / period
 
 
-@task(name="case-level-data-set")
+@task(name="case-level-data-set", **DB_RETRY)
 def case_level_data(as_of: date) -> dict[str, Any]:
     """T2: write the month's case-level data set (XLSX)."""
     from tasks.monthly.case_level import build_case_level, write_case_level
@@ -80,7 +106,7 @@ def case_level_data(as_of: date) -> dict[str, Any]:
     return {"period": data.period, "path": str(path), "summary": data.summary()}
 
 
-@task(name="exception-report")
+@task(name="exception-report", **DB_RETRY)
 def exception_report(as_of: date) -> dict[str, Any]:
     """T3: find the month's exceptions, keep them, queue each team manager's list, write the XLSX."""
     from tasks.monthly.exceptions import load_rules, run_exception_report, write_exceptions
@@ -101,7 +127,7 @@ def exception_report(as_of: date) -> dict[str, Any]:
     }
 
 
-@task(name="team-audits-report")
+@task(name="team-audits-report", **DB_RETRY)
 def team_audits(as_of: date) -> dict[str, Any]:
     """Fig. 2: cases audited by team managers this month, to the service manager (XLSX + email)."""
     from tasks.monthly.reports import TEAM_HEADER, send_team_audits_report, team_audits_report
@@ -119,7 +145,7 @@ def team_audits(as_of: date) -> dict[str, Any]:
     }
 
 
-@task(name="feedback-report")
+@task(name="feedback-report", **DB_RETRY)
 def feedback_data(as_of: date) -> dict[str, Any]:
     """Fig. 2: service-user feedback data to managers (XLSX + email)."""
     from tasks.monthly.reports import feedback_report, send_feedback_report
@@ -143,7 +169,7 @@ def packs_dir(period: str) -> Path:
     return get_settings().output_dir / "packs" / period
 
 
-@task(name="compile-quarterly-pack")
+@task(name="compile-quarterly-pack", **DB_RETRY)
 def quarterly_pack(quarter: str, as_of: date, email: bool = True) -> dict[str, Any]:
     """Q2: compile the quarter's figures (frozen once closed), write PDF, XLSX and markdown, queue the email."""
     from tasks.packs.deliver import send_pack
@@ -180,7 +206,7 @@ def quarterly_pack(quarter: str, as_of: date, email: bool = True) -> dict[str, A
     }
 
 
-@task(name="compile-annual-pack")
+@task(name="compile-annual-pack", **DB_RETRY)
 def annual_pack(year: int, as_of: date, email: bool = True) -> dict[str, Any]:
     """Q3: the framework review pack (four quarters side by side) and the data-quality spot check."""
     from tasks.packs.annual import compile_year, write_year
@@ -213,7 +239,7 @@ def annual_pack(year: int, as_of: date, email: bool = True) -> dict[str, Any]:
     }
 
 
-@task(name="queue-notice")
+@task(name="queue-notice", **DB_RETRY)
 def notice(flow: str, as_of: date) -> dict[str, Any]:
     """T4, T5, T6, T7, T12: write the notice's attachments and queue it for the right people."""
     from tasks.programme.notices import NOTICES
@@ -223,7 +249,7 @@ def notice(flow: str, as_of: date) -> dict[str, Any]:
     return {**asdict(result), "markdown": result.markdown()}
 
 
-@task(name="plan-peer-audit-day")
+@task(name="plan-peer-audit-day", **DB_RETRY)
 def plan_peer_audit_day(as_of: date) -> dict[str, Any]:
     """T9: choose participants, allocate two case files each, record and queue the emails."""
     from tasks.programme.peer_day import plan_peer_day
@@ -233,7 +259,7 @@ def plan_peer_audit_day(as_of: date) -> dict[str, Any]:
     return {**asdict(plan), "report_due": plan.report_due, "markdown": plan.markdown()}
 
 
-@task(name="peer-audit-day-report")
+@task(name="peer-audit-day-report", **DB_RETRY)
 def peer_audit_day_report(period: str) -> dict[str, Any]:
     """T9R: the day's results and the auditors' agreement, written and sent (once)."""
     from tasks.programme.peer_day import peer_report, send_report
