@@ -368,22 +368,49 @@ def export_selections_command(
 
 
 def deploy(
+    service: Annotated[
+        str | None,
+        typer.Option(
+            "--service",
+            help="One of several services sharing this installation: deployments named "
+            "<flow>-SERVICE in the work pool yotqa-SERVICE (README: several services).",
+        ),
+    ] = None,
     work_pool: Annotated[
-        str, typer.Option("--work-pool", help="The process work pool the workers take runs from.")
-    ] = "yotqa",
+        str | None,
+        typer.Option(
+            "--work-pool",
+            help="The process work pool the workers take runs from [default: yotqa, or "
+            "yotqa-SERVICE].",
+        ),
+    ] = None,
     write_only: Annotated[
         bool, typer.Option("--write-only", help="Only write prefect.yaml; deploy nothing.")
     ] = False,
+    prefect_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--prefect-file",
+            help="Write the deployments here instead of the repository's prefect.yaml.",
+        ),
+    ] = None,
 ) -> None:
     """Write prefect.yaml from the timetable and deploy it to the Prefect server at PREFECT_API_URL,
     for workers (`prefect worker start --pool yotqa`); see the README's Deployment section."""
     import subprocess
     import sys
 
-    from deployments.prefect_yaml import ROOT, write_prefect_yaml
+    from deployments.prefect_yaml import PREFECT_YAML, ROOT, service_pool, write_prefect_yaml
     from tasks.workdays import today
 
-    path = write_prefect_yaml(today(), pool=work_pool)
+    work_pool = work_pool or service_pool(service)
+    if prefect_file is None:
+        # A service's file is its own, beside its data; the repository's is the single service's.
+        prefect_file = (
+            get_settings().output_dir / f"prefect-{service}.yaml" if service else PREFECT_YAML
+        )
+        prefect_file.parent.mkdir(parents=True, exist_ok=True)
+    path = write_prefect_yaml(today(), path=prefect_file.resolve(), pool=work_pool, service=service)
     out.print(f"Wrote {path} (schedules from {today()}; run `yotqa deploy` again within a year).")
     if write_only:
         return

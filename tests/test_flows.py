@@ -202,3 +202,22 @@ def test_prefect_yaml_holds_the_same_deployments_for_a_process_work_pool() -> No
     assert step["directory"] == "{{ $YOTQA_HOME }}"
     for d in committed["deployments"]:
         assert all(s["timezone"] == "Europe/London" and s["slug"] for s in d["schedules"])
+
+
+def test_each_service_sharing_an_installation_gets_its_own_deployments_and_pool(
+    offline_cli, tmp_path
+) -> None:
+    """`yotqa deploy --service NAME`: deployments `<flow>-NAME` tagged `service:NAME` in the pool
+    `yotqa-NAME`, so one service's workers never take another's runs (README: several services)."""
+    import yaml
+
+    path = tmp_path / "north.yaml"
+    result = offline_cli("deploy", "--service", "north", "--write-only", "--prefect-file", path)
+    assert result.exit_code == 0, result.output
+    north = yaml.safe_load(path.read_text(encoding="utf-8"))["deployments"]
+    assert {d["name"] for d in north} == {f"{name}-north" for name in DEPLOYMENTS}
+    assert {d["work_pool"]["name"] for d in north} == {"yotqa-north"}
+    assert all("service:north" in d["tags"] for d in north)
+
+    refused = offline_cli("deploy", "--service", "North YOT!", "--write-only")
+    assert refused.exit_code != 0 and "lower-case letters" in refused.output
