@@ -39,11 +39,7 @@ lint: $(STAMP)
 	@$(BIN)/ruff check .
 
 bench: $(STAMP)
-	@$(BIN)/python benchmarks/import_cases.py
-	@$(BIN)/python benchmarks/sampling_estate.py
-	@$(BIN)/python benchmarks/quarterly_pack.py --services 6
-	@$(BIN)/python benchmarks/simulated_year.py --services 4 --overhead
-	@$(BIN)/python benchmarks/outbox.py --postgres postgresql://postgres@127.0.0.1:5432/test
+	@$(BIN)/python benchmarks/results.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import csv
 import random
-import resource
 import sys
 import tempfile
 import time
@@ -26,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sqlalchemy as sa  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
+from benchmarks.record import peak_mb, record  # noqa: E402
 from models.db import make_engine, upgrade  # noqa: E402
 from models.enums import ImportKind  # noqa: E402
 from models.settings import normalise_database_url  # noqa: E402
@@ -70,10 +70,6 @@ def write_cases(
                     "",
                 ]
             )
-
-
-def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def main() -> None:
@@ -137,6 +133,8 @@ def run(rows: int, url: str, folder: Path) -> None:
             f"new {report.created:,}, updated {report.updated:,}, moved {report.reallocated:,}; "
             f"peak RSS {peak_mb():.0f} MB"
         )
+        record(f"cases import, {rows:,} rows: {label}", seconds, "s",
+               database=url.split(":")[0].split("+")[0])  # fmt: skip
     engine.dispose()
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import sys
 import tempfile
@@ -26,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlmodel import Session  # noqa: E402
 
+from benchmarks.record import peak_mb, record  # noqa: E402
 from models.db import make_engine, upgrade  # noqa: E402
 from models.settings import get_settings  # noqa: E402
 from tasks.demo import load_demo, write_demo_files  # noqa: E402
@@ -118,6 +118,8 @@ def main() -> None:
             for name, seconds in times.items():
                 print(f"  {name:32} {seconds:6.2f} s")
             print(f"  {'total (target 3 s)':32} {whole:6.2f} s")
+            record(f"one quarterly pack (PDF, XLSX), {label}", whole, "s", target=3,
+                   database="sqlite", note="13-page PDF, 10 charts")  # fmt: skip
         if args.services:
             jobs = []
             for n in range(args.services):
@@ -133,8 +135,11 @@ def main() -> None:
                 f"({wall / args.services:.2f} s a pack; each {min(each):.1f}-{max(each):.1f} s); "
                 f"150 services at this rate: {150 * wall / args.services / 60:.1f} min"
             )
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            record(f"{args.services} services' quarterly packs, {args.workers} processes", wall,
+                   "s", database="sqlite", note=f"{wall / args.services:.2f} s a pack")  # fmt: skip
+    peak = peak_mb()
     print(f"\npeak resident memory of the main process: {peak:.0f} MB")
+    record("quarterly pack peak memory", peak, "MB", target=500, database="sqlite")
 
 
 if __name__ == "__main__":

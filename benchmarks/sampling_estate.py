@@ -10,7 +10,6 @@ sampling itself in 10 s or less. Prints figures; asserts nothing.
 from __future__ import annotations
 
 import argparse
-import resource
 import sys
 import tempfile
 import time
@@ -23,6 +22,7 @@ import sqlalchemy as sa  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
 from benchmarks.import_cases import scratch_postgres  # noqa: E402
+from benchmarks.record import peak_mb, record  # noqa: E402
 from models import Audit, Case, EmailMessage  # noqa: E402
 from models.db import make_engine, upgrade  # noqa: E402
 from models.settings import get_settings  # noqa: E402
@@ -62,8 +62,14 @@ def run(services: int, url: str, folder: Path) -> None:
         print(
             f"one month's sampling: {seconds:.2f} s (target 10 s): {audits:,} audits in {result.runs:,} runs, "
             f"{result.rejections:,} passed over, {emails:,} emails queued; "
-            f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
+            f"peak RSS {peak_mb():.0f} MB"
         )
+        db = url.split(":")[0].split("+")[0]
+        scope = f"{services} services, {open_cases:,} open cases"
+        record(f"sampling, {scope}", seconds, "s", target=10, database=db,
+               note=f"{audits:,} audits, {emails:,} emails queued")  # fmt: skip
+        record(f"open cases, {services} services", open_cases, "cases", database=db)
+        record(f"sampling peak memory, {scope}", peak_mb(), "MB", target=500, database=db)
     engine.dispose()
 
 

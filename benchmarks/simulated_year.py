@@ -34,6 +34,7 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # figures only, not every run's log
 
+from benchmarks.record import record  # noqa: E402
 from models.db import make_engine, upgrade  # noqa: E402
 from models.settings import get_settings  # noqa: E402
 
@@ -134,6 +135,10 @@ def overhead(folder: Path) -> None:
         f"  ratio (target 1.25x)             {through_prefect / direct:6.2f}x "
         f"({(through_prefect - direct) / count * 1000:.0f} ms a flow run)"
     )
+    record(f"Prefect overhead, a month's {count} job runs (flow runs / direct)",
+           through_prefect / direct, "x", target=1.25, database="sqlite",
+           note=f"direct {direct:.1f} s, through Prefect {through_prefect:.1f} s; "
+           f"{(through_prefect - direct) / count * 1000:.0f} ms a flow run")  # fmt: skip
 
 
 def main() -> None:
@@ -152,6 +157,10 @@ def main() -> None:
         )
         slowest = sorted(demo["jobs"].items(), key=lambda kv: -kv[1])[:5]  # type: ignore[union-attr]
         print("  time in the jobs: " + ", ".join(f"{k} {v:.1f} s" for k, v in slowest))
+        record("simulated year, one service", float(demo["seconds"]), "s", database="sqlite",  # type: ignore[arg-type]
+               note=f"{demo['runs']} job runs, {demo['emails']} emails")  # fmt: skip
+        record("simulated year peak memory, one service", float(demo["rss_mb"]), "MB",  # type: ignore[arg-type]
+               target=500, database="sqlite")  # fmt: skip
         if args.services:
             started = time.perf_counter()
             jobs = [(str(folder / f"s{n:03d}"), 100 + n) for n in range(args.services)]
@@ -165,6 +174,9 @@ def main() -> None:
                 f"{150 * wall / args.services / 60:.0f} min; peak RSS per worker "
                 f"{max(e['rss_mb'] for e in each):.0f} MB"
             )
+            record(f"simulated year, 150 services (from {args.services} run, extrapolated)",
+                   150 * wall / args.services, "s", target=300, database="sqlite",
+                   note=f"{args.services} services in {wall:.0f} s on {args.workers} processes")  # fmt: skip
         if args.overhead:
             overhead(folder)
 
