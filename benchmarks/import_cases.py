@@ -35,6 +35,16 @@ from tasks.importing import COLUMNS, import_file  # noqa: E402
 AS_OF = date(2026, 11, 25)
 
 
+def _letters(n: int) -> str:
+    """0 -> A, 25 -> Z, 26 -> BA, ...: a distinct surname for each row, made of letters."""
+    word = ""
+    while True:
+        n, r = divmod(n, 26)
+        word = chr(65 + r) + word
+        if not n:
+            return word.title()
+
+
 def write_cases(
     path: Path, rows: int, staff: list[tuple[str, str]], seed: int, changed: float = 0.0
 ) -> None:
@@ -55,7 +65,7 @@ def write_cases(
                 [
                     f"BM-{n:07d}",
                     f"YP{n:07d}",
-                    f"Young Person {n}",
+                    f"Young Person {_letters(n)}",  # a name holds no digits
                     (opened - timedelta(days=r.randint(3700, 6500))).isoformat(),
                     r.choice(["male", "female"]),
                     "White British",

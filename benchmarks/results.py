@@ -61,23 +61,25 @@ def plan(quick: bool, postgres: str) -> list[tuple[str, list[str]]]:
         ("import-small", ["import_cases.py", "--rows", str(rows[0])]),
         ("import-large", ["import_cases.py", "--rows", str(rows[1])]),
         ("sampling-small", ["sampling_estate.py", "--services", str(small)]),
-        ("sampling-large", ["sampling_estate.py", "--services", str(large)]),
+        ("sampling-large", ["sampling_estate.py", "--services", str(large), "--overhead"]),
         ("pack", ["quarterly_pack.py", "--services", "2" if quick else "6"]),
         ("year", ["simulated_year.py", "--services", "2" if quick else "4", "--overhead"]),
         ("outbox", ["outbox.py", "--emails", "1000" if quick else "10000"]),
     ]
     if postgres:
-        runs.insert(4, ("sampling-large-pg", [*runs[3][1], "--postgres", postgres]))
+        pg = ["sampling_estate.py", "--services", str(large), "--postgres", postgres]
+        runs.insert(4, ("sampling-large-pg", pg))
         runs[-1] = ("outbox", [*runs[-1][1], "--postgres", postgres])
     return runs
 
 
-def run_all(quick: bool, postgres: str) -> tuple[list[Figure], dict[str, float]]:
+def run_all(quick: bool, postgres: str) -> tuple[list[Figure], dict[str, float], list[str]]:
     OUT.mkdir(exist_ok=True)
     figures_file = OUT / "figures.jsonl"
     figures_file.unlink(missing_ok=True)
     env = {**os.environ, "YOTQA_BENCH_RESULTS": str(figures_file), "DO_NOT_TRACK": "1"}
     seconds: dict[str, float] = {}
+    failed: list[str] = []
     steps = plan(quick, postgres)
     for n, (name, args) in enumerate(steps, 1):
         print(f"[{n}/{len(steps)}] {' '.join(args)} ...", flush=True)
@@ -92,9 +94,11 @@ def run_all(quick: bool, postgres: str) -> tuple[list[Figure], dict[str, float]]
             )
         seconds[name] = time.perf_counter() - started
         status = "done" if done.returncode == 0 else f"FAILED (exit {done.returncode})"
+        if done.returncode:
+            failed.append(f"{' '.join(args)} (benchmarks/out/{name}.log)")
         print(f"      {status} in {seconds[name]:.0f} s; output in {OUT / f'{name}.log'}")
     lines = figures_file.read_text(encoding="utf-8").splitlines() if figures_file.exists() else []
-    return [Figure(**json.loads(line)) for line in lines], seconds
+    return [Figure(**json.loads(line)) for line in lines], seconds, failed
 
 
 def derived(figures: list[Figure]) -> list[Figure]:
@@ -145,7 +149,7 @@ def derived(figures: list[Figure]) -> list[Figure]:
     return out
 
 
-def write(figures: list[Figure], seconds: dict[str, float], quick: bool) -> None:
+def write(figures: list[Figure], seconds: dict[str, float], failed: list[str], quick: bool) -> None:
     pg = subprocess.run(["psql", "--version"], capture_output=True, text=True).stdout.strip()
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
@@ -173,6 +177,11 @@ def write(figures: list[Figure], seconds: dict[str, float], quick: bool) -> None
         + (" Missed: " + "; ".join(f.name for f in missed) + "." if missed else ""),
         "",
     ]
+    if failed:
+        lines += [
+            "**Benchmarks that failed, so their figures are missing:** " + "; ".join(failed),
+            "",
+        ]
     RESULTS.write_text("\n".join(lines), encoding="utf-8")
 
 
@@ -185,9 +194,11 @@ def main() -> None:
         help="a PostgreSQL server for the PostgreSQL figures ('' to skip them)",
     )
     args = parser.parse_args()
-    figures, seconds = run_all(args.quick, args.postgres)
-    write(figures, seconds, args.quick)
+    figures, seconds, failed = run_all(args.quick, args.postgres)
+    write(figures, seconds, failed, args.quick)
     print(f"Wrote {RESULTS} ({len(figures)} figures).")
+    if failed:
+        sys.exit(f"{len(failed)} benchmark(s) failed: " + "; ".join(failed))
 
 
 if __name__ == "__main__":

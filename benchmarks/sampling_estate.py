@@ -35,7 +35,53 @@ AS_OF = date(2026, 11, 25)
 SAMPLE_DAY = date(2027, 1, 4)  # a quarter's first month: the service managers sample too
 
 
-def run(services: int, url: str, folder: Path) -> None:
+def overhead(estate: sa.Engine, folder: Path) -> None:
+    """The national month's sample-and-assign job, on two copies of the estate: called directly
+    (the task functions the flow calls, in its order) and as a Prefect flow run."""
+    import os
+
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+    from prefect.testing.utilities import prefect_test_harness
+
+    from flows.sample_and_assign import sample_and_assign
+    from tasks import jobs
+    from tasks.direct import JOBS
+    from tasks.workdays import Month
+
+    def use(name: str) -> Path:
+        db = folder / f"{name}.db"
+        with estate.connect() as c:  # a consistent copy, the WAL included
+            c.exec_driver_sql(f"VACUUM INTO '{db}'")
+        os.environ["YOTQA_DATABASE_URL"] = f"sqlite:///{db}"
+        os.environ["YOTQA_OUTPUT_DIR"] = str(folder / f"var-{name}")
+        get_settings.cache_clear()
+        return db
+
+    use("direct")
+    start = time.perf_counter()
+    JOBS["sample-and-assign"](SAMPLE_DAY)
+    jobs.selection_report.fn(str(Month.of(SAMPLE_DAY)))
+    jobs.send_outbox.fn()
+    direct = time.perf_counter() - start
+
+    use("prefect")
+    with (
+        prefect_test_harness(server_startup_timeout=120),
+        temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
+    ):
+        start = time.perf_counter()
+        sample_and_assign(as_of=SAMPLE_DAY)
+        flow = time.perf_counter() - start
+    print(
+        f"the national month's sample-and-assign (draw, report, spreadsheet, emails sent): "
+        f"directly {direct:.2f} s, as a Prefect flow run {flow:.2f} s: {flow / direct:.2f}x"
+    )
+    record("Prefect overhead, the national month's sample-and-assign (flow run / direct)",
+           flow / direct, "x", target=1.25, database="sqlite",
+           note=f"direct {direct:.1f} s, through Prefect {flow:.1f} s")  # fmt: skip
+
+
+def run(services: int, url: str, folder: Path, with_overhead: bool = False) -> None:
     upgrade(url)
     engine = make_engine(url)
     with Session(engine) as session:
@@ -54,6 +100,9 @@ def run(services: int, url: str, folder: Path) -> None:
             f"estate: {services} services, {open_cases:,} open cases on {SAMPLE_DAY}; "
             f"built in {time.perf_counter() - start:.0f} s"
         )
+        if with_overhead:
+            session.commit()
+            overhead(engine, folder)
         start = time.perf_counter()
         result = sample_month(session, SAMPLE_DAY)
         seconds = time.perf_counter() - start
@@ -79,13 +128,18 @@ def main() -> None:
     parser.add_argument(
         "--postgres", default="", help="e.g. postgresql://postgres@127.0.0.1:5432/test"
     )
+    parser.add_argument(
+        "--overhead",
+        action="store_true",
+        help="also run the month's sample-and-assign directly and as a Prefect flow run (SQLite)",
+    )
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="yotqa-estate-"))
     if args.postgres:
         with scratch_postgres(args.postgres) as url:
             run(args.services, url, folder)
     else:
-        run(args.services, f"sqlite:///{folder / 'estate.db'}", folder)
+        run(args.services, f"sqlite:///{folder / 'estate.db'}", folder, args.overhead)
 
 
 if __name__ == "__main__":
