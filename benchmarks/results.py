@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -97,8 +98,19 @@ def run_all(quick: bool, postgres: str) -> tuple[list[Figure], dict[str, float],
         if done.returncode:
             failed.append(f"{' '.join(args)} (benchmarks/out/{name}.log)")
         print(f"      {status} in {seconds[name]:.0f} s; output in {OUT / f'{name}.log'}")
+    (OUT / "seconds.json").write_text(json.dumps(seconds), encoding="utf-8")
+    return read_figures(), seconds, failed
+
+
+def read_figures() -> list[Figure]:
+    figures_file = OUT / "figures.jsonl"
     lines = figures_file.read_text(encoding="utf-8").splitlines() if figures_file.exists() else []
-    return [Figure(**json.loads(line)) for line in lines], seconds, failed
+    return [Figure(**json.loads(line)) for line in lines]
+
+
+def _rows(figure: Figure) -> str:
+    found = re.search(r"([\d,]+) rows", figure.name)
+    return found[1] if found else "?"
 
 
 def derived(figures: list[Figure]) -> list[Figure]:
@@ -128,8 +140,7 @@ def derived(figures: list[Figure]) -> list[Figure]:
                 "x",
                 11,
                 "sqlite",
-                f"{loads[0].name.split(',')[1].split(':')[0].strip()} vs "
-                f"{loads[-1].name.split(',')[1].split(':')[0].strip()}: "
+                f"{_rows(loads[0])} vs {_rows(loads[-1])} rows: "
                 f"{loads[0].value:.2f} s vs {loads[-1].value:.2f} s",
             )
         )
@@ -167,7 +178,9 @@ def write(figures: list[Figure], seconds: dict[str, float], failed: list[str], q
         + (" (**--quick: small sizes, not the targets' sizes**)" if quick else ""),
         f"- Machine: {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"{platform.system()} {platform.machine()}; {pg or 'psql not found'}",
-        f"- Time for the whole run: {sum(seconds.values()) / 60:.1f} min",
+        f"- Time for the whole run: {sum(seconds.values()) / 60:.1f} min"
+        if seconds
+        else "- Time for the whole run: not recorded",
         "",
         "| figure | database | result | target | met | note |",
         "|---|---|---|---|---|---|",
@@ -189,11 +202,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, to check the machinery")
     parser.add_argument(
+        "--rewrite",
+        action="store_true",
+        help="only write RESULTS.md again from the last run's figures (benchmarks/out/)",
+    )
+    parser.add_argument(
         "--postgres",
         default="postgresql://postgres@127.0.0.1:5432/test",
         help="a PostgreSQL server for the PostgreSQL figures ('' to skip them)",
     )
     args = parser.parse_args()
+    if args.rewrite:
+        saved = OUT / "seconds.json"
+        seconds = json.loads(saved.read_text(encoding="utf-8")) if saved.exists() else {}
+        write(read_figures(), seconds, [], args.quick)
+        print(f"Wrote {RESULTS} again from {OUT / 'figures.jsonl'}.")
+        return
     figures, seconds, failed = run_all(args.quick, args.postgres)
     write(figures, seconds, failed, args.quick)
     print(f"Wrote {RESULTS} ({len(figures)} figures).")
