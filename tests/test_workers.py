@@ -269,7 +269,7 @@ def test_two_workers_on_a_postgres_prefect_server_make_nothing_twice_and_survive
     assert seen["emails"] == clean["emails"] and seen["unsent"] == 0
 
     # The server restarted while a run is scheduled and while one is running.
-    later = estate.trigger("exception-report", datetime.now(UTC) + timedelta(seconds=40),
+    later = estate.trigger("exception-report", datetime.now(UTC) + timedelta(seconds=25),
                            as_of="2026-11-05")  # fmt: skip
     running = estate.trigger("quarterly-pack", quarter="2026-Q3", as_of="2026-10-08")
     deadline = time.monotonic() + 120
@@ -277,7 +277,7 @@ def test_two_workers_on_a_postgres_prefect_server_make_nothing_twice_and_survive
         assert time.monotonic() < deadline, estate.logs()
         time.sleep(0.2)
     estate.stop("server")
-    time.sleep(3)
+    time.sleep(1)
     estate.start_server()
     assert estate.run(later)["state_type"] == "SCHEDULED"
     done = estate.wait([later, running])
