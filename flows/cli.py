@@ -13,7 +13,7 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 import typer  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from flows import cli_audits, cli_packs, cli_simulate, cli_work  # noqa: E402
+from flows import cli_audits, cli_packs, cli_prefect, cli_simulate, cli_work  # noqa: E402
 from flows.cli_common import Commands, database_session, date_option, err, fail, out  # noqa: E402
 from models.enums import ImportKind  # noqa: E402
 from models.settings import get_settings  # noqa: E402
@@ -217,8 +217,8 @@ app.add_typer(cli_audits.actions_app, name="actions")
 app.add_typer(cli_packs.pack_app, name="pack")
 app.add_typer(cli_packs.plan_app, name="plan")
 app.command()(cli_simulate.simulate)
-app.command()(cli_work.serve)
-app.command()(cli_work.deploy)
+app.command()(cli_prefect.serve)
+app.command()(cli_prefect.deploy)
 
 
 def main() -> None:
