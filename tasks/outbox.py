@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import logging
-import smtplib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -212,7 +211,7 @@ def send_pending(
                 _finish(session, m, EmailStatus.PENDING, now, error)
                 report.retrying += 1
                 backend.close()  # a fresh connection for the next message
-                if isinstance(getattr(response, "error", None), smtplib.SMTPAuthenticationError):
+                if _login_refused(response):
                     # Wrong credentials fail every message alike, and repeated failed logins
                     # can lock the relay's account: stop, and try the rest when this one is due.
                     report.login_refused = True
@@ -227,6 +226,17 @@ def send_pending(
     finally:
         backend.close()
     return report
+
+
+# SMTP replies that mean the relay refused our credentials (RFC 4954): 530 authentication
+# required, 534 mechanism too weak, 535 credentials invalid.
+LOGIN_REFUSED = {530, 534, 535}
+
+
+def _login_refused(response: Any) -> bool:
+    """The `emails` response carries the SMTP error it met; a refused login has one of these codes."""
+    code = getattr(getattr(response, "error", None), "smtp_code", None)
+    return code in LOGIN_REFUSED
 
 
 def _postpone(session: Session, messages: list[EmailMessage], until: datetime, error: str) -> None:
