@@ -32,11 +32,19 @@ def chase_overdue(as_of: date | None = None) -> dict[str, object]:
         table=report["steps"] or [{"item": "-", "case": "-", "step": "nothing due", "to": "-"}],
         description=f"What was chased on {day}, at which step, to whom",
     )
+    create_table_artifact(
+        key=f"web-{day:%Y%m%d}",
+        table=report["arrived"]
+        or [{"when": "-", "what": "nothing", "audit": "-", "case": "-", "by": "-"}],
+        description="What people did through their email links on the working day before "
+        f"{day} (and any days off since)",
+    )
     sent = send_outbox()
     return {
         "day": day.isoformat(),
         "steps": len(report["steps"]),
         "digests": report["digests"],
         "reassigned": report["reassigned"],
+        "arrived_by_link": len(report["arrived"]),
         **sent,
     }

@@ -13,7 +13,7 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 import typer  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from flows import cli_audits, cli_packs, cli_prefect, cli_simulate, cli_work  # noqa: E402
+from flows import cli_audits, cli_packs, cli_prefect, cli_simulate, cli_web, cli_work  # noqa: E402
 from flows.cli_common import Commands, database_session, date_option, err, fail, out  # noqa: E402
 from models.enums import ImportKind  # noqa: E402
 from models.settings import get_settings  # noqa: E402
@@ -219,6 +219,7 @@ app.add_typer(cli_packs.plan_app, name="plan")
 app.command()(cli_simulate.simulate)
 app.command()(cli_prefect.serve)
 app.command()(cli_prefect.deploy)
+app.command()(cli_web.web)
 
 
 def main() -> None:

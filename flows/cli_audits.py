@@ -209,7 +209,7 @@ def actions_complete(
 ) -> None:
     """Close an action point; it is chased no more."""
 
-    from tasks.recording.record import complete_action
+    from tasks.recording.actions import complete_action
 
     with database_session() as session:
         complete_action(session, action_id, on=date_option(as_of), evidence=evidence)

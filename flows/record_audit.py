@@ -30,6 +30,7 @@ def store(form_json: dict[str, Any], on: date) -> int:
             AuditForm.model_validate(form_json),
             on=on,
             source="the Prefect form",
+            via="prefect-ui",
             settings=get_settings(),
         )
         return int(audit.id)  # type: ignore[arg-type]

@@ -10,28 +10,39 @@ from models.audits import (
     QuestionSet,
 )
 from models.feedback import Feedback, ImprovementPlan, PlanActivity, PlanObjective, PlanOutcome
+from models.links import Link
 from models.monthly import ExceptionFinding
 from models.outbox import EmailMessage
 from models.packs import PackSnapshot
 from models.people import Case, CaseAllocation, ImportRun, Staff, Team
-from models.recording import AuditEvent, ChaseStep
+from models.recording import (
+    Acknowledgement,
+    AuditDraft,
+    AuditEvent,
+    ChaseStep,
+    DeadlineRequest,
+)
 from models.sampling import SamplingRejection, SamplingRun, SamplingSelection
 
 __all__ = [
+    "Acknowledgement",
     "ActionPoint",
     "Audit",
+    "AuditDraft",
     "AuditEvent",
     "ChaseStep",
     "Case",
     "EmailMessage",
     "ExceptionFinding",
     "CaseAllocation",
+    "DeadlineRequest",
     "Feedback",
     "Finding",
     "GoodPractice",
     "HighRiskIssue",
     "ImportRun",
     "ImprovementPlan",
+    "Link",
     "PackSnapshot",
     "PlanActivity",
     "PlanObjective",

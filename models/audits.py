@@ -94,6 +94,7 @@ class Audit(SQLModel, table=True):
     recorded_in_cms: bool = False
     recorded_by_id: int | None = Field(default=None, foreign_key="staff.id")
     recorded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    recorded_via: str = Field(default="", max_length=20, description="how the record arrived")
     created_at: datetime = created_at_field()
 
 

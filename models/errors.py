@@ -13,6 +13,15 @@ class InvalidInput(YotqaError, ValueError):
     """A value typed by a user (a date, a month, a week) that is not in the expected form."""
 
 
+class FieldProblems(InvalidInput):
+    """Input with one or more fields wrong; each message names what to put right (a page shows
+    each beside its field, the command line prints them all)."""
+
+    def __init__(self, problems: dict[str, str]):
+        self.problems = problems
+        super().__init__("; ".join(problems.values()))
+
+
 @dataclass(frozen=True)
 class CellError:
     """One bad cell: the file, its row as a spreadsheet numbers it, the column and what was wrong."""

@@ -34,9 +34,14 @@ class Settings(BaseSettings):
     smtp_password: str = Field(default="", repr=False)
     smtp_tls: bool = False
     mail_from: str = "yotqa@localhost"
-    prefect_ui_url: str = (
-        "http://127.0.0.1:4200"  # linked from emails: where auditors fill in forms
-    )
+    prefect_ui_url: str = "http://127.0.0.1:4200"  # the admins' Prefect UI
+    # L1: the people's pages. Emails link to `web_url`; links are signed with `web_secret` (or a
+    # key generated once under output_dir) and die `web_link_days` after their item's deadline.
+    web_url: str = "http://127.0.0.1:8400"
+    web_secret: str = Field(default="", repr=False)
+    web_link_days: int = Field(default=30, ge=1, le=366)
+    # Failed link or form checks from one address within 10 minutes before it is refused (429).
+    web_failed_checks: int = Field(default=20, ge=1)
     # E2: reminders this many working days before a deadline; escalation this many working days after.
     chase_reminder_days: list[int] = [5, 1]
     chase_escalate_after: int = Field(default=5, ge=1)

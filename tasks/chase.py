@@ -21,9 +21,16 @@ from sqlmodel import Session, select
 from models import ActionPoint, Audit, AuditEvent, Case, ChaseStep, EmailMessage, Staff
 from models.enums import ActionStatus, AuditStatus, Role
 from models.settings import Settings
+from tasks.links import Links, revoke
 from tasks.mail import render
 from tasks.outbox import enqueue
-from tasks.workdays import add_working_days, is_working_day, working_days_between
+from tasks.workdays import (
+    add_working_days,
+    is_working_day,
+    london_midnight,
+    london_time,
+    working_days_between,
+)
 
 log = logging.getLogger(__name__)
 REASSIGN_WORKING_DAYS = 10
@@ -51,6 +58,7 @@ class ChaseReport:
     steps: list[dict[str, str]] = field(default_factory=list)
     digests: int = 0
     reassigned: int = 0
+    arrived: list[dict[str, str]] = field(default_factory=list)
 
 
 def steps_in_order(settings: Settings) -> list[str]:
@@ -101,18 +109,22 @@ def open_items(session: Session) -> list[Item]:
 
 
 def due_steps(session: Session, on: date, settings: Settings) -> list[Due]:
-    """Every item whose current step has not been sent, nor any step after it."""
+    """Every item whose current step has not been sent, nor any step after it, for its deadline
+    as it stands (an agreed new date, or a reassigned audit's, starts the steps again)."""
     order = steps_in_order(settings)
-    sent: dict[tuple[str, int], int] = {}
-    for kind, item_id, step in session.execute(
-        sa.select(ChaseStep.item_type, ChaseStep.item_id, ChaseStep.step)
+    sent: dict[tuple[str, int, date], int] = {}
+    for kind, item_id, deadline, step in session.execute(
+        sa.select(ChaseStep.item_type, ChaseStep.item_id, ChaseStep.deadline, ChaseStep.step)
     ):
         rank = order.index(step) if step in order else len(order)
-        sent[(kind, item_id)] = max(sent.get((kind, item_id), -1), rank)
+        key = (kind, item_id, deadline)
+        sent[key] = max(sent.get(key, -1), rank)
     due = []
     for item in open_items(session):
         step = current_step(item.deadline, on, settings)
-        if step is not None and order.index(step) > sent.get((item.kind, item.id), -1):
+        if step is not None and order.index(step) > sent.get(
+            (item.kind, item.id, item.deadline), -1
+        ):
             due.append(Due(item, step))
     return due
 
@@ -123,6 +135,7 @@ def chase(session: Session, on: date, settings: Settings) -> ChaseReport:
     if not is_working_day(on):
         return report
     report.reassigned = reassign_leavers(session, on)
+    report.arrived = arrived_by_link(session, on)
     staff = {s.id: s for s in session.exec(select(Staff))}
     service_managers = [s for s in staff.values() if s.role is Role.SERVICE_MANAGER and s.active]
     already = {
@@ -133,6 +146,7 @@ def chase(session: Session, on: date, settings: Settings) -> ChaseReport:
     }
     sections: dict[int, dict[str, list[dict[str, str]]]] = defaultdict(lambda: defaultdict(list))
     records: list[tuple[Due, int, list[int]]] = []
+    links = Links(session, on, settings)
     for d in sorted(
         due_steps(session, on, settings), key=lambda d: (d.item.deadline, d.item.kind, d.item.id)
     ):
@@ -158,7 +172,9 @@ def chase(session: Session, on: date, settings: Settings) -> ChaseReport:
             "status": _status(d, on),
         }
         for pid, section in to.items():
-            sections[pid][section].append(row)
+            # Only the owner's copy carries links: a link is good for its one person (L1).
+            own = pid == owner.id and section in ("reminders", "chases")
+            sections[pid][section].append({**row, "links": _links(links, d.item) if own else None})
         records.append((d, owner.id, list(to)))  # type: ignore[arg-type]
     for pid, parts in sections.items():
         person = staff[pid]
@@ -166,6 +182,7 @@ def chase(session: Session, on: date, settings: Settings) -> ChaseReport:
             "digest",
             _subject(parts, on),
             recipient_name=person.name,
+            items_url=links.items(pid),
             day=on.strftime("%A %-d %B %Y"),
             sections=[
                 {"title": TITLES[k], "note": NOTES[k], "items": parts[k]}
@@ -183,6 +200,7 @@ def chase(session: Session, on: date, settings: Settings) -> ChaseReport:
                 item_type=d.item.kind,
                 item_id=d.item.id,
                 step=d.step,
+                deadline=d.item.deadline,
                 sent_on=on,
                 recipient_id=owner_id,
                 email_key=f"digest:{on}:{owner_id}",
@@ -213,6 +231,48 @@ def chase(session: Session, on: date, settings: Settings) -> ChaseReport:
     return report
 
 
+EVENTS = {
+    "recorded": "audit recorded",
+    "not_done": "audit cannot be done (D4)",
+    "action_done": "action point done",
+    "new_date_asked": "new date asked for an action point",
+    "new_date_agreed": "new date agreed",
+    "new_date_refused": "new date refused",
+    "acknowledged": "findings acknowledged",
+}
+
+
+def arrived_by_link(session: Session, on: date) -> list[dict[str, str]]:
+    """What people did through their links since the previous working day began, up to the
+    start of `on`: each working day's chase reports the days before it, once (references only)."""
+    since = add_working_days(on, -1)
+    rows = session.execute(
+        sa.select(AuditEvent, Case.case_ref, Staff.name)
+        .join(Audit, Audit.id == AuditEvent.audit_id)
+        .outerjoin(Case, Case.id == Audit.case_id)
+        .outerjoin(Staff, Staff.id == AuditEvent.by_id)
+        .where(AuditEvent.via == "web", AuditEvent.at >= london_midnight(since))
+        .where(AuditEvent.at < london_midnight(on))
+        .order_by(AuditEvent.at, AuditEvent.id)
+    ).all()
+    return [
+        {
+            "when": london_time(e.at).strftime("%Y-%m-%d %H:%M"),
+            "what": EVENTS.get(e.event, e.event),
+            "audit": str(e.audit_id),
+            "case": ref or "-",
+            "by": name or "-",
+        }
+        for e, ref, name in rows
+    ]
+
+
+def _links(links: Links, item: Item) -> dict[str, str]:
+    if item.kind == "audit":
+        return links.audit(item.owner_id, item.id, item.deadline)
+    return links.action(item.owner_id, item.id, item.deadline)
+
+
 TITLES = {
     "escalations": "Escalated to you",
     "chases": "Overdue",
@@ -221,7 +281,7 @@ TITLES = {
 }
 NOTES = {
     "escalations": "Still open well after the deadline: please follow up with the line manager (E2).",
-    "chases": "The deadline has passed: please complete it, or record why it cannot be done (D4).",
+    "chases": "The deadline has passed: please complete it, or say why it cannot be done (D4).",
     "team": "Copied to you as line manager: the deadline has passed for these (App. 1).",
     "reminders": "Coming up: please complete by the deadline.",
 }
@@ -254,6 +314,13 @@ def reassign_leavers(session: Session, on: date) -> int:
             continue
         audit.auditor_id = heir.id  # type: ignore[assignment]
         audit.due_on = max(audit.due_on, add_working_days(on, REASSIGN_WORKING_DAYS))
+        revoke(
+            session,
+            "audit",
+            audit.id,  # type: ignore[arg-type]
+            f"This audit was reassigned to {heir.name} on {on:%-d %B %Y}, because {leaver.name} "
+            "has left: it is no longer yours to do.",
+        )
         subject = session.get(Staff, audit.subject_staff_id)
         audit.three_way_meeting = subject is not None and subject.line_manager_id != heir.id
         session.add(
@@ -275,18 +342,20 @@ def reassign_leavers(session: Session, on: date) -> int:
             .tuples()
             .all()
         )  # type: ignore[attr-defined]
+        links = Links(session, on)
         rows = [
             {
                 "case_ref": refs.get(a.case_id, "-"),
                 "kind": a.kind.label,
                 "due_on": a.due_on.isoformat(),
+                "links": links.audit(heir_id, a.id, a.due_on),  # type: ignore[arg-type]
             }
             for a in audits
         ]
-        for person, message in (
-            (heir, f"These audits were {leaver.name}'s, who has left; they are now yours."),  # type: ignore[union-attr]
-            (leaver, f"Your open audits have been reassigned to {heir.name}."),
-        ):  # type: ignore[union-attr]
+        for person, message, own in (
+            (heir, f"These audits were {leaver.name}'s, who has left; they are now yours.", True),  # type: ignore[union-attr]
+            (leaver, f"Your open audits have been reassigned to {heir.name}.", False),  # type: ignore[union-attr]
+        ):
             enqueue(
                 session,
                 key=f"reassigned:{on}:{leaver_id}:{heir_id}:{person.id}",
@@ -297,7 +366,8 @@ def reassign_leavers(session: Session, on: date) -> int:
                     "QA audits reassigned",
                     recipient_name=person.name,  # type: ignore[union-attr]
                     message=message,
-                    audits=rows,
+                    audits=[r if own else {**r, "links": None} for r in rows],
+                    items_url=links.items(heir_id) if own else None,
                 ),
             )
     return sum(len(a) for a in moved.values())

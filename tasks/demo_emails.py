@@ -10,7 +10,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from models import Audit, Case, EmailMessage, Staff
+from models import ActionPoint, Audit, Case, EmailMessage, Staff
 from models.db import make_engine, upgrade
 from models.enums import AuditKind, AuditStatus
 from models.settings import Settings, get_settings
@@ -18,6 +18,7 @@ from tasks.chase import chase
 from tasks.demo import load_demo, write_demo_files
 from tasks.outbox import _build
 from tasks.question_sets import sync_question_sets
+from tasks.recording.actions import decide_new_date, request_new_date
 from tasks.recording.form import ActionIn, Answer, AuditForm
 from tasks.recording.record import questions_for, record_audit
 from tasks.sampling.monthly import sample_month
@@ -90,6 +91,24 @@ def _play(session: Session, settings: Settings) -> None:
             else "",
         )
         record_audit(session, form, on=done, source="example", settings=settings)
+    # An action point's owner asks for a new date through their link; the line manager agrees.
+    first = session.exec(select(ActionPoint).order_by(ActionPoint.id)).first()
+    request = request_new_date(
+        session,
+        first.id,  # type: ignore[union-attr, arg-type]
+        by_id=first.owner_id,  # type: ignore[union-attr]
+        reason="The VMP review meeting moved: the social worker is on leave until the 20th",
+        proposed_on=first.deadline + timedelta(days=14),  # type: ignore[union-attr]
+        on=done,
+    )
+    decide_new_date(
+        session,
+        request.id,
+        by_id=request.decider_id,
+        agree=True,
+        note="Agreed: book it now",
+        on=done,  # type: ignore[arg-type]
+    )
     # Someone leaves, then a month of chasing: reminders, chases, escalations and a reassignment.
     leaver = session.get(
         Staff, next(a for a in audits if a.status is AuditStatus.ASSIGNED).auditor_id

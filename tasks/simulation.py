@@ -32,8 +32,9 @@ from models.enums import (
     YesNo,
 )
 from models.settings import Settings, get_settings
+from tasks.recording.actions import complete_action
 from tasks.recording.form import ActionIn, Answer, AuditForm
-from tasks.recording.record import complete_action, mark_not_done, questions_for, record_audit
+from tasks.recording.record import mark_not_done, questions_for, record_audit
 from tasks.workdays import Month, add_working_days, first_working_day, is_working_day
 
 log = logging.getLogger(__name__)
@@ -215,11 +216,20 @@ def act_as_auditors(
             continue  # the chase reassigns leavers' audits; the heir's audit is drawn afresh
         if fate == NOT_DONE:
             rng = _rng(seed, "reason", audit.id or 0)
-            mark_not_done(session, audit.id, reason=rng.choice(NOT_DONE_REASONS), on=day)
+            mark_not_done(
+                session, audit.id, reason=rng.choice(NOT_DONE_REASONS), on=day, via="simulation"
+            )
             result.not_done += 1
         else:
             form = filled_form(session, audit, day, seed, start, weak_team_id)
-            record_audit(session, form, on=day, source="simulated auditor", settings=settings)
+            record_audit(
+                session,
+                form,
+                on=day,
+                source="simulated auditor",
+                settings=settings,
+                via="simulation",
+            )
             result.recorded += 1
     return result
 
@@ -240,7 +250,9 @@ def act_as_owners(session: Session, day: date, *, seed: int) -> int:
         span = max(1, (action.deadline - raised_on).days)
         when = raised_on + timedelta(days=int(span * rng.uniform(0.3, 1.4)))
         if when <= day:
-            complete_action(session, action.id, on=day, evidence="Checked on file (simulated)")
+            complete_action(
+                session, action.id, on=day, evidence="Checked on file (simulated)", via="simulation"
+            )
             done += 1
     return done
 

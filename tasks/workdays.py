@@ -42,6 +42,18 @@ def london_date(instant: datetime) -> date:
     return pendulum.instance(instant).in_timezone(TIMEZONE).date()
 
 
+def london_time(instant: datetime) -> datetime:
+    """An aware instant as the wall-clock time in Europe/London, for people to read."""
+    if instant.tzinfo is None:
+        raise ValueError("a naive datetime has no instant: attach a time zone")
+    return pendulum.instance(instant).in_timezone(TIMEZONE)
+
+
+def london_midnight(day: date) -> datetime:
+    """The instant a calendar day begins in Europe/London, for comparing stored UTC times."""
+    return pendulum.datetime(day.year, day.month, day.day, tz=TIMEZONE)
+
+
 def is_working_day(day: date) -> bool:
     return day.weekday() < 5 and day not in _bank_holidays()
 

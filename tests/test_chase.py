@@ -16,7 +16,7 @@ from models.types import utcnow
 from tasks.chase import chase, current_step
 from tasks.importing import import_file
 from tasks.outbox import send_pending
-from tasks.recording.record import complete_action
+from tasks.recording.actions import complete_action
 from tasks.sampling.adhoc import targeted_sample
 from tests.factories import (
     MANAGER,

@@ -23,9 +23,10 @@ from models import (
 )
 from models.enums import ActionStatus, AuditKind, AuditStatus, Judgement, Role
 from tasks.demo import load_demo, write_demo_files
+from tasks.recording.actions import complete_action
 from tasks.recording.files import read_form, write_form
 from tasks.recording.form import FormInvalid
-from tasks.recording.record import complete_action, mark_not_done, record_audit, withdraw_record
+from tasks.recording.record import mark_not_done, record_audit, withdraw_record
 from tasks.sampling.monthly import sample_month
 
 DONE_ON = date(2026, 12, 10)
@@ -125,7 +126,12 @@ def test_xlsx_form_round_trip_records_findings_actions_and_emails(assigned, tmp_
     assert session.exec(select(GoodPractice)).one().text == "Clear, analytical Asset review"
     emails = session.exec(select(EmailMessage).order_by(EmailMessage.id)).all()[before:]
     feedback = next(e for e in emails if e.kind == "feedback")
-    assert feedback.to_addrs == [cm.email] and feedback.cc_addrs == [manager.email]
+    # The case manager's copy carries their own links (L1); the line manager's copy none.
+    assert feedback.to_addrs == [cm.email] and feedback.cc_addrs == []
+    assert "/l/" in feedback.body_text and "/l/" in feedback.body_html
+    copy = next(e for e in emails if e.kind == "feedback-copy")
+    assert copy.to_addrs == [manager.email] and "/l/" not in copy.body_text + copy.body_html
+    assert cm.name in copy.subject and "Complete the VMP" in copy.body_text
     assert feedback.body_text.index("1. Complete the VMP") < feedback.body_text.index(
         "2. Review the RMP"
     )
@@ -320,6 +326,9 @@ def test_examples_of_every_email_are_made_without_names(tmp_path: Path, settings
         "assignment",
         "team-notice",
         "feedback",
+        "feedback-copy",
+        "date-request",
+        "date-decided",
         "recorded",
         "high-risk",
         "difficulty",

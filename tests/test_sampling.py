@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import Counter
 from datetime import date, timedelta
@@ -203,7 +204,16 @@ def test_emails_reach_a_real_smtp_server_one_per_auditor_without_names(
     sample = assignments[0]
     text = text_of(sample)
     assert "Deadline" in text and "Why selected" in text and "Three-way meeting" in text
-    assert "record-audit" in text and "yotqa audits form ID" in text  # the way to the form
+    # L1: each audit's own links (the form; "cannot be done"), in the text and the HTML part,
+    # and the auditor's list of open items; no Prefect UI or command line for managers.
+    parts = {
+        p.get_content_type(): p.get_content() for p in sample.walk() if p.get_content_maintype() == "text"
+    }
+    listed = parts["text/plain"].count("Why selected:")
+    for kind in ("text/plain", "text/html"):
+        links = set(re.findall(r"http://127\.0\.0\.1:8400/l/[A-Za-z0-9_.-]+", parts[kind]))
+        assert listed >= 1 and len(links) == 2 * listed + 1, kind
+    assert "record-audit" not in text and "yotqa audits" not in text
 
 
 def test_failing_smtp_server_loses_nothing_and_duplicates_nothing(

@@ -51,10 +51,22 @@ class AuditForm(BaseModel):
     recorded_in_cms: bool = False
 
 
+class Problem(str):
+    """One problem with a form, as the sentence every path shows; `field` names the form field it
+    belongs to (`q.<code>`, `action.<n>.text|owner|priority|deadline`, `recorded_by`), if any."""
+
+    field: str
+
+    def __new__(cls, message: str, field: str = "") -> Problem:
+        problem = super().__new__(cls, message)
+        problem.field = field
+        return problem
+
+
 class FormInvalid(YotqaError):
     """A form that cannot be recorded; lists every problem, each naming its question or action."""
 
-    def __init__(self, source: str, problems: list[str]):
+    def __init__(self, source: str, problems: list[str] | list[Problem]):
         self.source, self.problems = source, problems
         noun = "problem" if len(problems) == 1 else "problems"
         super().__init__(f"{len(problems)} {noun} in {source}; nothing was recorded")
@@ -108,13 +120,13 @@ def _label(q: QuestionView) -> str:
 
 def validate(
     form: AuditForm, questions: list[QuestionView], staff_emails: set[str], on: date
-) -> tuple[CleanForm | None, list[str]]:
+) -> tuple[CleanForm | None, list[Problem]]:
     """Check a form against its question set; return the clean form, or every problem found."""
-    problems: list[str] = []
+    problems: list[Problem] = []
     by_code = {q.code: q for q in questions}
     for code in form.answers:
         if code not in by_code:
-            problems.append(f"question {code}: not a question of this audit's tool")
+            problems.append(Problem(f"question {code}: not a question of this audit's tool"))
     answers = []
     for q in questions:
         given = form.answers.get(q.code, Answer())
@@ -125,7 +137,10 @@ def validate(
     recorder = form.recorded_by.strip().lower()
     if recorder not in staff_emails:
         problems.append(
-            f"recorded_by: {form.recorded_by!r} is not an active member of staff's email"
+            Problem(
+                f"recorded_by: {form.recorded_by!r} is not an active member of staff's email",
+                "recorded_by",
+            )
         )
     good = [g.strip() for g in form.good_practice if g and g.strip()]
     if problems:
@@ -141,13 +156,18 @@ def validate(
     ), []
 
 
-def _answer(q: QuestionView, given: Answer, problems: list[str]) -> CleanAnswer | None:
+def _answer(q: QuestionView, given: Answer, problems: list[Problem]) -> CleanAnswer | None:
     raw = given.value
     text = "" if raw is None else str(raw).strip()
     evidence = given.evidence.strip()
     if not text:
         if q.required:
-            problems.append(f"{_label(q)}: an answer is required ({_expected(q.answer_type)})")
+            problems.append(
+                Problem(
+                    f"{_label(q)}: an answer is required ({_expected(q.answer_type)})",
+                    f"q.{q.code}",
+                )
+            )
         return None
     try:
         if q.answer_type is AnswerType.JUDGEMENT:
@@ -165,7 +185,9 @@ def _answer(q: QuestionView, given: Answer, problems: list[str]) -> CleanAnswer 
             return CleanAnswer(q.code, count=count, evidence=evidence)
         return CleanAnswer(q.code, text=text, evidence=evidence)
     except ValueError:
-        problems.append(f"{_label(q)}: {text[:40]!r} is not {_expected(q.answer_type)}")
+        problems.append(
+            Problem(f"{_label(q)}: {text[:40]!r} is not {_expected(q.answer_type)}", f"q.{q.code}")
+        )
         return None
 
 
@@ -179,38 +201,51 @@ def _expected(answer_type: AnswerType) -> str:
 
 
 def _actions(
-    items: list[ActionIn], staff: set[str], on: date, problems: list[str]
+    items: list[ActionIn], staff: set[str], on: date, problems: list[Problem]
 ) -> list[CleanAction]:
     """D3: every action point has text, an owner, a priority order and a deadline."""
     clean, priorities = [], set()
     for n, a in enumerate(items, start=1):
         if not any([a.text.strip(), a.owner_email.strip(), a.priority, a.deadline]):
             continue  # an empty row of the form
-        where = f"action point {n}"
+        where, at = f"action point {n}", f"action.{n}"
         ok = True
         if not a.text.strip():
-            problems.append(f"{where}: the action is missing: say what is to be done")
+            problems.append(
+                Problem(f"{where}: the action is missing: say what is to be done", f"{at}.text")
+            )
             ok = False
         owner = a.owner_email.strip().lower()
         if owner not in staff:
             problems.append(
-                f"{where}: owner {a.owner_email!r} is not an active member of staff's email"
+                Problem(
+                    f"{where}: owner {a.owner_email!r} is not an active member of staff's email",
+                    f"{at}.owner",
+                )
             )
             ok = False
         if a.priority is None or a.priority < 1 or a.priority in priorities:
             problems.append(
-                f"{where}: priority must be 1, 2, 3... once each (the order to do them in)"
+                Problem(
+                    f"{where}: priority must be 1, 2, 3... once each (the order to do them in)",
+                    f"{at}.priority",
+                )
             )
             ok = False
         else:
             priorities.add(a.priority)
         deadline = _date(a.deadline)
         if deadline is None:
-            problems.append(f"{where}: a deadline is required, YYYY-MM-DD (D3)")
+            problems.append(
+                Problem(f"{where}: a deadline is required, YYYY-MM-DD (D3)", f"{at}.deadline")
+            )
             ok = False
         elif deadline < on or (deadline - on).days > MAX_ACTION_DAYS:
             problems.append(
-                f"{where}: deadline {deadline} must be between {on} and six months later"
+                Problem(
+                    f"{where}: deadline {deadline} must be between {on} and six months later",
+                    f"{at}.deadline",
+                )
             )
             ok = False
         if ok:

@@ -9,20 +9,24 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from models import (
+    Acknowledgement,
     ActionPoint,
     Audit,
+    AuditDraft,
     AuditEvent,
     Case,
+    DeadlineRequest,
     Finding,
     GoodPractice,
     HighRiskIssue,
     Question,
     Staff,
 )
-from models.enums import ActionStatus, AuditStatus, Role
-from models.errors import InvalidInput
+from models.enums import AuditStatus, Role
+from models.errors import FieldProblems, InvalidInput
 from models.settings import Settings, get_settings
 from models.types import utcnow
+from tasks.links import ACKNOWLEDGE, Links
 from tasks.mail import Deadline, calendar_file, render
 from tasks.outbox import enqueue
 from tasks.recording.difficulties import report_difficulties
@@ -51,43 +55,63 @@ def active_staff_by_email(session: Session) -> dict[str, Staff]:
     return {s.email: s for s in session.exec(select(Staff).where(Staff.active == sa.true()))}
 
 
-def record_audit(
-    session: Session, form: AuditForm, *, on: date, source: str, settings: Settings | None = None
-) -> Audit:
-    """Validate and store a completed audit, then queue its emails; all in one transaction."""
-    audit = session.get(Audit, form.audit_id)
-    if audit is None:
-        raise FormInvalid(source, [f"audit_id: there is no audit {form.audit_id}"])
-    if audit.status is AuditStatus.COMPLETED:
-        by = session.get(Staff, audit.recorded_by_id)
-        raise FormInvalid(
+class AlreadyRecorded(FormInvalid):
+    """A second submit of an audit already recorded (another tab, a replay): nothing is stored."""
+
+    def __init__(self, source: str, audit: Audit, by: Staff | None):
+        self.audit_id, self.recorded_at, self.recorded_by = audit.id, audit.recorded_at, by
+        super().__init__(
             source,
             [
                 f"audit {audit.id} was already recorded on {audit.completed_on} by {by.name if by else 'someone'}: "
                 f"withdraw that record first (yotqa audits withdraw {audit.id} --reason TEXT --by EMAIL)"
             ],
         )
+
+
+def record_audit(
+    session: Session,
+    form: AuditForm,
+    *,
+    on: date,
+    source: str,
+    settings: Settings | None = None,
+    via: str = "file",
+) -> Audit:
+    """Validate and store a completed audit, then queue its emails; all in one transaction.
+
+    Every way in (form file, Prefect form, web page, simulation) comes here (L2); the audit row
+    is locked first, so of two submits at once one records and the other is told it was done."""
+    audit = session.exec(select(Audit).where(Audit.id == form.audit_id).with_for_update()).first()
+    if audit is None:
+        raise FormInvalid(source, [f"audit_id: there is no audit {form.audit_id}"])
+    if audit.status is AuditStatus.COMPLETED:
+        raise AlreadyRecorded(source, audit, session.get(Staff, audit.recorded_by_id))
     if audit.status is not AuditStatus.ASSIGNED:
         raise FormInvalid(
             source, [f"audit {audit.id} is {audit.status.value}: it cannot be recorded"]
         )
+    settings = settings or get_settings()
     staff = active_staff_by_email(session)
     clean, problems = validate(form, questions_for(session, audit), set(staff), on)
     if clean is None:
         raise FormInvalid(source, problems)
-    _store(session, audit, clean, staff, on)
-    _notify_recorded(session, audit, clean, staff)
-    report_difficulties(
-        session, audit, settings or get_settings(), on
-    )  # E4, in the same transaction
+    actions = _store(session, audit, clean, staff, on, via)
+    _notify_recorded(session, audit, clean, actions, on, settings)
+    report_difficulties(session, audit, settings, on)  # E4, in the same transaction
     session.commit()
     log.info("audit %s recorded with %d action points", audit.id, len(clean.actions))
     return audit
 
 
 def _store(
-    session: Session, audit: Audit, form: CleanForm, staff: dict[str, Staff], on: date
-) -> None:
+    session: Session,
+    audit: Audit,
+    form: CleanForm,
+    staff: dict[str, Staff],
+    on: date,
+    via: str,
+) -> list[ActionPoint]:
     ids = dict(
         session.execute(
             sa.select(Question.code, Question.id).where(
@@ -109,7 +133,7 @@ def _store(
         )
         for a in form.answers
     )
-    session.add_all(
+    actions = [
         ActionPoint(
             audit_id=audit.id,
             text=a.text,
@@ -118,7 +142,8 @@ def _store(
             deadline=a.deadline,
         )
         for a in form.actions
-    )
+    ]
+    session.add_all(actions)
     session.add_all(GoodPractice(audit_id=audit.id, text=g) for g in form.good_practice)  # type: ignore[arg-type]
     recorder = staff[form.recorded_by]
     audit.status, audit.completed_on = AuditStatus.COMPLETED, on
@@ -127,7 +152,9 @@ def _store(
         utcnow(),
         form.recorded_in_cms,
     )
-    session.add(AuditEvent(audit_id=audit.id, event="recorded", by_id=recorder.id))  # type: ignore[arg-type]
+    audit.recorded_via = via
+    session.add(AuditEvent(audit_id=audit.id, event="recorded", by_id=recorder.id, via=via))  # type: ignore[arg-type]
+    session.execute(sa.delete(AuditDraft).where(AuditDraft.audit_id == audit.id))  # type: ignore[arg-type]
     if form.high_risk:
         subject = session.get(Staff, audit.subject_staff_id)
         session.add(
@@ -139,27 +166,39 @@ def _store(
             )
         )
     session.flush()
+    return actions
 
 
 def _notify_recorded(
-    session: Session, audit: Audit, form: CleanForm, staff: dict[str, Staff]
+    session: Session,
+    audit: Audit,
+    form: CleanForm,
+    actions: list[ActionPoint],
+    on: date,
+    settings: Settings,
 ) -> None:
+    """The findings to the case manager (with their links), a copy to their line manager (no
+    links: a link is its one person's), the auditor's receipt, and any high-risk alert (E3)."""
     people = {s.id: s for s in session.exec(select(Staff))}
     case_ref = session.get(Case, audit.case_id).case_ref if audit.case_id else "(no case)"  # type: ignore[union-attr]
     subject_cm = people[audit.subject_staff_id]
     manager = people.get(subject_cm.line_manager_id)  # type: ignore[arg-type]
     auditor = people[audit.auditor_id]
-    actions = [
+    links = Links(session, on, settings)
+    rows = [
         {
             "priority": a.priority,
             "text": a.text,
-            "owner": staff[a.owner_email].name,
+            "owner": people[a.owner_id].name,
             "deadline": a.deadline.strftime("%A %-d %B %Y"),
+            "links": links.action(a.owner_id, a.id, a.deadline)  # type: ignore[arg-type]
+            if a.owner_id == subject_cm.id
+            else None,
         }
-        for a in form.actions
+        for a in actions
     ]
     attachments = []
-    if form.actions:
+    if actions:
         ics = calendar_file(
             [
                 Deadline(
@@ -168,7 +207,7 @@ def _notify_recorded(
                     summary=f"Action {a.priority} due: case {case_ref}",
                     description=a.text,
                 )
-                for a in form.actions
+                for a in actions
             ]
         )
         attachments = [
@@ -178,23 +217,50 @@ def _notify_recorded(
         "kind": audit.kind.label,
         "case_ref": case_ref,
         "auditor": auditor.name,
-        "actions": actions,
         "good_practice": form.good_practice,
         "three_way": audit.three_way_meeting,
     }
-    subject = f"Audit feedback for case {case_ref}: {len(actions)} action point{'s' if len(actions) != 1 else ''}"
+    noun = f"{len(rows)} action point{'s' if len(rows) != 1 else ''}"
+    stamp = f"{audit.recorded_at:%Y%m%d%H%M%S}"
+    last_day = max([a.deadline for a in actions] + [on])
     enqueue(
         session,
-        key=f"feedback:{audit.id}:{audit.recorded_at:%Y%m%d%H%M%S}",
+        key=f"feedback:{audit.id}:{stamp}",
         kind="feedback",
         to=[subject_cm.email],
-        cc=[manager.email] if manager else [],
-        content=render("feedback", subject, recipient_name=subject_cm.name, **context),
+        content=render(
+            "feedback",
+            f"Audit feedback for case {case_ref}: {noun}",
+            recipient_name=subject_cm.name,
+            actions=rows,
+            findings_url=links.url(subject_cm.id, ACKNOWLEDGE, audit.id, last_day),  # type: ignore[arg-type]
+            items_url=links.items(subject_cm.id),  # type: ignore[arg-type]
+            copy_for=None,
+            **context,
+        ),
         attachments=attachments,
     )
+    if manager and manager.id != subject_cm.id:
+        enqueue(
+            session,
+            key=f"feedback-copy:{audit.id}:{stamp}",
+            kind="feedback-copy",
+            to=[manager.email],
+            content=render(
+                "feedback",
+                f"Copy: audit feedback for case {case_ref} ({subject_cm.name}): {noun}",
+                recipient_name=manager.name,
+                actions=[{**r, "links": None} for r in rows],
+                findings_url=None,
+                items_url=None,
+                copy_for=subject_cm.name,
+                **context,
+            ),
+            attachments=attachments,
+        )
     enqueue(
         session,
-        key=f"recorded:{audit.id}:{audit.recorded_at:%Y%m%d%H%M%S}",
+        key=f"recorded:{audit.id}:{stamp}",
         kind="recorded",
         to=[auditor.email],
         content=render(
@@ -203,7 +269,7 @@ def _notify_recorded(
             recipient_name=auditor.name,
             kind=audit.kind.label,
             case_ref=case_ref,
-            actions=len(actions),
+            actions=len(rows),
             recorded_in_cms=audit.recorded_in_cms,
             three_way=audit.three_way_meeting,
         ),
@@ -255,7 +321,9 @@ def withdraw_record(
     by = _who(session, by_email) if by_email else session.get(Staff, audit.recorded_by_id)
     if not reason.strip():
         raise InvalidInput("say why the record is withdrawn: --reason TEXT")
-    for model in (Finding, ActionPoint, GoodPractice, HighRiskIssue):
+    actions = sa.select(ActionPoint.id).where(ActionPoint.audit_id == audit_id)
+    session.execute(sa.delete(DeadlineRequest).where(DeadlineRequest.action_id.in_(actions)))  # type: ignore[attr-defined]
+    for model in (Finding, ActionPoint, GoodPractice, HighRiskIssue, Acknowledgement):
         session.execute(sa.delete(model).where(model.audit_id == audit_id))  # type: ignore[attr-defined]
     audit.status, audit.completed_on, audit.recorded_by_id, audit.recorded_at = (
         AuditStatus.ASSIGNED,
@@ -263,6 +331,7 @@ def withdraw_record(
         None,
         None,
     )
+    audit.recorded_via = ""
     session.add(
         AuditEvent(
             audit_id=audit_id, event="withdrawn", by_id=by.id if by else None, reason=reason.strip()
@@ -272,43 +341,70 @@ def withdraw_record(
     return audit
 
 
+NOT_DONE_REASONS = [
+    "The case closed or moved to another service before it could be audited",
+    "The case file could not be reached",
+    "I am on leave or off sick until after the deadline",
+    "I have a conflict of interest with this case",
+    "Another reason",
+]
+
+
+def not_done_reason(choice: str, detail: str) -> str:
+    """D4's reason from the page's choices and words: one of NOT_DONE_REASONS, and what happened
+    (needed for "Another reason")."""
+    problems: dict[str, str] = {}
+    text = (detail or "").strip()
+    if choice not in NOT_DONE_REASONS:
+        problems["reason"] = "Choose why the audit cannot be done."
+    elif choice == NOT_DONE_REASONS[-1] and not text:
+        problems["detail"] = "Say what the other reason is: the quarterly review reads it (D4)."
+    if len(text) > 2_000:
+        problems["detail"] = f"Keep it under 2,000 characters (it has {len(text):,})."
+    if problems:
+        raise FieldProblems(problems)
+    if choice == NOT_DONE_REASONS[-1]:
+        return text
+    return f"{choice}: {text}" if text else choice
+
+
 def mark_not_done(
-    session: Session, audit_id: int, *, reason: str, on: date, by_email: str | None = None
+    session: Session,
+    audit_id: int,
+    *,
+    reason: str,
+    on: date,
+    by_email: str | None = None,
+    by_id: int | None = None,
+    via: str = "cli",
 ) -> Audit:
     """D4: an audit not done, with the reason the quarterly review will see."""
-    audit = _audit(session, audit_id)
+    audit = session.exec(select(Audit).where(Audit.id == audit_id).with_for_update()).first()
+    if audit is None:
+        raise InvalidInput(f"there is no audit {audit_id}: `yotqa audits list` shows them")
     if audit.status is not AuditStatus.ASSIGNED:
         raise InvalidInput(
             f"audit {audit_id} is {audit.status.value}: only an assigned audit can be marked not done"
         )
     if not reason.strip():
         raise InvalidInput("say why the audit was not done: --reason TEXT (D4)")
-    by = _who(session, by_email) if by_email else session.get(Staff, audit.auditor_id)
+    if by_id is not None:
+        by = session.get(Staff, by_id)
+    else:
+        by = _who(session, by_email) if by_email else session.get(Staff, audit.auditor_id)
     audit.status, audit.reason_not_completed = AuditStatus.NOT_DONE, reason.strip()
+    session.execute(sa.delete(AuditDraft).where(AuditDraft.audit_id == audit_id))  # type: ignore[arg-type]
     session.add(
         AuditEvent(
-            audit_id=audit_id, event="not_done", by_id=by.id if by else None, reason=reason.strip()
+            audit_id=audit_id,
+            event="not_done",
+            by_id=by.id if by else None,
+            reason=reason.strip(),
+            via=via,
         )
     )
     session.commit()
     return audit
-
-
-def complete_action(
-    session: Session, action_id: int, *, on: date, evidence: str = ""
-) -> ActionPoint:
-    action = session.get(ActionPoint, action_id)
-    if action is None:
-        raise InvalidInput(f"there is no action point {action_id}: `yotqa actions list` shows them")
-    if action.status is not ActionStatus.OPEN:
-        raise InvalidInput(f"action point {action_id} is already {action.status.value}")
-    action.status, action.completed_on, action.evidence = (
-        ActionStatus.COMPLETED,
-        on,
-        evidence.strip(),
-    )
-    session.commit()
-    return action
 
 
 def _who(session: Session, email: str) -> Staff:

@@ -29,7 +29,7 @@ from models.enums import (
     SamplingKind,
     SelectionMethod,
 )
-from models.settings import get_settings
+from tasks.links import Links
 from tasks.mail import Deadline, calendar_file, render
 from tasks.outbox import enqueue
 from tasks.sampling.pool import active_staff, last_sampled, load_pool
@@ -387,6 +387,7 @@ def notify(session: Session, period: Month, audits: list[Audit], *, key: str = "
         if manager_id is not None and manager_id != a.auditor_id:
             rows_by_manager[manager_id].append(row)
     count = 0
+    links = Links(session, max(a.assigned_on for a in audits))
     for auditor_id, rows in rows_by_auditor.items():
         auditor = staff[auditor_id]
         subject = f"QA audits for {period}: {len(rows)} to complete, first due {rows[0]['due_on']}"
@@ -406,8 +407,11 @@ def notify(session: Session, period: Month, audits: list[Audit], *, key: str = "
             subject,
             recipient_name=auditor.name,
             period=str(period),
-            audits=rows,
-            ui_url=get_settings().prefect_ui_url.rstrip("/"),
+            audits=[
+                {**r, "links": links.audit(auditor_id, r["audit_id"], r["due"])}  # type: ignore[arg-type]
+                for r in rows
+            ],
+            items_url=links.items(auditor_id),
         )
         if enqueue(
             session,

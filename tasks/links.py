@@ -1,0 +1,337 @@
+"""People's links (L1): signed tokens for one person, one item and one purpose.
+
+A token is a random nonce signed with the web secret (itsdangerous, HMAC-SHA256, checked in
+constant time). The nonce names a `Link` row that says whose it is, for what and until when; the
+item itself decides whether the link still lives, so a link dies the moment its item is done,
+withdrawn or given to someone else, whichever way that happened (web, command line, chase).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+from itsdangerous import BadSignature, Signer
+from sqlmodel import Session, select
+
+from models import (
+    Acknowledgement,
+    ActionPoint,
+    Audit,
+    AuditEvent,
+    DeadlineRequest,
+    Link,
+    Staff,
+)
+from models.enums import ActionStatus, AuditStatus, Role
+from models.errors import ConfigError, YotqaError
+from models.settings import Settings, get_settings
+from models.types import utcnow
+from tasks.workdays import london_time
+
+# purpose -> the kind of item it acts on
+RECORD, NOT_DONE, ACKNOWLEDGE = "record", "not-done", "acknowledge"
+ACTION_DONE, NEW_DATE, DECIDE, ITEMS = "done", "new-date", "decide", "items"
+PURPOSES = {
+    RECORD: "audit",
+    NOT_DONE: "audit",
+    ACKNOWLEDGE: "audit",
+    ACTION_DONE: "action",
+    NEW_DATE: "action",
+    DECIDE: "request",
+    ITEMS: "staff",
+}
+TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{16,64}\.[A-Za-z0-9_-]{20,100}")
+SECRET_FILE = "web-secret"  # noqa: S105 (a file name, not a password)
+
+
+class LinkRefused(YotqaError):
+    """A link that does not open its page: forged (403), or dead, expired or not yours (410)."""
+
+    def __init__(
+        self, status: int, title: str, message: str, ask: str = "", person_id: int | None = None
+    ):
+        self.status, self.title, self.message, self.ask = status, title, message, ask
+        self.person_id = person_id  # whose link it was, when their other items may be shown
+        super().__init__(f"{title}: {message}")
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A checked link: whose it is and what it may do."""
+
+    link: Link
+    person: Staff
+
+    @property
+    def purpose(self) -> str:
+        return self.link.purpose
+
+    @property
+    def item_id(self) -> int:
+        return self.link.item_id
+
+
+def web_secret(settings: Settings) -> str:
+    """YOTQA_WEB_SECRET, or a key made once and kept owner-readable under the output folder."""
+    if settings.web_secret:
+        if len(settings.web_secret) < 16:
+            raise ConfigError("YOTQA_WEB_SECRET is too short: use 32 or more random characters")
+        return settings.web_secret
+    path = Path(settings.output_dir) / SECRET_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        key = path.read_text(encoding="ascii").strip()
+        if len(key) < 32:
+            raise ConfigError(
+                f"{path} does not hold a usable key: delete it to make a new one"
+            ) from None
+        return key
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(secrets.token_urlsafe(48))
+    return path.read_text(encoding="ascii").strip()
+
+
+def _signer(settings: Settings, salt: str = "yotqa.link") -> Signer:
+    return Signer(web_secret(settings), salt=salt, digest_method=hashlib.sha256)
+
+
+def token_of(link: Link, settings: Settings) -> str:
+    return _signer(settings).sign(link.nonce).decode("ascii")
+
+
+def url_of(token: str, settings: Settings) -> str:
+    return f"{settings.web_url.rstrip('/')}/l/{token}"
+
+
+def issue(session: Session, person_id: int, purpose: str, item_id: int, expires_on: date) -> Link:
+    """A live link for this person, item and purpose lasting at least until `expires_on`."""
+    item_type = PURPOSES[purpose]
+    found = session.exec(
+        select(Link)
+        .where(
+            Link.staff_id == person_id,
+            Link.item_type == item_type,
+            Link.item_id == item_id,
+            Link.purpose == purpose,
+            Link.revoked_at.is_(None),  # type: ignore[union-attr]
+            Link.expires_on >= expires_on,
+        )
+        .order_by(Link.id.desc())  # type: ignore[union-attr]
+    ).first()
+    if found is not None:
+        return found
+    link = Link(
+        nonce=secrets.token_urlsafe(16),
+        staff_id=person_id,
+        item_type=item_type,
+        item_id=item_id,
+        purpose=purpose,
+        expires_on=expires_on,
+    )
+    session.add(link)
+    session.flush()
+    return link
+
+
+class Links:
+    """Builds the URLs an email or a page puts in front of one person, as of one day."""
+
+    def __init__(self, session: Session, on: date, settings: Settings | None = None):
+        self.session, self.on = session, on
+        self.settings = settings or get_settings()
+        self.days = timedelta(days=self.settings.web_link_days)
+
+    def url(self, person_id: int, purpose: str, item_id: int, deadline: date) -> str:
+        link = issue(self.session, person_id, purpose, item_id, max(deadline, self.on) + self.days)
+        return url_of(token_of(link, self.settings), self.settings)
+
+    def audit(self, person_id: int, audit_id: int, due_on: date) -> dict[str, str]:
+        return {
+            "form": self.url(person_id, RECORD, audit_id, due_on),
+            "not_done": self.url(person_id, NOT_DONE, audit_id, due_on),
+        }
+
+    def action(self, person_id: int, action_id: int, deadline: date) -> dict[str, str]:
+        return {
+            "done": self.url(person_id, ACTION_DONE, action_id, deadline),
+            "new_date": self.url(person_id, NEW_DATE, action_id, deadline),
+        }
+
+    def items(self, person_id: int) -> str:
+        return self.url(person_id, ITEMS, person_id, self.on)
+
+
+def revoke(session: Session, item_type: str, item_id: int, reason: str) -> int:
+    """Kill every live link to an item (it has gone to someone else); the reason is shown."""
+    result = session.execute(
+        sa.update(Link)
+        .where(Link.item_type == item_type, Link.item_id == item_id, Link.revoked_at.is_(None))  # type: ignore[union-attr]
+        .values(revoked_at=utcnow(), revoked_reason=reason)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+FORGED = (
+    "This link is not one the QA system sent, or it has been changed (perhaps cut short when it "
+    "was copied). Open the link from your latest email again, whole."
+)
+ASK_SENDER = "the QA manager, who can send you a new email"
+
+
+def check(
+    session: Session,
+    token: str,
+    settings: Settings,
+    today: date,
+    *,
+    lock: bool = False,
+) -> Grant:
+    """The grant a token carries, or LinkRefused saying what happened and whom to ask; `lock`
+    holds the item's row until the caller's transaction ends (one of two submits wins)."""
+    if not TOKEN_SHAPE.fullmatch(token or ""):
+        raise LinkRefused(403, "This link does not work", FORGED, ASK_SENDER)
+    try:
+        nonce = _signer(settings).unsign(token).decode("ascii")
+    except BadSignature:
+        raise LinkRefused(403, "This link does not work", FORGED, ASK_SENDER) from None
+    link = session.exec(select(Link).where(Link.nonce == nonce)).first()
+    person = session.get(Staff, link.staff_id) if link else None
+    if link is None or person is None:
+        raise LinkRefused(403, "This link does not work", FORGED, ASK_SENDER)
+    ask = whom_to_ask(session, person)
+    if not person.active:
+        raise LinkRefused(
+            410,
+            "This link has stopped working",
+            "You are no longer on the service's staff list.",
+            ask,
+        )
+    if link.revoked_at is not None:
+        raise LinkRefused(410, "This link has stopped working", link.revoked_reason, ask, person.id)
+    if today > link.expires_on:
+        raise LinkRefused(
+            410,
+            "This link has expired",
+            f"It could be used until {link.expires_on:%-d %B %Y}. Your newer emails have new links.",
+            ask,
+        )
+    problem = _dead(session, link, lock)
+    if problem:
+        raise LinkRefused(410, "There is nothing left to do here", problem, ask, person.id)
+    return Grant(link, person)
+
+
+def whom_to_ask(session: Session, person: Staff) -> str:
+    """The person to ask about a link: the line manager, else the QA manager."""
+    manager = session.get(Staff, person.line_manager_id) if person.line_manager_id else None
+    if manager is None or not manager.active or manager.id == person.id:
+        manager = session.exec(
+            select(Staff)
+            .where(Staff.role == Role.QA_MANAGER, Staff.active == sa.true())
+            .order_by(Staff.id)
+        ).first()
+    return f"{manager.name} ({manager.email})" if manager else ASK_SENDER
+
+
+def when(value: datetime | None) -> str:
+    """A stored instant as people in the service read it: '1 December 2026 at 10:42'."""
+    return london_time(value).strftime("%-d %B %Y at %H:%M") if value else "an unknown time"
+
+
+def _dead(session: Session, link: Link, lock: bool) -> str:
+    """Why the link's item no longer wants this person's action, or '' if it does."""
+    if link.item_type == "audit":
+        query = select(Audit).where(Audit.id == link.item_id)
+        audit = session.exec(query.with_for_update() if lock else query).first()
+        if audit is None:
+            return "The audit this link was for no longer exists."
+        if link.purpose == ACKNOWLEDGE:
+            return _dead_findings(session, link, audit)
+        if audit.auditor_id != link.staff_id:
+            return f"This audit was reassigned{_reassigned_on(session, audit.id)}: it is no longer yours to do."  # type: ignore[arg-type]
+        if audit.status is AuditStatus.COMPLETED:
+            return f"This audit was recorded on {when(audit.recorded_at)}{_via(audit.recorded_via)}. Nothing more is needed."
+        if audit.status is AuditStatus.NOT_DONE:
+            return f"This audit was recorded as not done: {audit.reason_not_completed}"
+        if audit.status is AuditStatus.WITHDRAWN:
+            return "This audit was withdrawn: it is not to be done."
+        return ""
+    if link.item_type == "action":
+        query = select(ActionPoint).where(ActionPoint.id == link.item_id)
+        action = session.exec(query.with_for_update() if lock else query).first()
+        if action is None:
+            return "The action point this link was for no longer exists."
+        if action.owner_id != link.staff_id:
+            return "This action point now belongs to someone else."
+        if action.status is ActionStatus.COMPLETED:
+            return f"This action point was marked done on {action.completed_on:%-d %B %Y}."
+        if action.status is ActionStatus.CANCELLED:
+            return "This action point was cancelled."
+        if link.purpose == NEW_DATE:
+            pending = pending_request(session, action.id)  # type: ignore[arg-type]
+            if pending is not None:
+                decider = session.get(Staff, pending.decider_id)
+                return (
+                    f"A new date ({pending.proposed_on:%-d %B %Y}) was asked for on "
+                    f"{when(pending.created_at)} and waits for {decider.name if decider else 'a decision'}."
+                )
+        return ""
+    if link.item_type == "request":
+        query = select(DeadlineRequest).where(DeadlineRequest.id == link.item_id)
+        request = session.exec(query.with_for_update() if lock else query).first()
+        if request is None or request.decider_id != link.staff_id:
+            return "This request is not yours to decide."
+        if request.status != "pending":
+            return f"This request was {request.status} on {when(request.decided_at)}."
+        action = session.get(ActionPoint, request.action_id)
+        if action is None or action.status is not ActionStatus.OPEN:
+            return "The action point is no longer open, so there is no date to decide."
+        return ""
+    if link.item_type == "staff":
+        return "" if link.item_id == link.staff_id else "This list is someone else's."
+    return "This link is for something the system no longer knows."
+
+
+def _dead_findings(session: Session, link: Link, audit: Audit) -> str:
+    if audit.subject_staff_id != link.staff_id:
+        return "These findings are about someone else's case."
+    if audit.status is not AuditStatus.COMPLETED:
+        return "The record of this audit was withdrawn; a new one will be sent when it is recorded again."
+    ack = session.exec(select(Acknowledgement).where(Acknowledgement.audit_id == audit.id)).first()
+    if ack is not None:
+        return f"You acknowledged these findings on {when(ack.acknowledged_at)}."
+    return ""
+
+
+def _reassigned_on(session: Session, audit_id: int) -> str:
+    event = session.exec(
+        select(AuditEvent)
+        .where(AuditEvent.audit_id == audit_id, AuditEvent.event == "reassigned")
+        .order_by(AuditEvent.id.desc())  # type: ignore[union-attr]
+    ).first()
+    return f" on {london_time(event.at):%-d %B %Y}" if event else ""
+
+
+def _via(via: str) -> str:
+    return {
+        "web": " through its web page",
+        "file": " from a form file",
+        "prefect-ui": " in the Prefect form",
+    }.get(via, "")
+
+
+def pending_request(session: Session, action_id: int) -> DeadlineRequest | None:
+    return session.exec(
+        select(DeadlineRequest).where(
+            DeadlineRequest.action_id == action_id, DeadlineRequest.status == "pending"
+        )
+    ).first()

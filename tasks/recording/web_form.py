@@ -1,0 +1,226 @@
+"""The audit form as a web page: what the page shows, and the page's fields read back as the one
+`AuditForm` every way of recording validates (L2). Plain functions over plain data: no HTTP."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+import sqlalchemy as sa
+from pydantic import ValidationError
+from sqlmodel import Session, select
+
+from models import ActionPoint, Audit, Case, HighRiskIssue, Question, QuestionSet, Staff
+from models.enums import AnswerType, Judgement, Role, YesNo
+from tasks.recording.form import LONG_TEXT, AuditForm, Problem
+
+MAX_ROWS = 50  # action points on one form (as AuditForm allows)
+CHOICES = {
+    AnswerType.JUDGEMENT: [(j.value, j.label) for j in Judgement],
+    AnswerType.YES_NO: [(y.value, y.label) for y in YesNo],
+}
+_ROW_FIELD = re.compile(r"action\.(\d+)\.(text|owner|deadline|priority)")
+
+
+@dataclass(frozen=True)
+class QuestionField:
+    code: str
+    text: str
+    answer_type: str  # judgement, yes_no, count, text
+    required: bool
+    guidance: str
+    choices: list[tuple[str, str]]
+
+
+@dataclass
+class FormPage:
+    """Everything the audit form page shows (case reference only: E5, L3)."""
+
+    audit_id: int
+    case_ref: str
+    kind: str
+    tool: str
+    due_on: date
+    three_way: bool
+    reason: str
+    default_owner: str
+    sections: list[tuple[str, list[QuestionField]]] = field(default_factory=list)
+    staff: list[tuple[str, str]] = field(default_factory=list)  # (email, "name, role")
+
+
+def form_page(session: Session, audit_id: int) -> FormPage:
+    audit = session.get(Audit, audit_id)
+    if audit is None:
+        raise LookupError(f"there is no audit {audit_id}")
+    case = session.get(Case, audit.case_id) if audit.case_id else None
+    tool = session.get(QuestionSet, audit.question_set_id)
+    subject = session.get(Staff, audit.subject_staff_id)
+    page = FormPage(
+        audit.id,  # type: ignore[arg-type]
+        case.case_ref if case else "-",
+        audit.kind.label,
+        f"{tool.title}, version {tool.version}" if tool else "",
+        audit.due_on,
+        audit.three_way_meeting,
+        audit.selection_reason,
+        subject.email if subject else "",
+    )
+    sections: dict[str, list[QuestionField]] = {}
+    for q in session.exec(
+        select(Question)
+        .where(Question.question_set_id == audit.question_set_id)
+        .order_by(Question.position)  # type: ignore[arg-type]
+    ):
+        sections.setdefault(q.section or "Questions", []).append(
+            QuestionField(
+                q.code,
+                q.text,
+                q.answer_type.value,
+                q.required,
+                q.guidance.strip(),
+                CHOICES.get(q.answer_type, []),
+            )
+        )
+    page.sections = list(sections.items())
+    page.staff = [
+        (s.email, f"{s.name}, {s.role.label.lower()}")
+        for s in session.exec(
+            select(Staff).where(Staff.active == sa.true()).order_by(Staff.name)  # type: ignore[arg-type]
+        )
+    ]
+    return page
+
+
+def action_rows(fields: dict[str, str]) -> int:
+    """How many action-point rows the page holds: as many as were sent, at least one."""
+    try:
+        shown = int(fields.get("rows", "1"))
+    except ValueError:
+        shown = 1
+    used = [int(m.group(1)) for k in fields if (m := _ROW_FIELD.fullmatch(k))]
+    return max(1, min(MAX_ROWS, max([shown, *used])))
+
+
+def kept_fields(page: FormPage, fields: dict[str, str]) -> dict[str, str]:
+    """The page's own fields, as typed (for a draft or to show again); anything else is dropped."""
+    names = {"good_practice", "high_risk", "recorded_in_cms"}
+    for _, questions in page.sections:
+        for q in questions:
+            names.update({f"q.{q.code}", f"e.{q.code}"})
+    rows = action_rows(fields)
+    for n in range(1, rows + 1):
+        names.update(f"action.{n}.{part}" for part in ("text", "owner", "deadline", "priority"))
+    kept = {k: str(v)[:LONG_TEXT] for k, v in fields.items() if k in names}
+    kept["rows"] = str(rows)
+    return kept
+
+
+def form_from_fields(
+    page: FormPage, fields: dict[str, str], recorded_by: str
+) -> tuple[AuditForm | None, list[Problem]]:
+    """The page's fields as an AuditForm (validated against the question set after), or the
+    problems that stop it being one at all (a text too long), each naming its field.
+
+    Every row of action points keeps its place, an empty one as a blank, so the validation's
+    "action point N" is the page's row N."""
+    answers = {
+        q.code: {
+            "value": fields.get(f"q.{q.code}", "").strip() or None,
+            "evidence": fields.get(f"e.{q.code}", ""),
+        }
+        for _, questions in page.sections
+        for q in questions
+    }
+    actions: list[dict[str, object]] = []
+    for n in range(1, action_rows(fields) + 1):
+        raw = {
+            p: fields.get(f"action.{n}.{p}", "").strip()
+            for p in ("text", "owner", "deadline", "priority")
+        }
+        if not (raw["text"] or raw["deadline"]):
+            actions.append({})  # an empty row: its owner and priority come pre-filled
+            continue
+        actions.append(
+            {
+                "priority": int(raw["priority"]) if raw["priority"].isdigit() else None,
+                "text": raw["text"],
+                "owner_email": raw["owner"],
+                "deadline": raw["deadline"] or None,
+            }
+        )
+    data = {
+        "audit_id": page.audit_id,
+        "recorded_by": recorded_by,
+        "answers": answers,
+        "action_points": actions,
+        "good_practice": [
+            g.strip() for g in fields.get("good_practice", "").splitlines() if g.strip()
+        ],
+        "high_risk": fields.get("high_risk", ""),
+        "recorded_in_cms": fields.get("recorded_in_cms") == "yes",
+    }
+    try:
+        return AuditForm.model_validate(data), []
+    except ValidationError as exc:
+        return None, [_pydantic_problem(e["loc"], e["msg"]) for e in exc.errors()]
+
+
+def _pydantic_problem(loc: tuple[object, ...], message: str) -> Problem:
+    if loc[:1] == ("answers",) and len(loc) >= 3:
+        target = "q" if loc[2] == "value" else "e"
+        return Problem(f"question {loc[1]}: {message}", f"{target}.{loc[1]}")
+    if loc[:1] == ("action_points",) and len(loc) >= 3 and isinstance(loc[1], int):
+        part = {"owner_email": "owner"}.get(str(loc[2]), str(loc[2]))
+        return Problem(f"action point {loc[1] + 1}: {message}", f"action.{loc[1] + 1}.{part}")
+    if loc[:1] in (("good_practice",), ("high_risk",)):
+        return Problem(f"{loc[0]}: {message}", str(loc[0]))
+    return Problem(f"{'.'.join(str(p) for p in loc) or 'form'}: {message}")
+
+
+@dataclass(frozen=True)
+class Receipt:
+    audit_id: int
+    case_ref: str
+    recorded_at: str
+    actions: int
+    case_manager: str
+    line_manager: str
+    high_risk_to: list[str]
+
+
+def receipt(session: Session, audit_id: int) -> Receipt:
+    """What the auditor is told once the audit is recorded: when, and who was sent what."""
+    from tasks.links import when
+
+    audit = session.get(Audit, audit_id)
+    if audit is None:
+        raise LookupError(f"there is no audit {audit_id}")
+    case = session.get(Case, audit.case_id) if audit.case_id else None
+    subject = session.get(Staff, audit.subject_staff_id)
+    manager = (
+        session.get(Staff, subject.line_manager_id) if subject and subject.line_manager_id else None
+    )
+    actions = session.execute(
+        sa.select(sa.func.count()).select_from(ActionPoint).where(ActionPoint.audit_id == audit_id)
+    ).scalar_one()
+    risk = session.exec(select(HighRiskIssue).where(HighRiskIssue.audit_id == audit_id)).first()
+    to = []
+    if risk is not None:
+        to = [manager.name] if manager else []
+        to += [
+            s.name
+            for s in session.exec(
+                select(Staff).where(Staff.role == Role.SERVICE_MANAGER, Staff.active == sa.true())
+            )
+            if s.name not in to
+        ]
+    return Receipt(
+        audit_id,
+        case.case_ref if case else "-",
+        when(audit.recorded_at),
+        int(actions),
+        subject.name if subject else "",
+        manager.name if manager and manager.id != (subject.id if subject else None) else "",
+        to,
+    )

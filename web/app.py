@@ -1,0 +1,283 @@
+"""The people's web surface (L1-L3): pages reached only through the personal links in emails.
+
+`create_app()` builds it; `yotqa web` serves it (web/serve.py). Handlers are in web/pages.py,
+the defences in web/security.py; the work itself is done by the same domain functions every
+other way in uses (L2).
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable, Iterator
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlmodel import Session
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from models.db import make_engine
+from models.settings import Settings, get_settings
+from tasks.links import Grant, LinkRefused, Links, check, web_secret
+from tasks.mail import environment
+from tasks.workdays import today as london_today
+from web.security import (
+    CSRF_COOKIE,
+    BodyLimit,
+    BodyTooLarge,
+    Csrf,
+    FailureLimit,
+    SecurityHeaders,
+)
+
+log = logging.getLogger("yotqa.web")
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+class TooManyFailures(Exception):
+    """This address has failed too many link or form checks lately."""
+
+
+def create_app(
+    *, engine: sa.Engine | None = None, today: Callable[[], date] | None = None
+) -> FastAPI:
+    """The web app on the configured database; `today` pins the date (a simulation, a test)."""
+    settings = get_settings()
+    web_secret(settings)  # make or read the key now: a bad one fails here, not on first click
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, title="yotqa")
+    app.state.settings = settings
+    app.state.engine = engine or _engine(settings)
+    app.state.today = today or london_today
+    app.state.csrf = Csrf(settings)
+    app.state.failures = FailureLimit(settings.web_failed_checks)
+    app.add_middleware(CatchAll)
+    app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for exc, handler in HANDLERS.items():
+        app.add_exception_handler(exc, handler)
+
+    from web.pages import router
+
+    app.include_router(router)
+    return app
+
+
+def _engine(settings: Settings) -> sa.Engine:
+    # Parameters stay out of error messages and logs (they can hold a link's nonce or free text).
+    kwargs: dict[str, Any] = {"hide_parameters": True}
+    if not settings.resolved_database_url.startswith("sqlite"):
+        kwargs.update(pool_size=10, max_overflow=20)
+    return make_engine(**kwargs)
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with Session(request.app.state.engine, expire_on_commit=False) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def client_of(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def get_grant(request: Request, token: str, session: SessionDep) -> Grant:
+    """The checked link of the address; on a POST its item is locked until the work is done, so
+    two submits at once are one record and one "already done"."""
+    failures: FailureLimit = request.app.state.failures
+    address = client_of(request)
+    if failures.blocked(address):
+        raise TooManyFailures
+    try:
+        return check(
+            session,
+            token,
+            request.app.state.settings,
+            request.app.state.today(),
+            lock=request.method == "POST",
+        )
+    except LinkRefused as refused:
+        if refused.status == 403:
+            failures.fail(address)
+        raise
+
+
+GrantDep = Annotated[Grant, Depends(get_grant)]
+
+
+async def get_fields(request: Request) -> dict[str, str]:
+    """The posted form as plain strings (no file uploads; a bounded number of fields)."""
+    form = await request.form(max_files=0, max_fields=800, max_part_size=64 * 1024)
+    return {k: v for k, v in form.multi_items() if isinstance(v, str)}
+
+
+FieldsDep = Annotated[dict[str, str], Depends(get_fields)]
+
+
+def render(
+    request: Request, template: str, *, status: int = 200, title: str, **context: Any
+) -> HTMLResponse:
+    """A page from templates/web/ (autoescaped, strict), with a CSRF cookie and field."""
+    settings: Settings = request.app.state.settings
+    csrf: Csrf = request.app.state.csrf
+    cookie = csrf.cookie(request.cookies.get(CSRF_COOKIE))
+    grant: Grant | None = context.get("grant")
+    html = (
+        environment()
+        .get_template(f"web/{template}.html")
+        .render(
+            title=title,
+            service=settings.service_name,
+            csrf_token=csrf.field(cookie, grant.link.nonce) if grant else "",
+            **{"items_url": None, "notice": None, **context},
+        )
+    )
+    response = HTMLResponse(html, status_code=status)
+    response.set_cookie(
+        CSRF_COOKIE,
+        cookie,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/",
+        max_age=12 * 3600,
+    )
+    return response
+
+
+def items_url(request: Request, session: Session, person_id: int) -> str:
+    """The person's own list of open items (a link of its own)."""
+    url = Links(session, request.app.state.today(), request.app.state.settings).items(person_id)
+    session.commit()
+    return url
+
+
+def _refused(request: Request, exc: Exception) -> Response:
+    if not isinstance(exc, LinkRefused):
+        raise exc
+    own = None
+    if exc.person_id is not None:  # the item is done or gone: the rest of theirs is a click away
+        with Session(request.app.state.engine, expire_on_commit=False) as session:
+            own = items_url(request, session, exc.person_id)
+    return render(
+        request,
+        "refused",
+        status=exc.status,
+        title=exc.title,
+        message=exc.message,
+        ask=exc.ask,
+        items_url=own,
+    )
+
+
+def _too_many(request: Request, exc: Exception) -> Response:
+    return render(
+        request,
+        "refused",
+        status=429,
+        title="Too many links that did not work",
+        message="Too many links that could not be checked came from your network in the last "
+        "ten minutes, so links are refused for a while. Wait ten minutes, then open the link "
+        "from your email again, whole.",
+        ask="the QA manager, if it goes on",
+    )
+
+
+def _too_large(request: Request, exc: Exception) -> Response:
+    return PlainTextResponse(
+        "The form sent was too large: nothing was saved. Shorten the longest answers and try again.",
+        status_code=413,
+    )
+
+
+def _http(request: Request, exc: Exception) -> Response:
+    status = getattr(exc, "status_code", 500)
+    if status == 404:
+        message = "There is no page here. Open the link from your email again, whole."
+    elif status == 405:
+        message = "That is not a way this page can be used. Open the link from your email again."
+    else:
+        message = "The request could not be read. Go back, reload the page and try again."
+    return render(
+        request,
+        "refused",
+        status=status,
+        title="Page not found" if status == 404 else "That did not work",
+        message=message,
+        ask="",
+    )
+
+
+def _invalid(request: Request, exc: Exception) -> Response:
+    return render(
+        request,
+        "refused",
+        status=400,
+        title="That did not work",
+        message="The request could not be read. Go back, reload the page and try again.",
+        ask="",
+    )
+
+
+class CatchAll:
+    """Any error a page did not expect becomes a plain page saying nothing was saved; the log
+    gets the route, the error's type and where it was raised, never its message (which can hold
+    what someone typed) nor the address (which holds a token)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as exc:  # noqa: BLE001 (the one place every unexpected error ends)
+            route = scope.get("route")
+            where = "".join(traceback.format_tb(exc.__traceback__, limit=-3))
+            log.error(
+                "page %s failed with %s at\n%s",
+                getattr(route, "name", "-"),
+                type(exc).__name__,
+                where,
+            )
+            if started or scope["type"] != "http":
+                return
+            html = (
+                environment()
+                .get_template("web/refused.html")
+                .render(
+                    title="Something went wrong",
+                    service=get_settings().service_name,
+                    message="Nothing was saved. Try again in a few minutes; if it happens again, tell "
+                    "the QA manager which email's link you used and when.",
+                    ask="",
+                    items_url=None,
+                    notice=None,
+                    csrf_token="",
+                )
+            )
+            await HTMLResponse(html, status_code=500)(scope, receive, send)
+
+
+HANDLERS: dict[Any, Callable[[Request, Exception], Response]] = {
+    LinkRefused: _refused,
+    TooManyFailures: _too_many,
+    BodyTooLarge: _too_large,
+    StarletteHTTPException: _http,
+    RequestValidationError: _invalid,
+}
