@@ -19,6 +19,15 @@ audits_app = typer.Typer(
 actions_app = typer.Typer(help="Action points raised by audits (D3).", no_args_is_help=True)
 
 
+# How a record arrived, as `yotqa audits list` names it.
+VIA = {
+    "web": "web page",
+    "file": "form file",
+    "prefect-ui": "Prefect form",
+    "simulation": "simulation",
+}
+
+
 @audits_app.command("list")
 def audits_list(
     status: Annotated[
@@ -56,6 +65,7 @@ def audits_list(
         "Due",
         "Status",
         "Three-way",
+        "Recorded via",
         title=f"Audits ({len(rows)})",
     )
     for audit, ref, name, _ in rows:
@@ -67,6 +77,7 @@ def audits_list(
             audit.due_on.isoformat(),
             audit.status.value,
             "yes" if audit.three_way_meeting else "",
+            VIA.get(audit.recorded_via, audit.recorded_via),
         )
     out.print(table)
 

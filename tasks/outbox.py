@@ -17,6 +17,7 @@ from typing import Any
 import emails
 import sqlalchemy as sa
 from emails.backend.smtp import SMTPBackend
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
 from models import EmailMessage
@@ -111,11 +112,25 @@ def _claim(session: Session, now: datetime, limit: int) -> list[EmailMessage]:
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    messages = list(session.exec(query))
-    for m in messages:
-        m.next_attempt_at = now + LEASE
+    claimed = []
+    for m in session.exec(query).all():
+        # Taken only if no other sender moved it since we read it: SQLite has no row locks, and
+        # the web pages send their own emails beside the outbox flow.
+        taken = session.execute(
+            sa.update(EmailMessage)
+            .where(
+                EmailMessage.id == m.id,
+                EmailMessage.status == EmailStatus.PENDING,
+                EmailMessage.next_attempt_at == m.next_attempt_at,
+            )
+            .values(next_attempt_at=now + LEASE)
+            .execution_options(synchronize_session=False)
+        )
+        if taken.rowcount == 1:  # type: ignore[attr-defined]
+            set_committed_value(m, "next_attempt_at", now + LEASE)
+            claimed.append(m)
     session.commit()
-    return messages
+    return claimed
 
 
 def _start(session: Session, m: EmailMessage) -> None:

@@ -28,7 +28,7 @@ hypothesis_settings.register_profile("ci", derandomize=True, database=None)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 # The simulated year shared by the pack tests (its session fixture is built once for all).
-pytest_plugins = ["tests.pack_world"]
+pytest_plugins = ["tests.pack_world", "tests.web_world"]
 
 POSTGRES_URL = os.environ.get(
     "YOTQA_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -62,7 +62,9 @@ def inbox(session: Session, person: Staff, on: date, settings: Settings) -> Inbo
             sa.select(DeadlineRequest.action_id, DeadlineRequest.proposed_on).where(
                 DeadlineRequest.status == "pending"
             )
-        ).tuples()
+        )
+        .tuples()
+        .all()
     )
     for action, ref in session.execute(
         sa.select(ActionPoint, Case.case_ref)
