@@ -29,7 +29,7 @@ run: $(STAMP)
 	@$(BIN)/yotqa timetable --months 2
 	@$(BIN)/yotqa outbox examples
 	@echo
-	@$(BIN)/yotqa serve --run-due
+	@$(BIN)/yotqa serve --run-due --web
 
 ## make test: set up and run the whole test suite (SQLite and PostgreSQL)
 test: $(STAMP)

@@ -102,6 +102,56 @@ def local_server(host: str, port: int) -> Iterator[str]:
             process.kill()
 
 
+@contextmanager
+def web_pages(as_of: date | None = None) -> Iterator[str]:
+    """`yotqa web` beside the Prefect server, listening where YOTQA_WEB_URL says the emails
+    link to; its output in var/web.log. Yields the base URL."""
+    from urllib.parse import urlsplit
+
+    settings = get_settings()
+    where = urlsplit(settings.web_url)
+    host, port = where.hostname or "127.0.0.1", where.port or 8400
+    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
+    if _healthy_web(base):
+        raise ConfigError(f"something already answers on {base}: stop it, or set YOTQA_WEB_URL")
+    log_path = settings.output_dir / "web.log"
+    command = [
+        str(Path(sys.executable).parent / "yotqa"),
+        "web",
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
+    if as_of:
+        command += ["--as-of", as_of.isoformat()]
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while not _healthy_web(base):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise ConfigError(f"the people's pages did not start: see {log_path}")
+            time.sleep(0.3)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _healthy_web(base: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:  # noqa: S310 (loopback URL)
+            return response.status == 200
+    except OSError:
+        return False
+
+
 def due_now(start: date) -> list[tuple[str, date]]:
     """This month's timetable runs due by `start` (each for its own date, in timetable order),
     then today's chase: what a service starting today would have run already."""
@@ -119,9 +169,14 @@ def due_now(start: date) -> list[tuple[str, date]]:
     return due
 
 
-def trigger_in_order(runs: list[tuple[str, date]], announce: Callable[[str], None]) -> None:
+def trigger_in_order(
+    runs: list[tuple[str, date]],
+    announce: Callable[[str], None],
+    then: Callable[[], None] | None = None,
+) -> None:
     """Once `serve` has registered the deployments, run each in turn (in a background thread),
-    waiting for one to finish before starting the next: later jobs build on earlier ones."""
+    waiting for one to finish before starting the next: later jobs build on earlier ones; then
+    call `then`."""
 
     def worker() -> None:
         from prefect.deployments import run_deployment
@@ -139,16 +194,23 @@ def trigger_in_order(runs: list[tuple[str, date]], announce: Callable[[str], Non
                 return
             state = run.state.name if run.state else "unknown"
             announce(f"Ran {flow} for {day}: {state} (flow run {run.name})")
+        if then is not None:
+            then()
 
     threading.Thread(target=worker, daemon=True).start()
 
 
 def serve_all(
-    start: date, announce: Callable[[str], None], *, run_due: bool, only: str | None = None
+    start: date,
+    announce: Callable[[str], None],
+    *,
+    run_due: bool,
+    only: str | None = None,
+    then: Callable[[], None] | None = None,
 ) -> None:
     """Serve every deployment until interrupted (Ctrl+C); deployments stay unpaused on exit.
 
-    With `run_due`, first run what is due by `start` (`only` that flow, if given)."""
+    With `run_due`, first run what is due by `start` (`only` that flow, if given), then `then`."""
     from prefect import serve
 
     from deployments.build import build_deployments
@@ -159,5 +221,5 @@ def serve_all(
         announce(
             f"Running what is due by {start}: " + ", ".join(f"{f} ({d})" for f, d in due) + "."
         )
-        trigger_in_order(due, announce)
+        trigger_in_order(due, announce, then)
     serve(*deployments, pause_on_shutdown=False, print_starting_message=False)

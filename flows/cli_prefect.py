@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import signal
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlmodel import Session
 
 from flows.cli_common import err, fail, out, ready_engine
 from models.settings import get_settings
@@ -96,6 +98,24 @@ def deploy(
     )
 
 
+def show_demo_link() -> None:
+    """One manager's own page, so a newcomer can click through a manager's day."""
+    from tasks.recording.inbox import demo_link
+    from tasks.workdays import today
+
+    engine = ready_engine()
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            found = demo_link(session, today())
+    finally:
+        engine.dispose()
+    if found:
+        name, url = found
+        out.print(f"Open {name}'s page, as they would from their email: {url}")
+    else:
+        out.print("No manager has open audits yet, so there is no link to show.")
+
+
 def serve(
     host: Annotated[
         str,
@@ -118,9 +138,17 @@ def serve(
             "--run-sample/--no-run-sample", help="At start, run only this month's sample."
         ),
     ] = False,
+    web: Annotated[
+        bool,
+        typer.Option(
+            "--web/--no-web",
+            help="Also serve the people's pages (yotqa web) where YOTQA_WEB_URL points, and "
+            "print one manager's link once the due jobs have run.",
+        ),
+    ] = False,
 ) -> None:
     """Start a local Prefect server (unless PREFECT_API_URL is set) and serve every timetable deployment."""
-    from deployments.serve import local_server, serve_all
+    from deployments.serve import local_server, serve_all, web_pages
     from tasks.workdays import today
 
     engine = ready_engine()  # refuse early if the database is not ready
@@ -135,7 +163,7 @@ def serve(
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGHUP, stop)
     try:
-        with local_server(host, port) as api_url:
+        with local_server(host, port) as api_url, web_pages() if web else nullcontext("") as pages:
             ui = api_url.removesuffix("/api")
             out.print(f"Prefect UI: {ui}  (deployments, runs, artifacts)")
             out.print(
@@ -148,12 +176,17 @@ def serve(
                 f"Exports: {settings.output_dir / 'exports'}"
             )
             out.print(f"Server log: {settings.output_dir / 'prefect-server.log'}")
+            if pages:
+                out.print(
+                    f"People's pages: {pages}  (reached through the links in emails; log {settings.output_dir / 'web.log'})"
+                )
             out.print("Serving the timetable's deployments. Stop with Ctrl+C.")
             serve_all(
                 today(),
                 lambda line: out.print(line),
                 run_due=run_due,
                 only="sample-and-assign" if run_sample and not run_due else None,
+                then=show_demo_link if pages else None,
             )
     except KeyboardInterrupt:
         out.print("Stopped: the Prefect server is shut down; scheduled runs stay for next time.")

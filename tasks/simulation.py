@@ -20,7 +20,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from models import ActionPoint, Audit, Case, EmailMessage, Staff, Team
+from models import Acknowledgement, ActionPoint, Audit, Case, EmailMessage, Staff, Team
 from models.enums import (
     ActionStatus,
     AnswerType,
@@ -32,10 +32,17 @@ from models.enums import (
     YesNo,
 )
 from models.settings import Settings, get_settings
+from tasks.recording.acknowledge import acknowledge_findings
 from tasks.recording.actions import complete_action
 from tasks.recording.form import ActionIn, Answer, AuditForm
 from tasks.recording.record import mark_not_done, questions_for, record_audit
-from tasks.workdays import Month, add_working_days, first_working_day, is_working_day
+from tasks.workdays import (
+    Month,
+    add_working_days,
+    first_working_day,
+    is_working_day,
+    london_midnight,
+)
 
 log = logging.getLogger(__name__)
 
@@ -257,6 +264,47 @@ def act_as_owners(session: Session, day: date, *, seed: int) -> int:
     return done
 
 
+RESPONSES = [
+    "Agreed; I have booked time with my manager to update the plan.",
+    "I had raised the VMP with the social worker already: it is now countersigned.",
+    "Thank you. The review was late because the case moved teams in the summer.",
+    "Helpful feedback; I would like to discuss the ROSH judgement at supervision.",
+]
+
+
+def act_as_case_managers(session: Session, day: date, *, seed: int) -> int:
+    """Most case managers acknowledge their audit's findings within a fortnight, some with a
+    response, as they would from the link in their feedback email."""
+    done = 0
+    rows = session.exec(
+        select(Audit)
+        .outerjoin(Acknowledgement, Acknowledgement.audit_id == Audit.id)  # type: ignore[arg-type]
+        .where(
+            Audit.status == AuditStatus.COMPLETED,
+            Audit.completed_on <= day,  # type: ignore[operator]
+            Acknowledgement.id.is_(None),  # type: ignore[union-attr]
+        )
+        .order_by(Audit.id)
+    ).all()
+    for audit in rows:
+        rng = _rng(seed, "acknowledge", audit.id or 0)
+        if rng.random() < 0.15:
+            continue  # never acknowledged: the pack shows the share
+        when = audit.completed_on + timedelta(days=rng.randint(0, 12))  # type: ignore[operator]
+        response = rng.choice(RESPONSES) if rng.random() < 0.3 else ""
+        if when <= day:
+            acknowledge_findings(
+                session,
+                audit.id,  # type: ignore[arg-type]
+                by_id=audit.subject_staff_id,
+                response=response,
+                via="simulation",
+                at=london_midnight(day) + timedelta(hours=14),
+            )
+            done += 1
+    return done
+
+
 def monthly_feedback(session: Session, day: date, *, seed: int, directory: Path) -> int:
     """Last month's service-user feedback, written as the feedback extract and imported as one."""
     from tasks.demo import FEEDBACK_THEMES, _feedback_text
@@ -335,6 +383,7 @@ def simulate_span(
             result.recorded += r.recorded
             result.not_done += r.not_done
             result.actions_completed += act_as_owners(session, day, seed=seed)
+            act_as_case_managers(session, day, seed=seed)
             session.commit()
             result.days += 1
         if progress:

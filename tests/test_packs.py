@@ -242,3 +242,57 @@ def test_annual_pack_sets_the_quarters_side_by_side(year: Session, tmp_path: Pat
     ] == sample
     for name in young_names(year):
         assert name not in words
+
+
+def test_pack_shows_the_share_of_findings_acknowledged_and_the_responses(
+    year: Session, tmp_path: Path
+) -> None:
+    """Issue 12: the loop closed from the inbox reaches the board: the share acknowledged per
+    team, and the responses, with young people's names removed (E5)."""
+    from models import Acknowledgement, Case
+
+    completed = (
+        year.execute(
+            sa.select(Audit.id)
+            .where(
+                Audit.status == AuditStatus.COMPLETED,
+                Audit.completed_on.between(Q3.first_day, Q3.last_day),
+            )
+            .order_by(Audit.id)
+        )
+        .scalars()
+        .all()
+    )
+    acked = (
+        year.execute(
+            sa.select(Acknowledgement)
+            .join(Audit, Audit.id == Acknowledgement.audit_id)
+            .where(Audit.id.in_(completed))
+        )
+        .scalars()
+        .all()
+    )
+    assert 0 < len(acked) < len(completed)  # the simulated case managers acknowledge most
+    name = year.execute(sa.select(Case.young_person_name).limit(1)).scalar_one()
+    acked[0].response = f"I have spoken to {name} and their mother about the plan."
+    year.commit()
+    pack, path, html = _quick(year, Q3, date(2026, 1, 6), tmp_path)
+    figures = pack.figures["acknowledgements"]
+    # Acknowledged by the day the pack was compiled (the simulation acknowledges on its days).
+    by_then = [a for a in acked if a.acknowledged_at.date() <= date(2026, 1, 6)]
+    assert (figures["completed"], figures["acknowledged"]) == (len(completed), len(by_then))
+    assert sum(t["completed"] for t in figures["by_team"]) == len(completed)
+    assert "Findings read and acknowledged" in html
+    assert f"{figures['acknowledged']} ({figures['share']:.0%})" in html
+    responses = [r["response"] for r in figures["responses"]]
+    assert f"I have spoken to {NAME_REMOVED} and their mother about the plan." in responses
+    assert name not in html and name.split()[0] not in " ".join(responses)
+    book = openpyxl.load_workbook(path)
+    sheet = book["Responses to findings"]
+    assert sheet.max_row - 1 == len(figures["responses"])
+    assert [c.value for c in book["Acknowledged by team"][1]] == [
+        "team",
+        "completed",
+        "acknowledged",
+        "share",
+    ]

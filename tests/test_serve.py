@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -29,25 +30,40 @@ def _get(url: str) -> int:
 def test_serve_starts_prefect_runs_the_sample_and_stops_cleanly(
     cli, tmp_path: Path, db_url: str
 ) -> None:
+    """And, with --web, the people's pages beside it, and one manager's link printed (L1)."""
     assert cli("demo-data", "--as-of", "2026-11-25").exit_code == 0
-    port = free_port()
+    port, web_port = free_port(), free_port()
     var = tmp_path / "serve-var"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env.update(YOTQA_DATABASE_URL=db_url, YOTQA_OUTPUT_DIR=str(var), DO_NOT_TRACK="1")
+    env.update(
+        YOTQA_DATABASE_URL=db_url,
+        YOTQA_OUTPUT_DIR=str(var),
+        YOTQA_WEB_URL=f"http://127.0.0.1:{web_port}",
+        DO_NOT_TRACK="1",
+    )
+    command = ["serve", "--port", str(port), "--run-sample", "--web"]
     process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "yotqa"), "serve", "--port", str(port), "--run-sample"],
+        [str(Path(sys.executable).parent / "yotqa"), *command],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)  # type: ignore[arg-type]
+    reader.start()
     try:
         deadline = time.monotonic() + 120
-        while not list((var / "outbox").glob("*.eml")) and time.monotonic() < deadline:
-            assert process.poll() is None, process.stdout.read()  # type: ignore[union-attr]
+        while (
+            not any("page, as they would" in line for line in lines) and time.monotonic() < deadline
+        ):
+            assert process.poll() is None, "".join(lines)
             time.sleep(1)
         assert list((var / "outbox").glob("*assignment.eml")), "the first sample sent no email"
+        link = next(line for line in lines if "page, as they would" in line).split()[-1]
+        assert link.startswith(f"http://127.0.0.1:{web_port}/l/")
+        assert _get(link) == 200  # the manager's own list, served beside Prefect
         assert _get(f"http://127.0.0.1:{port}/api/health") == 200
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/api/deployments/filter",
@@ -61,10 +77,17 @@ def test_serve_starts_prefect_runs_the_sample_and_stops_cleanly(
             _check_the_ui(port, deployments, tmp_path)
     finally:
         process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=60)
+        process.wait(timeout=60)
+        reader.join(timeout=10)
+    output = "".join(lines)
     assert f"Prefect UI: http://127.0.0.1:{port}" in output
+    assert f"People's pages: http://127.0.0.1:{web_port}" in output
     assert "Traceback" not in output
     assert _get(f"http://127.0.0.1:{port}/api/health") == 0  # the server stopped with it
+    assert _get(f"http://127.0.0.1:{web_port}/healthz") == 0  # and the pages with it
+    web_log = (var / "web.log").read_text()
+    assert "/l/[link]" in web_log and link.split("/l/")[1] not in web_log  # no token logged
+    assert "Traceback" not in web_log
 
 
 def _next_runs(port: int, deployment_ids: list[str]) -> dict[str, str]:

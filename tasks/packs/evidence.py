@@ -13,6 +13,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from models import (
+    Acknowledgement,
     ActionPoint,
     Audit,
     Case,
@@ -24,10 +25,11 @@ from models import (
     SamplingRun,
     Staff,
 )
-from models.enums import FeedbackSource
+from models.enums import AuditStatus, FeedbackSource
 from tasks.packs.figures import Scope, months_of, share, team_of
 from tasks.plan import plan_tree
 from tasks.recording.difficulties import difficulties_alerted
+from tasks.workdays import london_date
 
 
 def good_practice_and_risk(session: Session, scope: Scope) -> dict[str, Any]:
@@ -72,6 +74,55 @@ def good_practice_and_risk(session: Session, scope: Scope) -> dict[str, Any]:
         )
     ]
     return {"good_practice": good, "high_risk": risks}
+
+
+def acknowledgements(session: Session, scope: Scope) -> dict[str, Any]:
+    """The feedback loop closed from the inbox: of the quarter's completed audits, how many case
+    managers have read and acknowledged the findings (by the day of the pack), with their
+    responses (E5 applied)."""
+    quarter, redact = scope.quarter, scope.redact
+    subject = aliased(Staff)
+    team = team_of(subject)
+    rows = session.execute(
+        sa.select(Case.case_ref, team, Acknowledgement.acknowledged_at, Acknowledgement.response)
+        .select_from(Audit)
+        .join(subject, subject.id == Audit.subject_staff_id)
+        .outerjoin(Case, Case.id == Audit.case_id)
+        .outerjoin(Acknowledgement, Acknowledgement.audit_id == Audit.id)
+        .where(
+            Audit.status == AuditStatus.COMPLETED,
+            Audit.completed_on.between(quarter.first_day, quarter.last_day),  # type: ignore[union-attr]
+        )
+        .order_by(Audit.completed_on, Audit.id)
+    ).all()
+    by_team: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    responses = []
+    acknowledged = 0
+    for ref, t, at, response in rows:
+        counted = at is not None and london_date(at) <= scope.on
+        by_team[scope.team(t)][0] += 1
+        if counted:
+            acknowledged += 1
+            by_team[scope.team(t)][1] += 1
+            if response:
+                responses.append(
+                    {
+                        "case": ref or "-",
+                        "team": scope.team(t),
+                        "acknowledged_on": london_date(at).isoformat(),
+                        "response": redact(response),
+                    }
+                )
+    return {
+        "completed": len(rows),
+        "acknowledged": acknowledged,
+        "share": share(acknowledged, len(rows)),
+        "by_team": [
+            {"team": name, "completed": n, "acknowledged": k, "share": share(k, n)}
+            for name, (n, k) in sorted(by_team.items())
+        ],
+        "responses": responses,
+    }
 
 
 def feedback(session: Session, scope: Scope) -> dict[str, Any]:

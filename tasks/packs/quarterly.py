@@ -65,6 +65,7 @@ def quarter_figures(session: Session, quarter: Quarter, on: date) -> dict[str, A
         "audits": audit_figures(session, scope),
         "judgements": judgement_figures(session, quarter, scope.teams),
         "actions": action_figures(session, scope),
+        "acknowledgements": evidence.acknowledgements(session, scope),
         **evidence.good_practice_and_risk(session, scope),
         "feedback": evidence.feedback(session, scope),
         "difficulties": evidence.difficulties(session, scope),

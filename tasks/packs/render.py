@@ -134,6 +134,15 @@ def quarter_markdown(pack: QuarterPack, service: str, pdf_name: str) -> str:
         "| action points new / completed / outstanding / overdue | "
         f"{a['new']} / {a['completed']} / {a['outstanding']} / {a['overdue']} |",
         f"| high-risk issues | {len(f['high_risk'])} |",
+        *(
+            [
+                "| findings acknowledged by case managers | "
+                f"{f['acknowledgements']['acknowledged']} of {f['acknowledgements']['completed']} "
+                f"({_pct(f['acknowledgements']['share'])}) |"
+            ]
+            if "acknowledgements" in f
+            else []
+        ),
         f"| feedback (complaints) | {f['feedback']['total']} ({len(f['feedback']['complaints'])}) |",
         "",
         "| section | " + " | ".join(f["trend"]["quarters"][-4:]) + " |",
@@ -222,6 +231,17 @@ def quarter_workbook(pack: QuarterPack, service: str) -> openpyxl.Workbook:
         f["actions"]["overdue"],
         ["case", "team", "priority", "deadline", "days_overdue", "times_chased"],
     )
+    if "acknowledgements" in f:  # packs frozen before December 2026 have none
+        sheet(
+            "Acknowledged by team",
+            f["acknowledgements"]["by_team"],
+            ["team", "completed", "acknowledged", "share"],
+        )
+        sheet(
+            "Responses to findings",
+            f["acknowledgements"]["responses"],
+            ["case", "team", "acknowledged_on", "response"],
+        )
     sheet("Good practice", f["good_practice"], ["team", "kind", "completed_on", "text"])
     sheet("High-risk issues", f["high_risk"], ["case", "team", "raised_on", "raised_with", "text"])
     sheet("Feedback by source", f["feedback"]["by_source"], ["source", "count"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlmodel import Session, select
 
@@ -102,9 +103,16 @@ def findings_view(session: Session, audit_id: int) -> FindingsView:
 
 
 def acknowledge_findings(
-    session: Session, audit_id: int, *, by_id: int, response: str = "", via: str = "web"
+    session: Session,
+    audit_id: int,
+    *,
+    by_id: int,
+    response: str = "",
+    via: str = "web",
+    at: datetime | None = None,
 ) -> Acknowledgement:
-    """Record that the case manager has read the findings; once per audit."""
+    """Record that the case manager has read the findings; once per audit (`at`: when, if not
+    now, as a simulated year gives it)."""
     audit = session.exec(select(Audit).where(Audit.id == audit_id).with_for_update()).first()
     if audit is None or audit.status is not AuditStatus.COMPLETED:
         raise InvalidInput(f"audit {audit_id} has no recorded findings to acknowledge")
@@ -119,6 +127,8 @@ def acknowledge_findings(
             }
         )
     ack = Acknowledgement(audit_id=audit_id, staff_id=by_id, response=text)
+    if at is not None:
+        ack.acknowledged_at = at
     session.add(ack)
     session.add(
         AuditEvent(

@@ -137,3 +137,28 @@ def inbox(session: Session, person: Staff, on: date, settings: Settings) -> Inbo
             }
         )
     return box
+
+
+def demo_link(session: Session, on: date) -> tuple[str, str] | None:
+    """The operational manager with the most audits to do, and their own list's link (for the
+    demo that `make run` ends with)."""
+    from models.enums import Role
+
+    row = session.execute(
+        sa.select(Staff, sa.func.count(Audit.id))
+        .join(Audit, Audit.auditor_id == Staff.id)
+        .where(
+            Staff.role == Role.OPERATIONAL_MANAGER,
+            Staff.active == sa.true(),
+            Audit.status == AuditStatus.ASSIGNED,
+        )
+        .group_by(Staff.id)
+        .order_by(sa.func.count(Audit.id).desc(), Staff.id)
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    person = row[0]
+    url = Links(session, on).items(person.id)  # type: ignore[arg-type]
+    session.commit()
+    return person.name, url
