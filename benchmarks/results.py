@@ -71,6 +71,8 @@ def plan(quick: bool, postgres: str) -> list[tuple[str, list[str]]]:
         pg = ["sampling_estate.py", "--services", str(large), "--postgres", postgres]
         runs.insert(4, ("sampling-large-pg", pg))
         runs[-1] = ("outbox", [*runs[-1][1], "--postgres", postgres])
+        size = ["--users", "10", "--requests", "5"] if quick else []
+        runs.append(("web-form", ["web_form.py", *size, "--postgres", postgres]))
     return runs
 
 
