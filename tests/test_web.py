@@ -88,12 +88,6 @@ def test_every_page_type_opens_with_its_case_reference_only_and_safe_headers(
         assert "<script" not in response.text and " style=" not in response.text
         title = _title(response.text)
         assert not [n for n in names if n and n in response.text], purpose  # E5
-        assert (
-            not re.search(
-                r"\b[A-Z][a-z]+ [A-Z][a-z]+\b", title.split(" - ")[0].replace("Case file", "")
-            )
-            or "items" in path
-        )
         if purpose in ("record", "not-done"):
             assert case.case_ref in title
     assert client.get("/").status_code == 200
