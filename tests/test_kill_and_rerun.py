@@ -81,6 +81,10 @@ def test_killed_at_random_points_then_rerun_ends_as_one_clean_run(
         _finish(env, job)
     assert kills >= 3  # most attempts were cut short, somewhere
 
+    # A sender killed mid-batch leaves the messages it had claimed but not begun leased to it
+    # for LEASE, so a live sender's batch is never sent twice; once the lease runs out the next
+    # outbox run sends them. Ten minutes on: none lost.
+    _send_after_leases(url, tmp_path / "var")
     state, clean = _state(url), _state(clean_url)
     for what in ("runs", "audits", "steps", "snapshots"):
         assert state[what] == clean[what] and clean[what], what  # as if run once, cleanly
@@ -94,6 +98,19 @@ def test_killed_at_random_points_then_rerun_ends_as_one_clean_run(
     assert (folder / "qa-pack-2026-Q2.xlsx").read_bytes()[:2] == b"PK"
     visible = {p.name for p in folder.iterdir() if not p.name.startswith(".")}
     assert visible == {"qa-pack-2026-Q2.pdf", "qa-pack-2026-Q2.xlsx", "qa-pack-2026-Q2.md"}
+
+
+def _send_after_leases(url: str, var: Path) -> None:
+    from sqlmodel import Session
+
+    from models.settings import Settings
+    from models.types import utcnow
+    from tasks.outbox import LEASE, send_pending
+
+    engine = make_engine(url)
+    with Session(engine, expire_on_commit=False) as session:
+        send_pending(session, Settings(output_dir=var), now=utcnow() + LEASE + LEASE)
+    engine.dispose()
 
 
 def _finish(env: dict[str, str], job: tuple[str, ...]) -> None:
