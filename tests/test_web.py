@@ -108,7 +108,13 @@ def test_submit_with_a_missing_answer_shows_it_beside_the_field_and_stores_nothi
     response = _post(client, path, fields)
     assert response.status_code == 400
     html = response.text
-    assert f'id="{missing}-error"' in html and "an answer is required" in html
+    assert f'id="{missing}-error"' in html
+    # Beside the field in plain words; at the top by the question's number on the page.
+    assert re.search(
+        rf'id="{re.escape(missing)}-error"><span class="visually-hidden">Error:</span> Answer this question',
+        html,
+    )
+    assert re.search(rf'href="#{re.escape(missing)}">Question \d+: Answer this question', html)
     assert f'href="#{missing}"' in html  # the summary links to the field
     # The field is described by its error (read out by a screen reader on focus).
     assert re.search(rf'aria-describedby="[^"]*{re.escape(missing)}-error"', html)

@@ -52,10 +52,12 @@ from tasks.recording.record import (
 from tasks.recording.web_form import (
     FormPage,
     action_rows,
+    field_labels,
     form_from_fields,
     form_page,
     kept_fields,
     receipt,
+    summary_line,
 )
 from tasks.workdays import london_time
 from web.app import FieldsDep, GrantDep, SessionDep, items_url, render
@@ -194,7 +196,7 @@ def show_form(
         fields=fields,
         rows=rows,
         errors=errors,
-        error_list=[(p.field, str(p)) for p in problems or []],
+        error_list=[(p.field, summary_line(p, field_labels(page))) for p in problems or []],
         notice=notice,
         not_done_url=others.audit(grant.person.id, page.audit_id, page.due_on)["not_done"],  # type: ignore[arg-type]
         items_url=items_url(request, session, grant.person.id),  # type: ignore[arg-type]
@@ -242,7 +244,7 @@ def post_form(
     save_draft(session, grant.item_id, grant.person.id, kept)  # type: ignore[arg-type]
     errors: dict[str, str] = {}
     for p in problems:
-        errors.setdefault(p.field or "form", str(p))
+        errors.setdefault(p.field or "form", p.short if p.field else str(p))
     return show_form(
         request,
         grant,

@@ -12,6 +12,8 @@ from models.enums import AnswerType, Judgement, YesNo
 from models.errors import YotqaError
 
 MAX_ACTION_DAYS = 183  # an action point's deadline within six months of recording
+MAX_ACTIONS = 50  # action points on one audit, so priorities run 1 to 50
+MAX_COUNT = 100_000  # a count question (failures to attend, scores) is far below this
 
 
 # Longest free text a form may hold: generous for evidence, far short of a pasted file.
@@ -29,7 +31,7 @@ class Answer(BaseModel):
 class ActionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    priority: int | None = None
+    priority: Annotated[int, Field(ge=-(2**31), le=2**31 - 1)] | None = None
     text: Annotated[str, Field(max_length=2_000)] = ""
     owner_email: Annotated[str, Field(max_length=254)] = ""
     deadline: date | Annotated[str, Field(max_length=40)] | None = None
@@ -40,12 +42,12 @@ class AuditForm(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    audit_id: int
+    audit_id: int = Field(ge=1, le=2**31 - 1)  # a database id: no wider than the column
     recorded_by: Annotated[str, Field(max_length=254)] = ""
     answers: dict[Annotated[str, Field(max_length=80)], Answer] = Field(
         default_factory=dict, max_length=500
     )
-    action_points: list[ActionIn] = Field(default_factory=list, max_length=50)
+    action_points: list[ActionIn] = Field(default_factory=list, max_length=MAX_ACTIONS)
     good_practice: list[Text] = Field(default_factory=list, max_length=50)
     high_risk: Text = ""
     recorded_in_cms: bool = False
@@ -56,10 +58,11 @@ class Problem(str):
     belongs to (`q.<code>`, `action.<n>.text|owner|priority|deadline`, `recorded_by`), if any."""
 
     field: str
+    short: str  # the same, said beside its field (the page shows which question it is)
 
-    def __new__(cls, message: str, field: str = "") -> Problem:
+    def __new__(cls, message: str, field: str = "", short: str = "") -> Problem:
         problem = super().__new__(cls, message)
-        problem.field = field
+        problem.field, problem.short = field, short or message
         return problem
 
 
@@ -166,6 +169,7 @@ def _answer(q: QuestionView, given: Answer, problems: list[Problem]) -> CleanAns
                 Problem(
                     f"{_label(q)}: an answer is required ({_expected(q.answer_type)})",
                     f"q.{q.code}",
+                    f"Answer this question: {_expected(q.answer_type)}.",
                 )
             )
         return None
@@ -175,18 +179,21 @@ def _answer(q: QuestionView, given: Answer, problems: list[Problem]) -> CleanAns
         if q.answer_type is AnswerType.YES_NO:
             return CleanAnswer(q.code, yes_no=YesNo.parse(text), evidence=evidence)
         if q.answer_type is AnswerType.COUNT:
-            count = (
-                int(float(text))
-                if isinstance(raw, (int, float)) or text.lstrip("-").isdigit()
-                else None
-            )
-            if count is None or count < 0 or (isinstance(raw, float) and not raw.is_integer()):
+            if isinstance(raw, float) and raw.is_integer():
+                raw = int(raw)
+            digits = str(raw).strip() if isinstance(raw, int) else text
+            if not (digits.isascii() and digits.isdigit()) or int(digits) > MAX_COUNT:
                 raise ValueError(text)
+            count = int(digits)
             return CleanAnswer(q.code, count=count, evidence=evidence)
         return CleanAnswer(q.code, text=text, evidence=evidence)
     except ValueError:
         problems.append(
-            Problem(f"{_label(q)}: {text[:40]!r} is not {_expected(q.answer_type)}", f"q.{q.code}")
+            Problem(
+                f"{_label(q)}: {text[:40]!r} is not {_expected(q.answer_type)}",
+                f"q.{q.code}",
+                f"{text[:40]!r} is not an answer here: give {_expected(q.answer_type)}.",
+            )
         )
         return None
 
@@ -195,7 +202,7 @@ def _expected(answer_type: AnswerType) -> str:
     return {
         AnswerType.JUDGEMENT: "one of insufficient, sufficient, good, excellent, not applicable",
         AnswerType.YES_NO: "yes, no or not applicable",
-        AnswerType.COUNT: "a whole number, 0 or more",
+        AnswerType.COUNT: f"a whole number from 0 to {MAX_COUNT:,}",
         AnswerType.TEXT: "some text",
     }[answer_type]
 
@@ -212,7 +219,11 @@ def _actions(
         ok = True
         if not a.text.strip():
             problems.append(
-                Problem(f"{where}: the action is missing: say what is to be done", f"{at}.text")
+                Problem(
+                    f"{where}: the action is missing: say what is to be done",
+                    f"{at}.text",
+                    "Say what is to be done.",
+                )
             )
             ok = False
         owner = a.owner_email.strip().lower()
@@ -221,14 +232,16 @@ def _actions(
                 Problem(
                     f"{where}: owner {a.owner_email!r} is not an active member of staff's email",
                     f"{at}.owner",
+                    "Choose who does it from the staff list.",
                 )
             )
             ok = False
-        if a.priority is None or a.priority < 1 or a.priority in priorities:
+        if a.priority is None or not 1 <= a.priority <= MAX_ACTIONS or a.priority in priorities:
             problems.append(
                 Problem(
                     f"{where}: priority must be 1, 2, 3... once each (the order to do them in)",
                     f"{at}.priority",
+                    "Give each action point its own priority, 1, 2, 3... (1 is done first).",
                 )
             )
             ok = False
@@ -237,7 +250,11 @@ def _actions(
         deadline = _date(a.deadline)
         if deadline is None:
             problems.append(
-                Problem(f"{where}: a deadline is required, YYYY-MM-DD (D3)", f"{at}.deadline")
+                Problem(
+                    f"{where}: a deadline is required, YYYY-MM-DD (D3)",
+                    f"{at}.deadline",
+                    "Enter the deadline agreed at feedback (D3).",
+                )
             )
             ok = False
         elif deadline < on or (deadline - on).days > MAX_ACTION_DAYS:
@@ -245,6 +262,7 @@ def _actions(
                 Problem(
                     f"{where}: deadline {deadline} must be between {on} and six months later",
                     f"{at}.deadline",
+                    f"The deadline must be between {on:%-d %B %Y} and six months later.",
                 )
             )
             ok = False

@@ -143,7 +143,9 @@ def form_from_fields(
             continue
         actions.append(
             {
-                "priority": int(raw["priority"]) if raw["priority"].isdigit() else None,
+                "priority": int(p)
+                if (p := raw["priority"][:6]).isascii() and p.isdigit()
+                else None,
                 "text": raw["text"],
                 "owner_email": raw["owner"],
                 "deadline": raw["deadline"] or None,
@@ -169,12 +171,14 @@ def form_from_fields(
 def _pydantic_problem(loc: tuple[object, ...], message: str) -> Problem:
     if loc[:1] == ("answers",) and len(loc) >= 3:
         target = "q" if loc[2] == "value" else "e"
-        return Problem(f"question {loc[1]}: {message}", f"{target}.{loc[1]}")
+        return Problem(f"question {loc[1]}: {message}", f"{target}.{loc[1]}", f"{message}.")
     if loc[:1] == ("action_points",) and len(loc) >= 3 and isinstance(loc[1], int):
         part = {"owner_email": "owner"}.get(str(loc[2]), str(loc[2]))
-        return Problem(f"action point {loc[1] + 1}: {message}", f"action.{loc[1] + 1}.{part}")
+        return Problem(
+            f"action point {loc[1] + 1}: {message}", f"action.{loc[1] + 1}.{part}", f"{message}."
+        )
     if loc[:1] in (("good_practice",), ("high_risk",)):
-        return Problem(f"{loc[0]}: {message}", str(loc[0]))
+        return Problem(f"{loc[0]}: {message}", str(loc[0]), f"{message}.")
     return Problem(f"{'.'.join(str(p) for p in loc) or 'form'}: {message}")
 
 
@@ -224,3 +228,23 @@ def receipt(session: Session, audit_id: int) -> Receipt:
         manager.name if manager and manager.id != (subject.id if subject else None) else "",
         to,
     )
+
+
+def field_labels(page: FormPage) -> dict[str, str]:
+    """What the page calls each field, for the list of problems at its top."""
+    labels = {"good_practice": "Good practice", "high_risk": "High-risk issue"}
+    n = 0
+    for _, questions in page.sections:
+        for q in questions:
+            n += 1
+            labels[f"q.{q.code}"] = f"Question {n}"
+            labels[f"e.{q.code}"] = f"Evidence for question {n}"
+    return labels
+
+
+def summary_line(problem: Problem, labels: dict[str, str]) -> str:
+    """A problem as the top of the page lists it: 'Question 5: Answer this question: ...'."""
+    label = labels.get(problem.field)
+    if label is None and problem.field.startswith("action."):
+        label = f"Action point {problem.field.split('.')[1]}"
+    return f"{label}: {problem.short}" if label else str(problem)
