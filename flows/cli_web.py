@@ -23,6 +23,14 @@ def web(
             help="Behind a reverse proxy: trust its X-Forwarded-For and X-Forwarded-Proto.",
         ),
     ] = False,
+    proxy_address: Annotated[
+        str,
+        typer.Option(
+            "--proxy-address",
+            help="With --proxy: the reverse proxy's own address, the only one whose "
+            "X-Forwarded-For is believed.",
+        ),
+    ] = "127.0.0.1",
     as_of: Annotated[
         str | None,
         typer.Option(
@@ -42,4 +50,4 @@ def web(
     day = date_option(as_of) if as_of else None
     out.print(f"The people's pages: http://{host}:{port}/  (emails link to {settings.web_url})")
     out.print("Stop with Ctrl+C.")
-    run(host, port, as_of=day, proxy=proxy)
+    run(host, port, as_of=day, proxy=proxy, proxy_address=proxy_address)

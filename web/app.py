@@ -51,7 +51,11 @@ def create_app(
     """The web app on the configured database; `today` pins the date (a simulation, a test)."""
     settings = get_settings()
     web_secret(settings)  # make or read the key now: a bad one fails here, not on first click
-    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, title="yotqa")
+    # No automatic slash redirects: Starlette builds them from the Host header, which would send a
+    # token to whatever site a request names.
+    app = FastAPI(
+        docs_url=None, redoc_url=None, openapi_url=None, title="yotqa", redirect_slashes=False
+    )
     app.state.settings = settings
     app.state.engine = engine or _engine(settings)
     app.state.today = today or london_today
@@ -114,10 +118,19 @@ def get_grant(request: Request, token: str, session: SessionDep) -> Grant:
 GrantDep = Annotated[Grant, Depends(get_grant)]
 
 
+# Control characters no one types (NUL, which PostgreSQL cannot store, and the rest of C0 but
+# tab and line breaks): dropped from what is posted.
+_CONTROL = dict.fromkeys(c for c in range(32) if chr(c) not in "\t\n\r")
+
+
 async def get_fields(request: Request) -> dict[str, str]:
     """The posted form as plain strings (no file uploads; a bounded number of fields)."""
     form = await request.form(max_files=0, max_fields=800, max_part_size=64 * 1024)
-    return {k: v for k, v in form.multi_items() if isinstance(v, str)}
+    return {
+        k.translate(_CONTROL): v.translate(_CONTROL)
+        for k, v in form.multi_items()
+        if isinstance(v, str)
+    }
 
 
 FieldsDep = Annotated[dict[str, str], Depends(get_fields)]

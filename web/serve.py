@@ -13,12 +13,17 @@ from models.errors import ConfigError
 from models.settings import get_settings
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-TOKEN_IN_PATH = re.compile(r"/l/[^/\s?\"]+")
+# A link's token wherever it stands in a line (a path, a query string, an odd spelling).
+TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}\.[A-Za-z0-9_-]{20,100}")
+
+
+LINK_PATH = re.compile(r"/l/+[^\s?\"]*", re.IGNORECASE)
 
 
 def redact(text: str) -> str:
-    """A request line or message with every link token replaced."""
-    return TOKEN_IN_PATH.sub("/l/[link]", text)
+    """A request line or message with every link token replaced: whatever follows /l/ (a real
+    token, a forged one, half of one), and anything shaped like a token anywhere else."""
+    return TOKEN.sub("[link]", LINK_PATH.sub("/l/[link]", text))
 
 
 class RedactTokens(logging.Filter):
@@ -57,8 +62,17 @@ def check_host(host: str) -> None:
         )
 
 
-def run(host: str, port: int, *, as_of: date | None = None, proxy: bool = False) -> None:
-    """Serve until stopped (Ctrl+C or SIGTERM); `as_of` pins the pages' date."""
+def run(
+    host: str,
+    port: int,
+    *,
+    as_of: date | None = None,
+    proxy: bool = False,
+    proxy_address: str = "127.0.0.1",
+) -> None:
+    """Serve until stopped (Ctrl+C or SIGTERM); `as_of` pins the pages' date. Behind a proxy,
+    only the proxy's own address is trusted for X-Forwarded-For, so the client address is the
+    one the proxy saw, not one a client wrote."""
     from web.app import create_app
 
     check_host(host)
@@ -69,7 +83,7 @@ def run(host: str, port: int, *, as_of: date | None = None, proxy: bool = False)
         port=port,
         log_config=log_config(),
         proxy_headers=proxy,
-        forwarded_allow_ips="*" if proxy else None,
+        forwarded_allow_ips=proxy_address if proxy else None,
         server_header=False,
         timeout_graceful_shutdown=10,
     )

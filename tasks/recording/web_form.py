@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 
 from models import ActionPoint, Audit, Case, HighRiskIssue, Question, QuestionSet, Staff
 from models.enums import AnswerType, Judgement, Role, YesNo
-from tasks.recording.form import LONG_TEXT, AuditForm, Problem
+from tasks.recording.form import AuditForm, Problem
 
 MAX_ROWS = 50  # action points on one form (as AuditForm allows)
 CHOICES = {
@@ -111,7 +111,9 @@ def kept_fields(page: FormPage, fields: dict[str, str]) -> dict[str, str]:
     rows = action_rows(fields)
     for n in range(1, rows + 1):
         names.update(f"action.{n}.{part}" for part in ("text", "owner", "deadline", "priority"))
-    kept = {k: str(v)[:LONG_TEXT] for k, v in fields.items() if k in names}
+    # Kept whole (the body limit bounds them): validation refuses what is too long beside its
+    # field, rather than recording it cut short.
+    kept = {k: str(v) for k, v in fields.items() if k in names}
     kept["rows"] = str(rows)
     return kept
 
