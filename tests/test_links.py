@@ -189,3 +189,39 @@ def test_secret_is_made_once_owner_readable_and_a_short_one_is_refused(
     get_settings.cache_clear()
     with pytest.raises(ConfigError, match="too short"):
         web_secret(get_settings())
+
+
+def test_digest_carries_each_readers_own_links_and_no_one_elses(world: World) -> None:
+    """E2 with L1: a chase copied to a line manager carries links only for the manager's own
+    items; the owner's digest has the links to act on theirs, in the text and the HTML."""
+    from tasks.workdays import add_working_days
+    from tests.web_world import links_in
+
+    audit = next(
+        a
+        for a in world.session.exec(select(Audit).where(Audit.status == AuditStatus.ASSIGNED))
+        if world.person(a.auditor_id).line_manager_id
+    )
+    day = add_working_days(audit.due_on, 1)  # overdue: chased, the line manager copied
+    chase(world.session, day, get_settings())
+    digests = world.emails("digest")
+    assert digests
+    seen_other = False
+    for message in digests:
+        reader = world.session.exec(select(Staff).where(Staff.email == message.to_addrs[0])).one()
+        paths = links_in(message.body_text)
+        assert paths and set(links_in(message.body_html)) == set(paths)
+        for path in paths:
+            grant = check(world.session, _token(path), get_settings(), day)
+            assert grant.person.id == reader.id  # never someone else's link
+        seen_other = seen_other or "overdue in your team" in message.body_text.lower()
+    assert seen_other  # a line manager's copy was among them, and held none of theirs
+    auditor = world.person(audit.auditor_id)
+    own = next(m for m in digests if m.to_addrs == [auditor.email])
+    purposes = {
+        (g.purpose, g.item_id)
+        for g in (
+            check(world.session, _token(p), get_settings(), day) for p in links_in(own.body_text)
+        )
+    }
+    assert {(RECORD, audit.id), (NOT_DONE, audit.id), (ITEMS, auditor.id)} <= purposes

@@ -60,7 +60,7 @@ from tasks.recording.web_form import (
     summary_line,
 )
 from tasks.workdays import london_time
-from web.app import FieldsDep, GrantDep, SessionDep, items_url, render
+from web.app import FieldsDep, GrantDep, SessionDep, client_of, items_url, render
 from web.security import CSRF_COOKIE, CSRF_FIELD
 
 router = APIRouter()
@@ -95,7 +95,7 @@ def act(
     if not request.app.state.csrf.valid(
         request.cookies.get(CSRF_COOKIE), fields.get(CSRF_FIELD), grant.link.nonce
     ):
-        request.app.state.failures.fail(request.client.host if request.client else "unknown")
+        request.app.state.failures.fail(client_of(request))
         session.rollback()
         return render(
             request,
