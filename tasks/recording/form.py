@@ -169,7 +169,7 @@ def _answer(q: QuestionView, given: Answer, problems: list[Problem]) -> CleanAns
                 Problem(
                     f"{_label(q)}: an answer is required ({_expected(q.answer_type)})",
                     f"q.{q.code}",
-                    f"Answer this question: {_expected(q.answer_type)}.",
+                    _ask(q.answer_type),
                 )
             )
         return None
@@ -196,6 +196,16 @@ def _answer(q: QuestionView, given: Answer, problems: list[Problem]) -> CleanAns
             )
         )
         return None
+
+
+def _ask(answer_type: AnswerType) -> str:
+    """What a page says beside a question left unanswered."""
+    return {
+        AnswerType.JUDGEMENT: "Answer this question: choose one of insufficient, sufficient, good, excellent or not applicable.",
+        AnswerType.YES_NO: "Answer this question: choose yes, no or not applicable.",
+        AnswerType.COUNT: f"Answer this question: enter a whole number from 0 to {MAX_COUNT:,}.",
+        AnswerType.TEXT: "Answer this question.",
+    }[answer_type]
 
 
 def _expected(answer_type: AnswerType) -> str:
