@@ -147,9 +147,11 @@ def chase(session: Session, on: date, settings: Settings) -> ChaseReport:
     sections: dict[int, dict[str, list[dict[str, str]]]] = defaultdict(lambda: defaultdict(list))
     records: list[tuple[Due, int, list[int]]] = []
     links = Links(session, on, settings)
-    for d in sorted(
-        due_steps(session, on, settings), key=lambda d: (d.item.deadline, d.item.kind, d.item.id)
-    ):
+    due = due_steps(session, on, settings)
+    for kind in ("audit", "action"):
+        links.preload(kind, [d.item.id for d in due if d.item.kind == kind])
+    links.preload("staff", list(staff))
+    for d in sorted(due, key=lambda d: (d.item.deadline, d.item.kind, d.item.id)):
         owner = staff[d.item.owner_id]
         manager = staff.get(owner.line_manager_id)  # type: ignore[arg-type]
         if d.step.startswith("reminder"):

@@ -15,6 +15,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -34,7 +35,7 @@ from models.enums import ActionStatus, AuditStatus, Role
 from models.errors import ConfigError, YotqaError
 from models.settings import Settings, get_settings
 from models.types import utcnow
-from tasks.workdays import london_time
+from tasks.workdays import Month, london_time
 
 # purpose -> the kind of item it acts on
 RECORD, NOT_DONE, ACKNOWLEDGE = "record", "not-done", "acknowledge"
@@ -102,7 +103,13 @@ def web_secret(settings: Settings) -> str:
 
 
 def _signer(settings: Settings, salt: str = "yotqa.link") -> Signer:
-    return Signer(web_secret(settings), salt=salt, digest_method=hashlib.sha256)
+    return _signer_for(web_secret(settings), salt)
+
+
+@lru_cache(maxsize=8)
+def _signer_for(secret: str, salt: str) -> Signer:
+    # Made once per key: a month's sample signs thousands of links.
+    return Signer(secret, salt=salt, digest_method=hashlib.sha256)
 
 
 def token_of(link: Link, settings: Settings) -> str:
@@ -144,16 +151,60 @@ def issue(session: Session, person_id: int, purpose: str, item_id: int, expires_
 
 
 class Links:
-    """Builds the URLs an email or a page puts in front of one person, as of one day."""
+    """Builds the URLs an email or a page puts in front of one person, as of one day.
+
+    `preload` reads the live links of many items in one query, so an email run (a month's
+    sample, a day's chase) asks the database once, not once per link."""
 
     def __init__(self, session: Session, on: date, settings: Settings | None = None):
         self.session, self.on = session, on
         self.settings = settings or get_settings()
         self.days = timedelta(days=self.settings.web_link_days)
+        self._secret = web_secret(self.settings)
+        self._known: dict[tuple[int, str, int], Link] = {}
+        self._loaded: set[tuple[str, int]] = set()
+
+    def preload(self, item_type: str, item_ids: list[int]) -> None:
+        ids = sorted({i for i in item_ids if (item_type, i) not in self._loaded})
+        for chunk in (ids[n : n + 500] for n in range(0, len(ids), 500)):
+            for link in self.session.exec(
+                select(Link)
+                .where(
+                    Link.item_type == item_type,
+                    Link.item_id.in_(chunk),  # type: ignore[attr-defined]
+                    Link.revoked_at.is_(None),  # type: ignore[union-attr]
+                    Link.expires_on >= self.on + self.days,  # shorter-lived ones are never reused
+                )
+                .order_by(Link.id)  # type: ignore[arg-type]
+            ):
+                self._keep(link)
+            self._loaded.update((item_type, i) for i in chunk)
+
+    def _keep(self, link: Link) -> None:
+        key = (link.staff_id, link.purpose, link.item_id)
+        if key not in self._known or self._known[key].expires_on <= link.expires_on:
+            self._known[key] = link
 
     def url(self, person_id: int, purpose: str, item_id: int, deadline: date) -> str:
-        link = issue(self.session, person_id, purpose, item_id, max(deadline, self.on) + self.days)
-        return url_of(token_of(link, self.settings), self.settings)
+        expires_on = max(deadline, self.on) + self.days
+        known = self._known.get((person_id, purpose, item_id))
+        if known is not None and known.expires_on >= expires_on:
+            link = known
+        elif (PURPOSES[purpose], item_id) in self._loaded:
+            link = Link(
+                nonce=secrets.token_urlsafe(16),
+                staff_id=person_id,
+                item_type=PURPOSES[purpose],
+                item_id=item_id,
+                purpose=purpose,
+                expires_on=expires_on,
+            )
+            self.session.add(link)  # inserted with the rest at the next flush
+        else:
+            link = issue(self.session, person_id, purpose, item_id, expires_on)
+        self._keep(link)
+        token = _signer_for(self._secret, "yotqa.link").sign(link.nonce).decode("ascii")
+        return url_of(token, self.settings)
 
     def audit(self, person_id: int, audit_id: int, due_on: date) -> dict[str, str]:
         return {
@@ -168,7 +219,8 @@ class Links:
         }
 
     def items(self, person_id: int) -> str:
-        return self.url(person_id, ITEMS, person_id, self.on)
+        # Lasting to a month after the month's end, so one link serves all of a month's emails.
+        return self.url(person_id, ITEMS, person_id, Month.of(self.on).last_day)
 
 
 def revoke(session: Session, item_type: str, item_id: int, reason: str) -> int:

@@ -388,6 +388,8 @@ def notify(session: Session, period: Month, audits: list[Audit], *, key: str = "
             rows_by_manager[manager_id].append(row)
     count = 0
     links = Links(session, max(a.assigned_on for a in audits))
+    links.preload("audit", [a.id for a in audits])  # type: ignore[misc]
+    links.preload("staff", list(rows_by_auditor))
     for auditor_id, rows in rows_by_auditor.items():
         auditor = staff[auditor_id]
         subject = f"QA audits for {period}: {len(rows)} to complete, first due {rows[0]['due_on']}"
