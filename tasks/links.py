@@ -264,26 +264,26 @@ def check(
     person = session.get(Staff, link.staff_id) if link else None
     if link is None or person is None:
         raise LinkRefused(403, "This link does not work", FORGED, ASK_SENDER)
-    ask = whom_to_ask(session, person)
+    refusal = None
     if not person.active:
-        raise LinkRefused(
-            410,
+        refusal = (
             "This link has stopped working",
             "You are no longer on the service's staff list.",
-            ask,
+            None,
         )
-    if link.revoked_at is not None:
-        raise LinkRefused(410, "This link has stopped working", link.revoked_reason, ask, person.id)
-    if today > link.expires_on:
-        raise LinkRefused(
-            410,
+    elif link.revoked_at is not None:
+        refusal = ("This link has stopped working", link.revoked_reason, person.id)
+    elif today > link.expires_on:
+        refusal = (
             "This link has expired",
             f"It could be used until {link.expires_on:%-d %B %Y}. Your newer emails have new links.",
-            ask,
+            None,
         )
-    problem = _dead(session, link, lock)
-    if problem:
-        raise LinkRefused(410, "There is nothing left to do here", problem, ask, person.id)
+    elif problem := _dead(session, link, lock):
+        refusal = ("There is nothing left to do here", problem, person.id)
+    if refusal is not None:  # whom to ask is looked up only when it is needed
+        title, message, person_id = refusal
+        raise LinkRefused(410, title, message, whom_to_ask(session, person), person_id)
     return Grant(link, person)
 
 
