@@ -1,6 +1,7 @@
 """The people's web surface (L1-L3): pages reached only through the personal links in emails.
 
-`create_app()` builds it; `yotqa web` serves it (web/serve.py). Handlers are in web/pages.py,
+`create_app()` builds it; `yotqa web` serves it (web/serve.py). The routes are in web/pages.py
+(the audit form's handlers in audit_pages.py, the rest after feedback in feedback_pages.py),
 the defences in web/security.py; the work itself is done by the same domain functions every
 other way in uses (L2).
 """
@@ -294,3 +295,31 @@ HANDLERS: dict[Any, Callable[[Request, Exception], Response]] = {
     StarletteHTTPException: _http,
     RequestValidationError: _invalid,
 }
+
+
+# What the page handlers (web/pages.py, audit_pages.py, feedback_pages.py) share.
+
+
+def settings_of(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def today_of(request: Request) -> date:
+    return request.app.state.today()  # type: ignore[no-any-return]
+
+
+def links_of(request: Request, session: Session) -> Links:
+    return Links(session, today_of(request), settings_of(request))
+
+
+def done(
+    request: Request, session: Session, grant: Grant, title: str, lines: list[str]
+) -> Response:
+    """The page after something was done: what happened, and the way to the person's list."""
+    return render(
+        request,
+        "done",
+        title=title,
+        lines=lines,
+        items_url=items_url(request, session, grant.person.id),  # type: ignore[arg-type]
+    )
