@@ -32,8 +32,7 @@ from models import EmailMessage  # noqa: E402
 from models.db import make_engine, upgrade  # noqa: E402
 from models.enums import EmailStatus  # noqa: E402
 from models.settings import get_settings  # noqa: E402
-from tasks.mail import render  # noqa: E402
-from tasks.outbox import enqueue, send_pending  # noqa: E402
+from tasks.outbox import queue_email, send_pending  # noqa: E402
 from tests.smtp import free_port  # noqa: E402
 
 
@@ -71,21 +70,17 @@ def run(url: str, count: int) -> None:
     with Session(engine, expire_on_commit=False) as session:
         started = time.perf_counter()
         for n in range(count):
-            content = render(
-                "notice",
-                f"Benchmark message {n}",
-                recipient_name="colleague",
+            queue_email(
+                session,
+                key=f"bench:{n}",
+                kind="notice",
+                template="notice",
+                subject=f"Benchmark message {n}",
+                to=[f"person{n % 97}@yot.example.org"],
                 paragraphs=["A paragraph of the kind the product sends, naming case YJ26-00001."],
                 figures=[("audits assigned", "12"), ("completed", "9")],
                 table=None,
                 attached=[],
-            )
-            enqueue(
-                session,
-                key=f"bench:{n}",
-                kind="notice",
-                to=[f"person{n % 97}@yot.example.org"],
-                content=content,
             )
             if n % 1000 == 999:
                 session.commit()

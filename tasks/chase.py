@@ -22,8 +22,7 @@ from models import ActionPoint, Audit, AuditEvent, Case, ChaseStep, EmailMessage
 from models.enums import ActionStatus, AuditStatus, Role
 from models.settings import Settings
 from tasks.links import Links, revoke
-from tasks.mail import render
-from tasks.outbox import enqueue
+from tasks.outbox import queue_email
 from tasks.workdays import (
     add_working_days,
     is_working_day,
@@ -180,10 +179,13 @@ def chase(session: Session, on: date, settings: Settings) -> ChaseReport:
         records.append((d, owner.id, list(to)))  # type: ignore[arg-type]
     for pid, parts in sections.items():
         person = staff[pid]
-        content = render(
-            "digest",
-            _subject(parts, on),
-            recipient_name=person.name,
+        if queue_email(
+            session,
+            key=f"digest:{on}:{pid}",
+            kind="digest",
+            template="digest",
+            subject=_subject(parts, on),
+            to=[person],
             items_url=links.items(pid),
             day=on.strftime("%A %-d %B %Y"),
             sections=[
@@ -191,9 +193,6 @@ def chase(session: Session, on: date, settings: Settings) -> ChaseReport:
                 for k in TITLES
                 if k in parts
             ],
-        )
-        if enqueue(
-            session, key=f"digest:{on}:{pid}", kind="digest", to=[person.email], content=content
         ):
             report.digests += 1
     for d, owner_id, recipients in records:
@@ -358,19 +357,16 @@ def reassign_leavers(session: Session, on: date) -> int:
             (heir, f"These audits were {leaver.name}'s, who has left; they are now yours.", True),  # type: ignore[union-attr]
             (leaver, f"Your open audits have been reassigned to {heir.name}.", False),  # type: ignore[union-attr]
         ):
-            enqueue(
+            queue_email(
                 session,
-                key=f"reassigned:{on}:{leaver_id}:{heir_id}:{person.id}",
-                kind="reassigned",  # type: ignore[union-attr]
-                to=[person.email],
-                content=render(
-                    "reassigned",
-                    "QA audits reassigned",
-                    recipient_name=person.name,  # type: ignore[union-attr]
-                    message=message,
-                    audits=[r if own else {**r, "links": None} for r in rows],
-                    items_url=links.items(heir_id) if own else None,
-                ),
+                key=f"reassigned:{on}:{leaver_id}:{heir_id}:{person.id}",  # type: ignore[union-attr]
+                kind="reassigned",
+                template="reassigned",
+                subject="QA audits reassigned",
+                to=[person],  # type: ignore[list-item]
+                message=message,
+                audits=[r if own else {**r, "links": None} for r in rows],
+                items_url=links.items(heir_id) if own else None,
             )
     return sum(len(a) for a in moved.values())
 

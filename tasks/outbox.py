@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,11 +21,11 @@ from emails.backend.smtp import SMTPBackend
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
-from models import EmailMessage
+from models import EmailMessage, Staff
 from models.enums import EmailStatus
 from models.settings import Settings
 from models.types import utcnow
-from tasks.mail import Rendered, render
+from tasks.mail import render
 
 log = logging.getLogger(__name__)
 BACKOFF = [timedelta(minutes=m) for m in (1, 5, 15, 60, 240)]
@@ -32,53 +33,49 @@ LEASE = timedelta(minutes=10)
 MAX_ATTEMPTS = 8
 
 
-def enqueue(
+def queue_email(
     session: Session,
     *,
     key: str,
     kind: str,
-    to: list[str],
-    content: Rendered,
-    cc: list[str] | None = None,
-    attachments: list[dict[str, Any]] | None = None,
-) -> EmailMessage | None:
-    """Queue a message unless one with `key` exists; it is sent only if the caller commits."""
-    exists = session.exec(select(EmailMessage.id).where(EmailMessage.key == key)).first()
-    if exists is not None:
-        return None
-    message = EmailMessage(
-        key=key,
-        kind=kind,
-        to_addrs=sorted(set(to)),
-        cc_addrs=sorted(set(cc or []) - set(to)),
-        subject=content.subject,
-        body_text=content.text,
-        body_html=content.html,
-        attachments=attachments or [],
-    )
-    session.add(message)
-    return message
-
-
-def tell(
-    session: Session,
-    person: Any,
-    *,
     template: str,
     subject: str,
-    key: str,
-    kind: str,
-    attachments: list[dict[str, Any]] | None = None,
+    to: Sequence[Staff | str],
+    cc: Sequence[Staff | str] = (),
+    attachments: Sequence[dict[str, Any]] = (),
     **context: Any,
 ) -> bool:
-    """Queue one email to one member of staff from `template`; False if `key` was queued before."""
-    content = render(template, subject, recipient_name=person.name, **context)
-    return (
-        enqueue(
-            session, key=key, kind=kind, to=[person.email], content=content, attachments=attachments
+    """The one way to queue an email: `templates/email/<template>.txt` and `.html` rendered with
+    `context`, stored under `key` (E6) and sent only if the caller commits.
+
+    `recipient_name` defaults to the one recipient's name ("colleague" for a list). False when a
+    message with `key` was queued before, or when nobody is to receive it."""
+    addresses = [_address(p) for p in to]
+    if not addresses or session.exec(
+        select(EmailMessage.id).where(EmailMessage.key == key)
+    ).first() is not None:
+        return False
+    if "recipient_name" not in context:
+        one = to[0] if len(to) == 1 else None
+        context["recipient_name"] = one.name if isinstance(one, Staff) else "colleague"
+    content = render(template, subject, **context)
+    session.add(
+        EmailMessage(
+            key=key,
+            kind=kind,
+            to_addrs=sorted(set(addresses)),
+            cc_addrs=sorted({_address(p) for p in cc} - set(addresses)),
+            subject=content.subject,
+            body_text=content.text,
+            body_html=content.html,
+            attachments=list(attachments),
         )
-        is not None
     )
+    return True
+
+
+def _address(person: Staff | str) -> str:
+    return person if isinstance(person, str) else person.email
 
 
 @dataclass
@@ -141,14 +138,25 @@ def _start(session: Session, m: EmailMessage) -> None:
     session.commit()
 
 
-def attachment(filename: str, mime_type: str, data: bytes) -> dict[str, Any]:
-    """A binary attachment (a PDF, a spreadsheet) stored with the message as base64."""
+MIME_TYPES = {
+    ".pdf": "application/pdf",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def file_attachment(path: Path) -> dict[str, Any]:
+    """A file (a pack's PDF, a spreadsheet) stored with the message as base64."""
     return {
-        "filename": filename,
-        "mime_type": mime_type,
+        "filename": path.name,
+        "mime_type": MIME_TYPES[path.suffix],
         "encoding": "base64",
-        "content": base64.b64encode(data).decode("ascii"),
+        "content": base64.b64encode(path.read_bytes()).decode("ascii"),
     }
+
+
+def calendar_attachment(filename: str, ics: str) -> dict[str, Any]:
+    """An iCalendar file of deadlines (E1), stored with the message as text."""
+    return {"filename": filename, "mime_type": "text/calendar", "content": ics}
 
 
 def attachment_bytes(a: dict[str, Any]) -> bytes:

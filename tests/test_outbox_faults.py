@@ -16,8 +16,7 @@ from models import EmailMessage
 from models.enums import EmailStatus
 from models.settings import get_settings
 from models.types import utcnow
-from tasks.mail import render
-from tasks.outbox import enqueue, send_pending
+from tasks.outbox import queue_email, send_pending
 from tests.smtp import Recorder, free_port
 
 COUNT = 12
@@ -42,20 +41,17 @@ class Faulty(Recorder):
 
 def _queue(session: Session) -> None:
     for n in range(COUNT):
-        enqueue(
+        queue_email(
             session,
             key=f"fault:{n}",
             kind="notice",
+            template="notice",
+            subject=f"Message {n}",
             to=[f"person{n}@yot.example.org"],
-            content=render(
-                "notice",
-                f"Message {n}",
-                recipient_name="colleague",
-                paragraphs=["Case YJ26-00001."],
-                figures=[],
-                table=None,
-                attached=[],
-            ),
+            paragraphs=["Case YJ26-00001."],
+            figures=[],
+            table=None,
+            attached=[],
         )
     session.commit()
 

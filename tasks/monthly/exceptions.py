@@ -20,7 +20,7 @@ from models import Case, ExceptionFinding, Staff, Team
 from models.enums import OrderType, RiskLevel
 from models.errors import DataFileError
 from models.settings import DATA_DIR
-from tasks.outbox import tell
+from tasks.outbox import queue_email
 from tasks.sampling.pool import open_on
 from tasks.summary import team_manager
 from tasks.workdays import Month
@@ -223,9 +223,9 @@ def _tell_team_managers(session: Session, report: ExceptionReport) -> int:
         if manager is None or not rows:
             continue
         subject = f"Data cleansing for {report.period}: {len(rows)} exception{'s' if len(rows) != 1 else ''} in {team.name}"
-        if tell(
+        if queue_email(
             session,
-            manager,
+            to=[manager],
             template="exceptions",
             subject=subject,
             key=f"exceptions:{report.period}:{team.id}",

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 
 from models import ActionPoint, Audit, Case, Feedback, Finding, Staff, Team
 from models.enums import AuditKind, AuditStatus, FeedbackSource, Judgement, Role
-from tasks.outbox import tell
+from tasks.outbox import queue_email
 from tasks.workdays import Month, financial_year
 from tasks.xlsx import write_table
 
@@ -125,9 +125,9 @@ def send_team_audits_report(session: Session, report: TeamAuditsReport, path: Pa
     for sm in session.exec(
         select(Staff).where(Staff.role == Role.SERVICE_MANAGER, Staff.active == sa.true())
     ):
-        if tell(
+        if queue_email(
             session,
-            sm,
+            to=[sm],
             template="team_audits",
             subject=f"Cases audited by team managers, {report.period}",
             key=f"team-audits:{report.period}:{sm.id}",
@@ -229,9 +229,9 @@ def send_feedback_report(session: Session, report: FeedbackReport, path: Path) -
     ).all()
     sent = 0
     for manager in managers:
-        if tell(
+        if queue_email(
             session,
-            manager,
+            to=[manager],
             template="feedback_data",
             subject=f"Service-user feedback, {report.period}",
             key=f"feedback-data:{report.period}:{manager.id}",

@@ -11,11 +11,7 @@ from sqlmodel import Session
 from models import Staff
 from models.enums import Role
 from models.settings import Settings
-from tasks.mail import render
-from tasks.outbox import attachment, enqueue
-
-PDF = "application/pdf"
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+from tasks.outbox import file_attachment, queue_email
 
 
 def pack_recipients(session: Session, settings: Settings) -> tuple[list[str], list[str]]:
@@ -56,20 +52,20 @@ def send_pack(
         return False
     same_issue = status == "final" or (status == "re-issue" and frozen_on == on)
     key = f"pack:{kind}:{period}:" + ("final" if same_issue else f"{status}:{on}")
-    content = render(
-        "pack",
-        f"{title.capitalize()} {period}" + (" (re-issued)" if status == "re-issue" else ""),
+    queued = queue_email(
+        session,
+        key=key,
+        kind="pack",
+        template="pack",
+        subject=f"{title.capitalize()} {period}" + (" (re-issued)" if status == "re-issue" else ""),
+        to=to,
+        cc=cc,
+        attachments=[file_attachment(p) for p in files],
         recipient_name="colleague",
         title=title,
         period=period,
         status_line=status_line,
         narrative=narrative,
     )
-    attachments = [
-        attachment(p.name, PDF if p.suffix == ".pdf" else XLSX, p.read_bytes()) for p in files
-    ]
-    message = enqueue(
-        session, key=key, kind="pack", to=to, cc=cc, content=content, attachments=attachments
-    )
     session.commit()
-    return message is not None
+    return queued

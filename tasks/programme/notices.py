@@ -10,28 +10,21 @@ written under `root` (the output folder, YOTQA_OUTPUT_DIR).
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
 
-import openpyxl
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from models import ActionPoint, Audit, Finding, Staff
 from models.enums import ActionStatus, AuditKind, AuditStatus, Judgement, Role
-from models.errors import ConfigError
-from models.settings import Settings, get_settings
-from tasks.mail import render
-from tasks.outbox import attachment, enqueue
+from models.settings import get_settings
 from tasks.packs.annual import YEAR_ROWS
-from tasks.packs.deliver import PDF, XLSX
-from tasks.packs.render import write_atomically
-from tasks.timetable import Entry, load_timetable
+from tasks.programme.common import entry_for, people, queue, workbook
+from tasks.programme.peer_day import latest_report, send_report
 from tasks.workdays import Month, Quarter, financial_year
-from tasks.xlsx import write_table
 
 MEETING = (
     Role.SERVICE_MANAGER,
@@ -69,75 +62,6 @@ class Notice:
         out += ["", f"{self.emails} emails queued."]
         out += [f"- file: `{f}`" for f in self.files]
         return "\n".join(out) + "\n"
-
-
-def entry_for(flow: str, settings: Settings | None = None) -> Entry:
-    settings = settings or get_settings()
-    timetable = load_timetable(settings.timetable_file)
-    for entry in timetable.scheduled:
-        if entry.flow == flow:
-            return entry
-    raise ConfigError(
-        f"{timetable.source.name}: no entry names the flow {flow!r}: add one (see the shipped "
-        "models/data/timetable.yaml) or do not run this job"
-    )
-
-
-def people(session: Session, *roles: Role) -> list[Staff]:
-    query = (
-        select(Staff)
-        .where(Staff.active == sa.true(), Staff.role.in_(roles))  # type: ignore[attr-defined]
-        .order_by(Staff.role, Staff.name)
-    )
-    return list(session.exec(query))
-
-
-def queue(
-    session: Session,
-    *,
-    key: str,
-    to: list[Staff] | list[str],
-    cc: list[Staff] | None = None,
-    subject: str,
-    paragraphs: list[str],
-    figures: Sequence[tuple[str, str]] = (),
-    table: dict[str, Any] | None = None,
-    files: Sequence[Path] = (),
-    greeting: str = "colleague",
-) -> int:
-    """Queue one notice (1) unless its key was queued before (0)."""
-    addresses = [p if isinstance(p, str) else p.email for p in to]
-    if not addresses:
-        return 0
-    content = render(
-        "notice",
-        subject,
-        recipient_name=greeting,
-        paragraphs=paragraphs,
-        figures=list(figures),
-        table=table,
-        attached=[f.name for f in files],
-    )
-    message = enqueue(
-        session,
-        key=key,
-        kind="notice",
-        to=addresses,
-        cc=[p.email for p in cc or []],
-        content=content,
-        attachments=[
-            attachment(f.name, PDF if f.suffix == ".pdf" else XLSX, f.read_bytes()) for f in files
-        ],
-    )
-    return int(message is not None)
-
-
-def workbook(path: Path, sheets: dict[str, tuple[list[str], list[list[object]]]]) -> Path:
-    book = openpyxl.Workbook()
-    book.remove(book.active)
-    for title, (header, rows) in sheets.items():
-        write_table(book.create_sheet(title[:31]), header, rows)
-    return write_atomically(path, book.save)
 
 
 def _pct(value: float | None) -> str:
@@ -241,7 +165,6 @@ def quarterly_review(session: Session, on: date, root: Path) -> Notice:
     from tasks.packs.figures import Scope, audit_figures
     from tasks.packs.quarterly import compile_quarter, frozen_figures, quarter_figures
     from tasks.packs.render import write_quarter
-    from tasks.programme.peer_day import latest_report, send_report  # it imports this module
 
     entry = entry_for("quarterly-review")
     quarter = Quarter.containing(on).previous()
@@ -267,7 +190,7 @@ def quarterly_review(session: Session, on: date, root: Path) -> Notice:
         files.append(peer.xlsx)
     notice.files = [str(f) for f in files]
     notice.lines = [f"not done: case {n['case']} ({n['auditor']}): {n['reason']}" for n in not_done]
-    notice.emails = queue(
+    notice.emails += queue(
         session,
         key=f"notice:{entry.id}:{quarter}",
         to=[p.email for p in people(session, *MEETING)] + get_settings().board_emails,

@@ -30,7 +30,7 @@ from models.enums import (
     SelectionMethod,
     YesNo,
 )
-from tasks.programme.notices import entry_for, people, queue, workbook
+from tasks.programme.common import entry_for, people, queue, workbook
 from tasks.sampling.monthly import PlannedRun, notify, record
 from tasks.sampling.pool import load_pool
 from tasks.sampling.rules import (

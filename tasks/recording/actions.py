@@ -12,7 +12,7 @@ from models.enums import ActionStatus, Role
 from models.errors import FieldProblems, InvalidInput
 from models.types import utcnow
 from tasks.links import DECIDE, Links, pending_request
-from tasks.outbox import tell
+from tasks.outbox import queue_email
 
 LONGEST_DELAY_DAYS = 183  # a new date within six months of the current one, as at recording
 NOTE_LIMIT = 2_000
@@ -144,9 +144,9 @@ def request_new_date(
     )
     links = Links(session, on)
     case_ref = _case_ref(session, action)
-    tell(
+    queue_email(
         session,
-        decider,
+        to=[decider],
         template="date_request",
         subject=f"New date asked for an action point on case {case_ref}",
         key=f"date-request:{request.id}",
@@ -204,9 +204,9 @@ def decide_new_date(
     owner, decider = session.get(Staff, action.owner_id), session.get(Staff, by_id)
     links = Links(session, on)
     case_ref = _case_ref(session, action)
-    tell(
+    queue_email(
         session,
-        owner,
+        to=[owner],
         template="date_decided",
         subject=f"New date {request.status}: action point on case {case_ref}",
         key=f"date-decided:{request.id}",

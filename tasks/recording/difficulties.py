@@ -12,7 +12,7 @@ from sqlmodel import Session
 from models import Audit, Case, EmailMessage, Finding, Question, Staff, Team
 from models.enums import AnswerType, AuditStatus, Judgement, Role
 from models.settings import Settings
-from tasks.outbox import tell
+from tasks.outbox import queue_email
 from tasks.summary import team_manager
 from tasks.workdays import Quarter
 
@@ -88,9 +88,9 @@ def report_difficulties(session: Session, audit: Audit, settings: Settings, on: 
             sa.select(Staff).where(Staff.role == Role.QA_MANAGER, Staff.active == sa.true())
         ).scalars()
         for person in {p.id: p for p in [manager, *qa] if p}.values():
-            if tell(
+            if queue_email(
                 session,
-                person,
+                to=[person],
                 template="difficulty",
                 subject=f"Consistent difficulty in {team.name}: {d.code} ({quarter})",  # type: ignore[union-attr]
                 key=difficulty_key(quarter, d.team_id, d.code, person.id),  # type: ignore[arg-type]

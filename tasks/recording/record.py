@@ -27,8 +27,8 @@ from models.errors import FieldProblems, InvalidInput
 from models.settings import Settings, get_settings
 from models.types import utcnow
 from tasks.links import ACKNOWLEDGE, Links
-from tasks.mail import Deadline, calendar_file, render
-from tasks.outbox import enqueue
+from tasks.mail import Deadline, calendar_file
+from tasks.outbox import calendar_attachment, queue_email
 from tasks.recording.difficulties import report_difficulties
 from tasks.recording.form import AuditForm, CleanForm, FormInvalid, QuestionView, validate
 
@@ -210,11 +210,9 @@ def _notify_recorded(
                 for a in actions
             ]
         )
-        attachments = [
-            {"filename": f"actions-{case_ref}.ics", "mime_type": "text/calendar", "content": ics}
-        ]
+        attachments = [calendar_attachment(f"actions-{case_ref}.ics", ics)]
     context = {
-        "kind": audit.kind.label,
+        "audit_kind": audit.kind.label,
         "case_ref": case_ref,
         "auditor": auditor.name,
         "good_practice": form.good_practice,
@@ -223,56 +221,47 @@ def _notify_recorded(
     noun = f"{len(rows)} action point{'s' if len(rows) != 1 else ''}"
     stamp = f"{audit.recorded_at:%Y%m%d%H%M%S}"
     last_day = max([a.deadline for a in actions] + [on])
-    enqueue(
+    queue_email(
         session,
         key=f"feedback:{audit.id}:{stamp}",
         kind="feedback",
-        to=[subject_cm.email],
-        content=render(
-            "feedback",
-            f"Audit feedback for case {case_ref}: {noun}",
-            recipient_name=subject_cm.name,
-            actions=rows,
-            findings_url=links.url(subject_cm.id, ACKNOWLEDGE, audit.id, last_day),  # type: ignore[arg-type]
-            items_url=links.items(subject_cm.id),  # type: ignore[arg-type]
-            copy_for=None,
-            **context,
-        ),
+        template="feedback",
+        subject=f"Audit feedback for case {case_ref}: {noun}",
+        to=[subject_cm],
         attachments=attachments,
+        actions=rows,
+        findings_url=links.url(subject_cm.id, ACKNOWLEDGE, audit.id, last_day),  # type: ignore[arg-type]
+        items_url=links.items(subject_cm.id),  # type: ignore[arg-type]
+        copy_for=None,
+        **context,
     )
     if manager and manager.id != subject_cm.id:
-        enqueue(
+        queue_email(
             session,
             key=f"feedback-copy:{audit.id}:{stamp}",
             kind="feedback-copy",
-            to=[manager.email],
-            content=render(
-                "feedback",
-                f"Copy: audit feedback for case {case_ref} ({subject_cm.name}): {noun}",
-                recipient_name=manager.name,
-                actions=[{**r, "links": None} for r in rows],
-                findings_url=None,
-                items_url=None,
-                copy_for=subject_cm.name,
-                **context,
-            ),
+            template="feedback",
+            subject=f"Copy: audit feedback for case {case_ref} ({subject_cm.name}): {noun}",
+            to=[manager],
             attachments=attachments,
+            actions=[{**r, "links": None} for r in rows],
+            findings_url=None,
+            items_url=None,
+            copy_for=subject_cm.name,
+            **context,
         )
-    enqueue(
+    queue_email(
         session,
         key=f"recorded:{audit.id}:{stamp}",
         kind="recorded",
-        to=[auditor.email],
-        content=render(
-            "recorded",
-            f"Audit of case {case_ref} recorded",
-            recipient_name=auditor.name,
-            kind=audit.kind.label,
-            case_ref=case_ref,
-            actions=len(rows),
-            recorded_in_cms=audit.recorded_in_cms,
-            three_way=audit.three_way_meeting,
-        ),
+        template="recorded",
+        subject=f"Audit of case {case_ref} recorded",
+        to=[auditor],
+        audit_kind=audit.kind.label,
+        case_ref=case_ref,
+        actions=len(rows),
+        recorded_in_cms=audit.recorded_in_cms,
+        three_way=audit.three_way_meeting,
     )
     if form.high_risk:
         _alert_high_risk(
@@ -291,21 +280,18 @@ def _alert_high_risk(session, audit, case_ref, issue, people, subject_cm, manage
         if p
     ]
     for person in {p.id: p for p in recipients}.values():
-        enqueue(
+        queue_email(
             session,
             key=f"high-risk:{audit.id}:{person.id}",
             kind="high-risk",
-            to=[person.email],
-            content=render(
-                "high_risk",
-                f"HIGH-RISK issue raised: case {case_ref}",
-                recipient_name=person.name,
-                kind=audit.kind.label,
-                case_ref=case_ref,
-                auditor=auditor.name,
-                case_manager=subject_cm.name,
-                issue=issue,
-            ),
+            template="high_risk",
+            subject=f"HIGH-RISK issue raised: case {case_ref}",
+            to=[person],
+            audit_kind=audit.kind.label,
+            case_ref=case_ref,
+            auditor=auditor.name,
+            case_manager=subject_cm.name,
+            issue=issue,
         )
 
 

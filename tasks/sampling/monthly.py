@@ -30,8 +30,8 @@ from models.enums import (
     SelectionMethod,
 )
 from tasks.links import Links
-from tasks.mail import Deadline, calendar_file, render
-from tasks.outbox import enqueue
+from tasks.mail import Deadline, calendar_file
+from tasks.outbox import calendar_attachment, queue_email
 from tasks.sampling.pool import active_staff, last_sampled, load_pool
 from tasks.sampling.rules import (
     Candidate,
@@ -404,44 +404,34 @@ def notify(session: Session, period: Month, audits: list[Audit], *, key: str = "
                 for r in rows
             ]
         )
-        content = render(
-            "assignment",
-            subject,
-            recipient_name=auditor.name,
+        if queue_email(
+            session,
+            key=f"assignment:{period}:{scope}{auditor_id}",
+            kind="assignment",
+            template="assignment",
+            subject=subject,
+            to=[auditor],
+            attachments=[calendar_attachment(f"qa-audits-{period}.ics", ics)],
             period=str(period),
             audits=[
                 {**r, "links": links.audit(auditor_id, r["audit_id"], r["due"])}  # type: ignore[arg-type]
                 for r in rows
             ],
             items_url=links.items(auditor_id),
-        )
-        if enqueue(
-            session,
-            key=f"assignment:{period}:{scope}{auditor_id}",
-            kind="assignment",
-            to=[auditor.email],
-            content=content,
-            attachments=[
-                {
-                    "filename": f"qa-audits-{period}.ics",
-                    "mime_type": "text/calendar",
-                    "content": ics,
-                }
-            ],
         ):
             count += 1
     for manager_id, rows in rows_by_manager.items():
         manager = staff[manager_id]
         subject = f"QA audits for {period}: {len(rows)} of your team's cases selected"
-        content = render(
-            "team_notice", subject, recipient_name=manager.name, period=str(period), audits=rows
-        )
-        if enqueue(
+        if queue_email(
             session,
             key=f"team-notice:{period}:{scope}{manager_id}",
             kind="team-notice",
-            to=[manager.email],
-            content=content,
+            template="team_notice",
+            subject=subject,
+            to=[manager],
+            period=str(period),
+            audits=rows,
         ):
             count += 1
     session.flush()
