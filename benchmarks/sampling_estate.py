@@ -73,7 +73,7 @@ def overhead(estate: sa.Engine, folder: Path) -> None:
         sample_and_assign(as_of=SAMPLE_DAY)
         flow = time.perf_counter() - start
     print(
-        f"the national month's sample-and-assign (draw, report, spreadsheet, emails sent): "
+        f"the national month's sample-and-assign (draw, report, spreadsheet, emails written as files): "
         f"directly {direct:.2f} s, as a Prefect flow run {flow:.2f} s: {flow / direct:.2f}x"
     )
     record("Prefect overhead, the national month's sample-and-assign (flow run / direct)",

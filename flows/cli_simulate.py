@@ -96,12 +96,13 @@ def simulate(
     for kind, n in sorted(result.emails.items()):
         kinds.add_row(kind, str(n))
     out.print(kinds)
-    where = (
-        f"written to {settings.output_dir / 'outbox'}"
-        if not settings.smtp_host
-        else f"sent through {settings.smtp_host}"
-    )
-    out.print(f"{result.sent} emails {where}.")
+    if result.written:
+        out.print(
+            f"{result.written} emails written to {settings.output_dir / 'outbox'} "
+            "(no SMTP host is set: nothing was sent)."
+        )
+    if result.sent or settings.smtp_host:
+        out.print(f"{result.sent} emails sent through {settings.smtp_host}.")
     out.print(
         "Files: " + ", ".join(f"{n} in {settings.output_dir / k}" for k, n in result.files.items())
     )

@@ -250,7 +250,8 @@ def _send_and_report(line: str) -> None:
 @outbox_app.command("list")
 def outbox_list(
     status: Annotated[
-        str | None, typer.Option(help="Only this status: pending, sending, sent, failed.")
+        str | None,
+        typer.Option(help="Only this status: pending, sending, sent, written, failed."),
     ] = None,
     limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 50,
 ) -> None:
@@ -293,10 +294,13 @@ def outbox_list(
 @outbox_app.command("retry")
 def outbox_retry(
     ids: Annotated[
-        list[int], typer.Argument(help="Ids of failed or interrupted ('sending') messages.")
+        list[int],
+        typer.Argument(
+            help="Ids of failed, interrupted ('sending') or written (.eml only) messages."
+        ),
     ],
 ) -> None:
-    """Queue failed or interrupted messages again (check first that an interrupted one did not arrive)."""
+    """Queue failed, interrupted or only-written messages again (check first that an interrupted one did not arrive)."""
     from tasks.outbox import requeue
 
     with database_session() as session:
@@ -305,7 +309,7 @@ def outbox_retry(
     out.print(
         f"Queued again: {', '.join(map(str, done)) or 'none'}"
         + (
-            f"; not failed or interrupted, left as they are: {', '.join(map(str, skipped))}"
+            f"; not failed, interrupted or written, left as they are: {', '.join(map(str, skipped))}"
             if skipped
             else ""
         )

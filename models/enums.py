@@ -202,11 +202,13 @@ class FeedbackSource(LabelledEnum):
 
 
 class EmailStatus(LabelledEnum):
-    """E6: pending until sent; `sending` while a sender holds it; failed when permanent."""
+    """E6: pending until sent; `sending` while a sender holds it; failed when permanent;
+    `written` when it was only written as an .eml file because no SMTP host is set."""
 
     PENDING = "pending"
     SENDING = "sending"
     SENT = "sent"
+    WRITTEN = "written"
     FAILED = "failed"
 
 

@@ -79,7 +79,7 @@ def send_outbox() -> dict[str, Any]:
 
     with session_scope() as session:
         report = send_pending(session, get_settings())
-        return {"sent": report.sent, "retrying": report.retrying, "failed": report.failed}
+        return report.counts()
 
 
 @task(name="chase-items", **DB_RETRY)

@@ -3,6 +3,8 @@
 Delivery is at most once: a message is marked `sending` (committed) before the SMTP
 conversation, and `sent`, `pending` (temporary failure, retried with backoff) or `failed`
 (permanent) after it. A message left `sending` by a crash is reported, never resent blindly.
+With no SMTP host set, a message is written as an `.eml` file and marked `written`: nobody
+received it, and `yotqa outbox retry` can send it once a host is set.
 """
 
 from __future__ import annotations
@@ -83,17 +85,33 @@ class SendReport:
     sent: int = 0
     retrying: int = 0
     failed: int = 0
-    written: list[Path] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)  # .eml files written: no SMTP host is set
     login_refused: bool = False
 
+    @property
+    def written(self) -> int:
+        return len(self.files)
+
     def summary(self) -> str:
-        where = f"; written to {self.written[0].parent}" if self.written else ""
+        delivered = (
+            f"{self.written} written to {self.files[0].parent} (no SMTP host is set, nothing sent)"
+            if self.files
+            else f"{self.sent} sent"
+        )
         refused = (
             "; the mail server refused the login, check YOTQA_SMTP_USER and YOTQA_SMTP_PASSWORD"
             if self.login_refused
             else ""
         )
-        return f"{self.sent} sent, {self.retrying} to retry, {self.failed} failed{where}{refused}"
+        return f"{delivered}, {self.retrying} to retry, {self.failed} failed{refused}"
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "sent": self.sent,
+            "written": self.written,
+            "retrying": self.retrying,
+            "failed": self.failed,
+        }
 
 
 def _claim(session: Session, now: datetime, limit: int) -> list[EmailMessage]:
@@ -201,9 +219,8 @@ def send_pending(
             _start(session, m)
             path = folder / f"{m.id:06d}-{m.kind}.eml"
             path.write_bytes(_build(m, settings).as_bytes())
-            _finish(session, m, EmailStatus.SENT, now)
-            report.sent += 1
-            report.written.append(path)
+            _finish(session, m, EmailStatus.WRITTEN, now)
+            report.files.append(path)
         return report
     backend = SMTPBackend(
         host=settings.smtp_host,
@@ -283,18 +300,19 @@ def _finish(
 ) -> None:
     m.status = status
     m.last_error = error[:2000]
-    if status is EmailStatus.SENT:
+    if status in (EmailStatus.SENT, EmailStatus.WRITTEN):
         m.sent_at = now
     session.add(m)
     session.commit()
 
 
 def requeue(session: Session, ids: list[int], now: datetime | None = None) -> list[int]:
-    """Send again messages that failed, or that were interrupted mid-delivery (an admin's decision)."""
+    """Send again messages that failed, that were interrupted mid-delivery, or that were only
+    written as files while no SMTP host was set (an admin's decision)."""
     messages = session.exec(select(EmailMessage).where(EmailMessage.id.in_(ids))).all()  # type: ignore[attr-defined]
     done = []
     for m in messages:
-        if m.status in (EmailStatus.FAILED, EmailStatus.SENDING):
+        if m.status in (EmailStatus.FAILED, EmailStatus.SENDING, EmailStatus.WRITTEN):
             m.status, m.next_attempt_at = EmailStatus.PENDING, now or utcnow()
             done.append(m.id)
     session.commit()

@@ -450,9 +450,15 @@ class TimetableResult:
     runs: Counter[str] = field(default_factory=Counter)
     seconds: Counter[str] = field(default_factory=Counter)
     sent: int = 0
+    written: int = 0  # as .eml files: no SMTP host is set
     emails: dict[str, int] = field(default_factory=dict)
     files: dict[str, int] = field(default_factory=dict)
     events: list[str] = field(default_factory=list)
+
+
+def _delivered(result: TimetableResult, counts: dict[str, int]) -> None:
+    result.sent += counts["sent"]
+    result.written += counts["written"]
 
 
 def timetable_days(start: date, end: date) -> dict[date, list[str]]:
@@ -504,7 +510,7 @@ def simulate_timetable(
             JOBS[flow](day)
             result.runs[flow] += 1
             result.seconds[flow] += time.perf_counter() - started
-        result.sent += send_outbox()["sent"]
+        _delivered(result, send_outbox())
 
     result.span = simulate_span(
         session,
@@ -515,7 +521,7 @@ def simulate_timetable(
         progress=progress,
         weak_team_id=weak_team_id,
     )
-    result.sent += send_outbox()["sent"]
+    _delivered(result, send_outbox())
     result.emails = dict(
         session.execute(sa.select(EmailMessage.kind, sa.func.count()).group_by(EmailMessage.kind))
         .tuples()

@@ -210,14 +210,16 @@ def test_crash_mid_send_sends_nothing_twice(world: Session, monkeypatch, setting
     world.rollback()
     send_pending(world, get_settings())
     files = list((get_settings().output_dir / "outbox").glob("*.eml"))
-    keys = [m.key for m in world.exec(select(EmailMessage).where(EmailMessage.status == "sent"))]
+    keys = [
+        m.key for m in world.exec(select(EmailMessage).where(EmailMessage.status == "written"))
+    ]
     assert len(files) == len(keys) == len(set(keys))
     stuck = world.exec(select(EmailMessage).where(EmailMessage.status == "sending")).all()
     assert len(stuck) == 1  # the one being sent when it died: reported, never resent blindly
     total = world.execute(sa.select(sa.func.count()).select_from(EmailMessage)).scalar_one()
     assert len(files) == 2  # the leased rest wait for the lease to run out: none lost
     later = send_pending(world, get_settings(), now=utcnow() + timedelta(minutes=11))
-    assert later.sent == total - 3
+    assert later.written == total - 3
     files = list((get_settings().output_dir / "outbox").glob("*.eml"))
     assert len(files) + len(stuck) == total
 
@@ -230,8 +232,9 @@ def test_chase_flow_runs_under_prefect(
     monkeypatch.setenv("YOTQA_DATABASE_URL", db_url)
     get_settings.cache_clear()
     result = chase_overdue(as_of=date(2026, 12, 14))
-    assert result["steps"] == 2 and result["digests"] == 1 and result["sent"] >= 1
-    pending = world.exec(select(EmailMessage).where(EmailMessage.status != "sent")).all()
+    assert result["steps"] == 2 and result["digests"] == 1 and result["written"] >= 1
+    assert result["sent"] == 0  # no SMTP host: written as files, not sent
+    pending = world.exec(select(EmailMessage).where(EmailMessage.status != "written")).all()
     assert pending == []
     assert chase_overdue(as_of=date(2026, 12, 14))["steps"] == 0
 

@@ -28,17 +28,18 @@ def test_sample_and_assign_flow_runs_and_reports(prefect_harness, cli, session: 
     result = sample_and_assign(as_of=date(2026, 12, 1))
     assert result["created"] and result["audits"] > 0
     assert (
-        result["sent"]
+        result["written"]
         == session.execute(sa.select(sa.func.count()).select_from(EmailMessage)).scalar_one()
     )
+    assert result["sent"] == 0  # no SMTP host is set: written as files, not sent
     again = sample_and_assign(as_of=date(2026, 12, 1))  # S11 through the flow too
-    assert not again["created"] and again["sent"] == 0
+    assert not again["created"] and again["written"] == 0
     assert (
         session.execute(sa.select(sa.func.count()).select_from(Audit)).scalar_one()
         == result["audits"]
     )
     statuses = {s for (s,) in session.execute(sa.select(EmailMessage.status))}
-    assert statuses == {EmailStatus.SENT}
+    assert statuses == {EmailStatus.WRITTEN}
 
     async def artifacts() -> dict[str, str]:
         async with get_client() as client:

@@ -90,7 +90,7 @@ def test_killed_at_random_points_then_rerun_ends_as_one_clean_run(
         assert state[what] == clean[what] and clean[what], what  # as if run once, cleanly
     emails, clean_emails = state["emails"], clean["emails"]
     assert sum(emails.values()) == sum(clean_emails.values())  # queued once each (E6)
-    assert set(emails) <= {"sent", "sending"}  # 'sending': cut off mid-delivery, reported
+    assert set(emails) <= {"written", "sending"}  # 'sending': cut off mid-delivery, reported
     assert emails.get("sending", 0) <= kills
     # Every pack file is whole: the PDF opens and the spreadsheet is a zip.
     folder = tmp_path / "var" / "packs" / "2026-Q2"

@@ -49,6 +49,11 @@ def _schema(url: str) -> dict[str, object]:
             "indexes": sorted(
                 (i["name"], tuple(i["column_names"])) for i in inspector.get_indexes(table)
             ),
+            # A migration that forgets a new enumeration value leaves the old CHECK behind.
+            "checks": sorted(
+                (c["name"], " ".join(c["sqltext"].split()))
+                for c in inspector.get_check_constraints(table)
+            ),
         }
     engine.dispose()
     return schema

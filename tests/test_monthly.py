@@ -183,7 +183,7 @@ def test_monthly_flows_run_under_prefect(prefect_harness, cli, session: Session)
             sa.select(EmailMessage.status).where(EmailMessage.kind == "exceptions")
         )
     }
-    assert statuses == {"sent"}
+    assert statuses == {"written"}
     f1 = team_audits_report(as_of=date(2026, 12, 23))
     f2 = feedback_report(as_of=date(2026, 11, 25))
     assert Path(f1["path"]).is_file() and Path(f2["path"]).is_file()

@@ -254,7 +254,10 @@ def test_without_an_smtp_host_messages_are_written_as_eml_files(
     sample_month(service, first_working_day(2026, 12))
     report = send_pending(service, get_settings())
     files = sorted((get_settings().output_dir / "outbox").glob("*.eml"))
-    assert len(files) == report.sent == _count(service, EmailMessage)
+    assert len(files) == report.written == _count(service, EmailMessage)
+    assert report.sent == 0  # nobody received them: they are files
+    statuses = {s for (s,) in service.execute(sa.select(EmailMessage.status))}
+    assert statuses == {EmailStatus.WRITTEN}
     assert b"To: " in files[0].read_bytes()
 
 

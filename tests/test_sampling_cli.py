@@ -21,11 +21,12 @@ def test_run_sample_twice_assigns_once_and_sends_once(cli, session: Session) -> 
     _service(cli)
     first = cli("run", "sample", "--as-of", "2026-12-01")
     assert first.exit_code == 0, first.stderr
-    assert "audits assigned" in first.stdout and "sent" in first.stdout
+    assert "audits assigned" in first.stdout
+    assert "written to" in first.stdout and "no SMTP host is set, nothing sent" in first.stdout
     again = cli("run", "sample", "--as-of", "2026-12-01")
     assert "already drawn: nothing changed, nothing sent (S11)" in again.stdout
     listing = cli("outbox", "list")
-    assert "Totals: sent" in listing.stdout and "pending" not in listing.stdout
+    assert "Totals: written" in listing.stdout and "pending" not in listing.stdout
 
 
 def test_themed_sample_uses_the_theme_filter_and_its_question_set(cli, session: Session) -> None:
@@ -105,17 +106,36 @@ def test_outbox_retry_queues_failed_and_interrupted_messages_only(cli, session: 
     from models.enums import EmailStatus
 
     _service(cli)
-    cli("run", "sample", "--as-of", "2026-12-01")
+    assert cli("run", "sample", "--as-of", "2026-12-01").exit_code == 0
     session.expire_all()
     first, second, third = session.exec(select(EmailMessage).order_by(EmailMessage.id)).all()[:3]
     first.status, second.status = EmailStatus.FAILED, EmailStatus.SENDING
+    third.status = EmailStatus.SENT
     session.commit()
     listing = cli("outbox", "list")
+    assert listing.exit_code == 0
     assert "interrupted mid-delivery" in listing.stdout
     result = cli("outbox", "retry", str(first.id), str(second.id), str(third.id))
     assert result.exit_code == 0
     assert (
-        f"Queued again: {first.id}, {second.id}; not failed or interrupted, left as they are: {third.id}"
-        in result.stdout
+        f"Queued again: {first.id}, {second.id}; not failed, interrupted or written, left as "
+        f"they are: {third.id}" in result.stdout
     )
-    assert "2 sent" in cli("outbox", "send").stdout
+    assert "2 written to" in cli("outbox", "send").stdout
+
+
+def test_outbox_retry_queues_a_message_only_written_as_a_file(cli, session: Session) -> None:
+    """A message written as .eml while no SMTP host was set reached nobody: it can go again."""
+    from models import EmailMessage
+    from models.enums import EmailStatus
+
+    _service(cli)
+    assert cli("run", "sample", "--as-of", "2026-12-01").exit_code == 0
+    session.expire_all()
+    written = session.exec(select(EmailMessage).order_by(EmailMessage.id)).first()
+    assert written is not None and written.status is EmailStatus.WRITTEN
+    result = cli("outbox", "retry", str(written.id))
+    assert result.exit_code == 0
+    assert f"Queued again: {written.id}" in result.stdout
+    session.expire_all()
+    assert session.get(EmailMessage, written.id).status is EmailStatus.PENDING
