@@ -98,9 +98,8 @@ def overhead(folder: Path) -> None:
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
     from prefect.testing.utilities import prefect_test_harness
 
-    from deployments.build import FLOWS
-    from flows.chase_overdue import chase_overdue
-    from tasks.direct import JOBS
+    from flows.timetable import FLOWS
+    from tasks.catalogue import CATALOGUE
     from tasks.simulation import timetable_days
 
     template = folder / "month.db"
@@ -113,12 +112,11 @@ def overhead(folder: Path) -> None:
     started = time.perf_counter()
     for day, flows in plan.items():
         for flow in flows:
-            JOBS[flow](day)
+            CATALOGUE[flow](day)
     direct = time.perf_counter() - started
 
     shutil.copy(template, folder / "prefect.db")
     _configure(folder / "prefect.db", folder / "var-prefect")
-    flows = {**FLOWS, "chase-overdue": chase_overdue}
     with (
         prefect_test_harness(server_startup_timeout=120),
         temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
@@ -126,7 +124,7 @@ def overhead(folder: Path) -> None:
         started = time.perf_counter()
         for day, names in plan.items():
             for name in names:
-                flows[name](as_of=day)
+                FLOWS[name](as_of=day)
         through_prefect = time.perf_counter() - started
     print(
         f"\norchestration overhead, {MONTH_START:%B %Y} ({count} job runs, same functions):\n"

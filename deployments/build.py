@@ -13,53 +13,20 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 
 from dateutil.rrule import rrulestr
-from prefect import Flow
 from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron, RRule, Schedule
 
-from flows.chase_overdue import chase_overdue
-from flows.monthly_outputs import (
-    case_level_data,
-    exception_report,
-    feedback_report,
-    team_audits_report,
-)
-from flows.packs import annual_pack, quarterly_pack
-from flows.programme import (
-    appraisal_objectives,
-    audits_due,
-    management_meeting_pack,
-    peer_audit_day,
-    quarterly_review,
-    staff_qa_forum,
-)
 from flows.record_audit import record_audit_form
-from flows.sample_and_assign import sample_and_assign
 from flows.send_outbox import send_outbox
+from flows.timetable import FLOWS
 from models.enums import Role
 from models.errors import ConfigError
 from models.settings import get_settings
+from tasks.catalogue import CATALOGUE
 from tasks.timetable import Entry, Timetable, load_timetable, runs_between
 from tasks.workdays import TIMEZONE, Month, is_working_day, today
 
-# Every flow the timetable may name, by that name.
-FLOWS: dict[str, Flow] = {  # type: ignore[type-arg]
-    "sample-and-assign": sample_and_assign,
-    "case-level-data": case_level_data,
-    "exception-report": exception_report,
-    "audits-due": audits_due,
-    "management-meeting-pack": management_meeting_pack,
-    "quarterly-review": quarterly_review,
-    "staff-qa-forum": staff_qa_forum,
-    "annual-pack": annual_pack,
-    "peer-audit-day": peer_audit_day,
-    "quarterly-pack": quarterly_pack,
-    "appraisal-objectives": appraisal_objectives,
-    "team-audits-report": team_audits_report,
-    "feedback-report": feedback_report,
-}
-DAILY: dict[str, Flow] = {"chase-overdue": chase_overdue}  # type: ignore[type-arg]
 SCHEDULE_MONTHS = 24  # RDATEs listed ahead; Prefect keeps an rrule under 6,500 characters
 # One run at a time; runs that pile up after an outage wait their turn (each then works for its
 # own date or skips itself when overtaken: flows/guard.py) rather than being cancelled unseen.
@@ -178,47 +145,50 @@ def describe(entries: list[Entry]) -> str:
 
 
 def build_deployments(start: date | None = None) -> list[RunnerDeployment]:
+    """One deployment per catalogue job the timetable names (rows sharing a job share it), plus
+    the browser audit form and the outbox sender."""
     start = start or today()
     timetable = load_timetable(get_settings().timetable_file)
-    unknown = [e for e in timetable.entries if e.flow not in FLOWS and e.flow not in DAILY]
+    unknown = [e for e in timetable.entries if e.flow not in CATALOGUE]
     if unknown:
         raise ConfigError(
             "\n".join(
                 f"{timetable.source.name}: entry {e.id}: field 'flow': no flow is called {e.flow!r} "
-                f"(expected one of {', '.join(sorted(FLOWS | DAILY))})"
+                f"(expected one of {', '.join(sorted(CATALOGUE))})"
                 for e in unknown
             )
         )
     deployments = []
-    for flow_name, flow in FLOWS.items():
-        entries = _entries(timetable, flow_name)
+    for name, job in CATALOGUE.items():
+        entries = job.rows(timetable)
         if not entries:
             continue
-        ids = ", ".join(e.id for e in entries)
-        deployments.append(
-            flow.to_deployment(
-                name=flow_name,
-                description=describe(entries),
-                schedules=[timetable_schedule(timetable, flow_name, start)],
-                tags=sorted(
-                    {e.frequency.replace("annually", "annual") for e in entries}
-                    | {f"lead:{e.lead}" for e in entries}
-                    | set(ids.split(", "))
-                ),
-                concurrency_limit=ONE_AT_A_TIME,
-            )
-        )
-    for entry in timetable.daily:
-        if entry.flow in DAILY:
+        if all(e.frequency == "daily" for e in entries):
+            entry = entries[0]
             deployments.append(
-                DAILY[entry.flow].to_deployment(
-                    name=entry.flow,
+                FLOWS[name].to_deployment(
+                    name=name,
                     description=f"{entry.task}: {entry.framework}",
-                    schedules=[working_days_schedule(entry.flow, entry.time, start)],
+                    schedules=[working_days_schedule(name, entry.time, start)],
                     tags=["daily", f"lead:{entry.lead}"],
                     concurrency_limit=ONE_AT_A_TIME,
                 )
             )
+            continue
+        ids = [e.id for e in entries]
+        deployments.append(
+            FLOWS[name].to_deployment(
+                name=name,
+                description=describe(entries),
+                schedules=[timetable_schedule(timetable, name, start)],
+                tags=sorted(
+                    {e.frequency.replace("annually", "annual") for e in entries}
+                    | {f"lead:{e.lead}" for e in entries}
+                    | set(ids)
+                ),
+                concurrency_limit=ONE_AT_A_TIME,
+            )
+        )
     deployments.append(
         record_audit_form.to_deployment(
             name="record-audit",

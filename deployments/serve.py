@@ -19,6 +19,7 @@ from pathlib import Path
 
 from models.errors import ConfigError
 from models.settings import get_settings
+from tasks.outputs import Outputs
 
 SERVER_START_TIMEOUT = 90
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -54,8 +55,8 @@ def local_server(host: str, port: int) -> Iterator[str]:
     api_url = f"http://{'127.0.0.1' if host in wildcard else host}:{port}/api"
     if _healthy(api_url):
         raise ConfigError(f"something already answers on {host}:{port}: stop it, or choose --port")
-    var = get_settings().output_dir
-    home = var / "prefect"
+    outputs = Outputs.configured()
+    home = outputs.prefect_home
     home.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
@@ -68,7 +69,7 @@ def local_server(host: str, port: int) -> Iterator[str]:
         # annual ones too, shows its next run in the UI.
         "PREFECT_SERVER_SERVICES_SCHEDULER_MAX_SCHEDULED_TIME": "P400D",
     }
-    log_path = var / "prefect-server.log"
+    log_path = outputs.prefect_log
     with log_path.open("ab") as log:
         process = subprocess.Popen(
             [
@@ -114,7 +115,7 @@ def web_pages(as_of: date | None = None) -> Iterator[str]:
     base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
     if _healthy_web(base):
         raise ConfigError(f"something already answers on {base}: stop it, or set YOTQA_WEB_URL")
-    log_path = settings.output_dir / "web.log"
+    log_path = Outputs(settings.output_dir).web_log
     command = [
         str(Path(sys.executable).parent / "yotqa"),
         "web",
@@ -155,7 +156,6 @@ def _healthy_web(base: str) -> bool:
 def due_now(start: date) -> list[tuple[str, date]]:
     """This month's timetable runs due by `start` (each for its own date, in timetable order),
     then today's chase: what a service starting today would have run already."""
-    from models.settings import get_settings
     from tasks.timetable import load_timetable, runs_between
     from tasks.workdays import Month, is_working_day
 

@@ -1,4 +1,5 @@
-"""Prefect flows of the timetable, and the `yotqa` command line that runs them.
+"""Prefect flows: one per job of the catalogue (flows/timetable.py), the outbox sender and the
+audit form in the Prefect UI.
 
 Every process of the product (the command line, `yotqa serve`, a worker running a flow) imports
 this package first. What it writes holds personal data (the database and its WAL journal, packs,

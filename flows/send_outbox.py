@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prefect import flow
 
-from tasks.jobs import send_outbox as send
+from tasks import steps
+from tasks.jobs import in_prefect
 
 
 @flow(name="send-outbox")
-def send_outbox() -> dict[str, object]:
+def send_outbox() -> dict[str, Any]:
     """Send every email that is due; temporary failures wait for the next run."""
-    return send()
+    return in_prefect(steps.send_outbox)

@@ -1,1 +1,1 @@
-"""Business logic as plain typed functions over a session; Prefect tasks wrap them thinly."""
+"""The domain: plain typed functions over a session, knowing nothing of Prefect or HTTP; tasks/jobs.py is its only Prefect wrapper."""

@@ -12,11 +12,15 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
+import sqlalchemy as sa
 from sqlmodel import Session
 
+from models import Case, Staff
 from models.enums import FeedbackSource, ImportKind, OrderType, Role
+from models.errors import InvalidInput
 from tasks.importing import COLUMNS, ImportReport, import_file
 
+DEMO_DOMAIN = "yot.example.org"  # every demo member of staff has an email here
 TEAMS = {  # team: (case managers, the order types it mostly holds)
     "North Locality": (5, "community"),
     "South Locality": (5, "community"),
@@ -223,7 +227,7 @@ def write_demo_files(directory: Path, *, seed: int, as_of: date, service: str = 
 
     def person() -> tuple[str, str]:
         first, last = next(names)
-        return f"{first} {last}", f"{first}.{last}".lower().replace("-", "") + "@yot.example.org"
+        return f"{first} {last}", f"{first}.{last}".lower().replace("-", "") + f"@{DEMO_DOMAIN}"
 
     staff: list[dict[str, str]] = []
 
@@ -279,10 +283,10 @@ def write_demo_files(directory: Path, *, seed: int, as_of: date, service: str = 
 
 
 def _prefix(row: dict[str, str], service: str) -> None:
-    domain = f"@{service.lower()}.yot.example.org"
+    domain = f"@{service.lower()}.{DEMO_DOMAIN}"
     for key in ("email", "line_manager_email", "case_manager_email"):
         if row.get(key):
-            row[key] = row[key].replace("@yot.example.org", domain)
+            row[key] = row[key].replace(f"@{DEMO_DOMAIN}", domain)
     if row.get("team"):
         row["team"] = f"{service} {row['team']}"
     for key in ("case_ref", "young_person_ref"):
@@ -461,6 +465,32 @@ def _write(path: Path, columns: list[str], rows: list[dict[str, str]]) -> None:
         writer = csv.DictWriter(fh, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
+
+
+def holds_a_service(session: Session) -> bool:
+    """Whether the database already holds staff or cases (a real service, or a demo loaded before)."""
+    return any(
+        session.execute(sa.select(table.id).limit(1)).first() is not None for table in (Staff, Case)
+    )
+
+
+def is_demo_service(session: Session) -> bool:
+    """Whether every member of staff is the demo service's (their email at the demo's domain)."""
+    emails = session.execute(sa.select(Staff.email)).scalars()
+    return all(e.endswith(DEMO_DOMAIN) for e in emails)
+
+
+def load_demo_service(
+    session: Session, folder: Path, *, seed: int, as_of: date
+) -> list[ImportReport]:
+    """Write the demo service's files under `folder` and import them, into an empty database
+    only: demo people must never mix with a real service's."""
+    if holds_a_service(session):
+        raise InvalidInput(
+            "the database already holds staff or cases; demo data is for an empty "
+            "database (point YOTQA_DATABASE_URL at a new one, or use --if-empty)"
+        )
+    return load_demo(session, write_demo_files(folder, seed=seed, as_of=as_of))
 
 
 def load_demo(session: Session, files: DemoFiles) -> list[ImportReport]:

@@ -28,6 +28,7 @@ from models.enums import EmailStatus
 from models.settings import Settings
 from models.types import utcnow
 from tasks.mail import render
+from tasks.outputs import Outputs
 
 log = logging.getLogger(__name__)
 BACKOFF = [timedelta(minutes=m) for m in (1, 5, 15, 60, 240)]
@@ -213,11 +214,11 @@ def send_pending(
     if not messages:
         return report
     if not settings.smtp_host:
-        folder = settings.output_dir / "outbox"
-        folder.mkdir(parents=True, exist_ok=True)
+        outputs = Outputs(settings.output_dir)
+        outputs.outbox.mkdir(parents=True, exist_ok=True)
         for m in messages:
             _start(session, m)
-            path = folder / f"{m.id:06d}-{m.kind}.eml"
+            path = outputs.email(m.id, m.kind)  # type: ignore[arg-type]
             path.write_bytes(_build(m, settings).as_bytes())
             _finish(session, m, EmailStatus.WRITTEN, now)
             report.files.append(path)
@@ -317,6 +318,16 @@ def requeue(session: Session, ids: list[int], now: datetime | None = None) -> li
             done.append(m.id)
     session.commit()
     return sorted(done)  # type: ignore[arg-type]
+
+
+def recent_messages(
+    session: Session, status: EmailStatus | None = None, limit: int = 50
+) -> list[EmailMessage]:
+    """The newest messages first, of one status or all."""
+    query = select(EmailMessage).order_by(sa.desc(EmailMessage.id)).limit(limit)
+    if status is not None:
+        query = query.where(EmailMessage.status == status)
+    return list(session.exec(query))
 
 
 def outbox_counts(session: Session) -> dict[EmailStatus, int]:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -31,7 +32,12 @@ from models.enums import (
     Role,
     YesNo,
 )
+from models.errors import InvalidInput
 from models.settings import Settings, get_settings
+from tasks import steps
+from tasks.catalogue import CATALOGUE
+from tasks.demo import holds_a_service, is_demo_service, load_demo_service
+from tasks.outputs import Outputs
 from tasks.recording.acknowledge import acknowledge_findings
 from tasks.recording.actions import complete_action
 from tasks.recording.form import ActionIn, Answer, AuditForm
@@ -368,7 +374,7 @@ def simulate_span(
         if is_working_day(day):
             if day == first_working_day(day.year, day.month):
                 monthly_feedback(
-                    session, day, seed=seed, directory=settings.output_dir / "simulated"
+                    session, day, seed=seed, directory=Outputs.configured().simulated
                 )
                 result.samples += 1
                 result.months.append(f"{day:%Y-%m}")
@@ -456,9 +462,27 @@ class TimetableResult:
     events: list[str] = field(default_factory=list)
 
 
-def _delivered(result: TimetableResult, counts: dict[str, int]) -> None:
-    result.sent += counts["sent"]
-    result.written += counts["written"]
+def demo_service_for(session: Session, start: date) -> tuple[bool, int | None]:
+    """The demo service a simulation writes into: loaded as of `start` if the database is empty
+    (True), else the one already there (False); with the team made weak in one section (E4).
+    A real service is refused: simulated audits must never mix with real ones."""
+    loaded = not holds_a_service(session)
+    if loaded:
+        load_demo_service(session, Outputs.configured().demo, seed=2012, as_of=start)
+    elif not is_demo_service(session):
+        raise InvalidInput(
+            "this database holds a real service: simulate only writes into the demo service. "
+            "Point YOTQA_DATABASE_URL at a new database (e.g. sqlite:///var/simulation.db) "
+            "and run again; the demo service is loaded for you."
+        )
+    weak = session.execute(sa.select(Team.id).order_by(Team.id)).scalars().first()
+    return loaded, weak
+
+
+def _delivered(result: TimetableResult, counts: dict[str, Any]) -> None:
+    """Add what a job (or the last send of the span) delivered."""
+    result.sent += counts.get("sent", 0)
+    result.written += counts.get("written", 0)
 
 
 def timetable_days(start: date, end: date) -> dict[date, list[str]]:
@@ -493,8 +517,6 @@ def simulate_timetable(
 ) -> TimetableResult:
     """Run the whole timetable day by day over [start, end] with simulated auditors and owners:
     every job as its deployment would run it (without Prefect), every email through the outbox."""
-    from tasks.direct import JOBS, send_outbox
-
     plan = timetable_days(start, end)
     result = TimetableResult(SpanResult())
     # One staff change a year, in the middle of a month's audits (the 10th working day of September).
@@ -507,10 +529,10 @@ def simulate_timetable(
             result.events.append(staff_change(session, day, seed=seed))
         for flow in plan.get(day, []):
             started = time.perf_counter()
-            JOBS[flow](day)
+            outcome = CATALOGUE[flow](day)
             result.runs[flow] += 1
             result.seconds[flow] += time.perf_counter() - started
-        _delivered(result, send_outbox())
+            _delivered(result, outcome.result)
 
     result.span = simulate_span(
         session,
@@ -521,13 +543,17 @@ def simulate_timetable(
         progress=progress,
         weak_team_id=weak_team_id,
     )
-    _delivered(result, send_outbox())
+    _delivered(result, steps.send_outbox())
     result.emails = dict(
         session.execute(sa.select(EmailMessage.kind, sa.func.count()).group_by(EmailMessage.kind))
         .tuples()
         .all()
     )
-    output = get_settings().output_dir
-    for folder in ("packs", "reports", "exports"):
-        result.files[folder] = sum(1 for p in (output / folder).rglob("*") if p.is_file())
+    outputs = Outputs.configured()
+    for name, folder in (
+        ("packs", outputs.packs),
+        ("reports", outputs.reports),
+        ("exports", outputs.exports),
+    ):
+        result.files[name] = sum(1 for p in folder.rglob("*") if p.is_file())
     return result

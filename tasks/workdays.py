@@ -131,6 +131,13 @@ class Month:
     def deadline(self, week: int) -> date:
         return end_of_week(self.year, self.month, week)
 
+    def as_of(self, today: date) -> date:
+        """The day the month's outputs are compiled for: its last day once it has ended, today
+        while it runs; a month not yet begun has nothing to compile."""
+        if today < self.first_day:
+            raise InvalidInput(f"{self} has not started yet")
+        return min(self.last_day, today)
+
     @classmethod
     def of(cls, day: date) -> Month:
         return cls(day.year, day.month)

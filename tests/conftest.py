@@ -164,7 +164,7 @@ class Cli:
         self.runner = CliRunner()
 
     def __call__(self, *args: str):  # type: ignore[no-untyped-def]
-        from flows.cli import app
+        from cli.main import app
 
         get_settings.cache_clear()
         return self.runner.invoke(app, [str(a) for a in args], catch_exceptions=False)

@@ -227,7 +227,9 @@ def test_crash_mid_send_sends_nothing_twice(world: Session, monkeypatch, setting
 def test_chase_flow_runs_under_prefect(
     prefect_harness, world: Session, db_url: str, monkeypatch, settings_env
 ) -> None:
-    from flows.chase_overdue import chase_overdue
+    from flows.timetable import FLOWS
+
+    chase_overdue = FLOWS["chase-overdue"]
 
     monkeypatch.setenv("YOTQA_DATABASE_URL", db_url)
     get_settings.cache_clear()

@@ -89,16 +89,19 @@ def _month(url: str) -> dict[str, object]:
 @pytest.fixture
 def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """The product waits 5 s, then 30 s, for a database to come back; the test need not."""
-    from tasks.jobs import draw_and_assign
+    from tasks import steps
+    from tasks.jobs import as_task
 
-    monkeypatch.setattr(draw_and_assign, "retry_delay_seconds", [0.2, 0.2])
+    monkeypatch.setattr(as_task(steps.draw_and_assign), "retry_delay_seconds", [0.2, 0.2])
 
 
 @pytest.mark.postgres
 def test_connection_lost_once_the_task_tries_again_and_ends_as_a_clean_run(
     prefect_harness, postgres_server: str, cutter, quick_retries, monkeypatch, settings_env
 ) -> None:
-    from flows.sample_and_assign import sample_and_assign
+    from flows.timetable import FLOWS
+
+    sample_and_assign = FLOWS["sample-and-assign"]
 
     clean_url, drop_clean = _service(monkeypatch, postgres_server)
     url, drop = _service(monkeypatch, postgres_server)
@@ -126,7 +129,9 @@ def test_connection_lost_once_the_task_tries_again_and_ends_as_a_clean_run(
 def test_connection_lost_for_good_fails_cleanly_and_a_rerun_finishes_the_month(
     prefect_harness, postgres_server: str, cutter, quick_retries, monkeypatch, settings_env
 ) -> None:
-    from flows.sample_and_assign import sample_and_assign
+    from flows.timetable import FLOWS
+
+    sample_and_assign = FLOWS["sample-and-assign"]
 
     url, drop = _service(monkeypatch, postgres_server)
     try:

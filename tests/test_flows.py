@@ -13,6 +13,7 @@ from sqlmodel import Session
 from models import Audit, EmailMessage
 from models.enums import EmailStatus
 from models.settings import get_settings
+from tasks.catalogue import CATALOGUE
 from tasks.timetable import load_timetable, runs_between
 
 LONDON = ZoneInfo("Europe/London")
@@ -21,7 +22,9 @@ LONDON = ZoneInfo("Europe/London")
 def test_sample_and_assign_flow_runs_and_reports(prefect_harness, cli, session: Session) -> None:
     from prefect.client.orchestration import get_client
 
-    from flows.sample_and_assign import sample_and_assign
+    from flows.timetable import FLOWS
+
+    sample_and_assign = FLOWS["sample-and-assign"]
 
     assert cli("demo-data", "--seed", "9", "--as-of", "2026-11-25").exit_code == 0
     get_settings.cache_clear()
@@ -51,25 +54,15 @@ def test_sample_and_assign_flow_runs_and_reports(prefect_harness, cli, session: 
     assert "selections-xlsx-202612" in keys  # a link artifact (Prefect stores it as markdown)
 
 
-# Every deployment `yotqa serve` offers; the serve test expects the same list from the server.
-DEPLOYMENTS = {
-    "sample-and-assign",  # T1, T11
-    "case-level-data",  # T2
-    "exception-report",  # T3
-    "audits-due",  # T4
-    "management-meeting-pack",  # T5
-    "quarterly-review",  # T6
-    "staff-qa-forum",  # T7
-    "annual-pack",  # T8, T13
-    "peer-audit-day",  # T9
-    "quarterly-pack",  # T10
-    "appraisal-objectives",  # T12
-    "team-audits-report",  # F1
-    "feedback-report",  # F2
-    "chase-overdue",
-    "record-audit",
-    "send-outbox",
-}
+# Every deployment `yotqa serve` offers: one per job of the catalogue, the audit form in the
+# Prefect UI and the outbox sender. The serve test expects the same list from the server.
+DEPLOYMENTS = set(CATALOGUE) | {"record-audit", "send-outbox"}
+
+
+def test_every_job_of_the_catalogue_has_a_row_of_the_shipped_timetable_and_each_row_a_job() -> None:
+    rows = load_timetable(get_settings().timetable_file).entries
+    assert {e.flow for e in rows} == set(CATALOGUE)
+    assert len(CATALOGUE) == 14  # T1-T13 (T1 and T11 share one, T8 and T13 another), F1, F2, the chase
 
 
 def test_every_deployment_entrypoint_loads() -> None:
@@ -132,7 +125,7 @@ def test_outbox_schedule_runs_every_15_minutes_on_weekdays() -> None:
     assert dates[3] - dates[2] == timedelta(minutes=15)
 
 
-@pytest.mark.parametrize("module", ["flows.sample_and_assign", "flows.send_outbox"])
+@pytest.mark.parametrize("module", ["flows.timetable", "flows.send_outbox"])
 def test_flow_modules_import_without_side_effects(module: str) -> None:
     import importlib
 

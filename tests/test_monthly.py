@@ -163,19 +163,14 @@ def test_monthly_flows_run_under_prefect(prefect_harness, cli, session: Session)
 
     from prefect.client.orchestration import get_client
 
-    from flows.monthly_outputs import (
-        case_level_data,
-        exception_report,
-        feedback_report,
-        team_audits_report,
-    )
+    from flows.timetable import FLOWS
     from models.settings import get_settings
 
     assert cli("demo-data", "--as-of", "2026-11-25").exit_code == 0
     get_settings.cache_clear()
-    t2 = case_level_data(as_of=date(2026, 12, 17))
+    t2 = FLOWS["case-level-data"](as_of=date(2026, 12, 17))
     assert Path(t2["path"]).is_file() and t2["summary"]["open cases"] > 0
-    t3 = exception_report(as_of=date(2026, 12, 1))
+    t3 = FLOWS["exception-report"](as_of=date(2026, 12, 1))
     assert Path(t3["path"]).is_file() and t3["exceptions"] >= 1
     statuses = {
         s
@@ -184,8 +179,8 @@ def test_monthly_flows_run_under_prefect(prefect_harness, cli, session: Session)
         )
     }
     assert statuses == {"written"}
-    f1 = team_audits_report(as_of=date(2026, 12, 23))
-    f2 = feedback_report(as_of=date(2026, 11, 25))
+    f1 = FLOWS["team-audits-report"](as_of=date(2026, 12, 23))
+    f2 = FLOWS["feedback-report"](as_of=date(2026, 11, 25))
     assert Path(f1["path"]).is_file() and Path(f2["path"]).is_file()
 
     async def keys() -> set[str]:

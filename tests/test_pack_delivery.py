@@ -36,7 +36,7 @@ def test_quarterly_flow_emails_the_pack_to_the_service_manager_and_board(
     """T10 through Prefect: artifacts on the run, one email with the PDF and XLSX, no names (E5)."""
     from prefect.client.orchestration import get_client
 
-    from flows.packs import quarterly_pack
+    from flows.timetable import FLOWS
     from tests.smtp import smtp_server
 
     year.execute(sa.update(EmailMessage).values(status="sent"))  # the year's own mail is old news
@@ -45,8 +45,8 @@ def test_quarterly_flow_emails_the_pack_to_the_service_manager_and_board(
         monkeypatch.setenv("YOTQA_SMTP_HOST", "127.0.0.1")
         monkeypatch.setenv("YOTQA_SMTP_PORT", str(port))
         get_settings.cache_clear()
-        result = quarterly_pack(as_of=date(2026, 1, 6))
-        again = quarterly_pack(as_of=date(2026, 1, 6))  # a re-run the same day sends nothing new
+        result = FLOWS["quarterly-pack"](as_of=date(2026, 1, 6))
+        again = FLOWS["quarterly-pack"](as_of=date(2026, 1, 6))  # a re-run the same day sends nothing new
     assert result["period"] == "2025-Q3" and result["emailed"] and not again["emailed"]
     packs = [m for m in recorder.messages if m["X-Yotqa-Key"].startswith("pack:")]
     assert len(packs) == 1
@@ -143,7 +143,7 @@ def test_disk_full_while_writing_a_pack_leaves_the_last_good_one(
     get_settings.cache_clear()
     from typer.testing import CliRunner
 
-    from flows.cli import app
+    from cli.main import app
 
     result = CliRunner().invoke(app, ["pack", "quarterly", str(Q3)], catch_exceptions=False)
     assert result.exit_code == 1

@@ -21,9 +21,9 @@ from tests.pack_world import Q3, pdf_text, result_totals, session_judged, young_
 
 def _compile(quarter: Quarter, on: date, email: bool = False) -> dict:
     """The whole job: figures, PDF, XLSX and markdown (about 7 s, for the PDF)."""
-    from tasks.jobs import quarterly_pack
+    from tasks.steps import compile_quarterly_pack
 
-    return quarterly_pack.fn(str(quarter), on, email)
+    return compile_quarterly_pack(str(quarter), on, email)
 
 
 def _quick(session: Session, quarter: Quarter, on: date, tmp: Path) -> tuple[object, Path, str]:
@@ -218,12 +218,12 @@ def test_markup_in_names_is_escaped_everywhere(year: Session, tmp_path: Path) ->
 
 def test_annual_pack_sets_the_quarters_side_by_side(year: Session, tmp_path: Path) -> None:
     """Q3/T8/T13: four quarters side by side and a reproducible data-quality spot check."""
-    from tasks.jobs import annual_pack
     from tasks.packs.annual import annual_workbook, compile_year
     from tasks.packs.quarterly import compile_quarter
+    from tasks.steps import compile_annual_pack
 
     compile_quarter(year, Quarter(2025, 1), date(2025, 7, 2))  # Q1 closed and frozen
-    result = annual_pack.fn(2025, date(2026, 4, 20), False)
+    result = compile_annual_pack(2025, date(2026, 4, 20), False)
     text, pages, images = pdf_text(Path(result["pdf"]))
     words = " ".join(text.split())
     assert "Annual review of the quality assurance framework" in words and images == 1

@@ -107,8 +107,9 @@ def test_flows_fired_late_after_an_outage_work_for_their_own_date_or_skip(
     timetable job works for the date it was scheduled for, not the day it started."""
     import prefect.runtime.flow_run
 
-    from flows.chase_overdue import chase_overdue
-    from flows.programme import audits_due
+    from flows.timetable import FLOWS
+
+    chase_overdue, audits_due = FLOWS["chase-overdue"], FLOWS["audits-due"]
 
     assert cli("init").exit_code == 0
     three_days_ago = datetime.now(UTC) - timedelta(days=3)

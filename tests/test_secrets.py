@@ -167,9 +167,10 @@ def test_passwords_never_in_flow_logs_at_any_level(
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, LogFilter
 
-    from flows.chase_overdue import chase_overdue
-    from flows.sample_and_assign import sample_and_assign
     from flows.send_outbox import send_outbox
+    from flows.timetable import FLOWS
+
+    chase_overdue, sample_and_assign = FLOWS["chase-overdue"], FLOWS["sample-and-assign"]
 
     recorder, port, _ = login_smtp
     for key, value in _env(tmp_path, secret_url, port, SMTP_SECRET).items():

@@ -36,7 +36,7 @@ def _fields(world: World, audit: Audit) -> dict[str, str]:
 
 
 def _app(world: World):  # type: ignore[no-untyped-def]
-    from web.app import create_app
+    from web.main import create_app
 
     get_settings.cache_clear()
     return create_app(today=lambda: ON)

@@ -126,7 +126,7 @@ def world(
 
 def app_for(world: World) -> FastAPI:
     """The people's pages on the world's database, with today pinned to TODAY."""
-    from web.app import create_app
+    from web.main import create_app
 
     get_settings.cache_clear()
     return create_app(today=lambda: TODAY)

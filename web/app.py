@@ -1,9 +1,8 @@
-"""The people's web surface (L1-L3): pages reached only through the personal links in emails.
+"""What the people's pages share: the database session, the checked link, rendering, the error
+pages and the catch-all that keeps tracebacks off every page.
 
-`create_app()` builds it; `yotqa web` serves it (web/serve.py). The routes are in web/pages.py
-(the audit form's handlers in audit_pages.py, the rest after feedback in feedback_pages.py),
-the defences in web/security.py; the work itself is done by the same domain functions every
-other way in uses (L2).
+web/main.py builds the app; the routes are in web/pages.py (the audit form's handlers in
+audit_pages.py, the rest after feedback in feedback_pages.py), the defences in web/security.py.
 """
 
 from __future__ import annotations
@@ -15,27 +14,21 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
-import sqlalchemy as sa
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
-from fastapi.staticfiles import StaticFiles
 from sqlmodel import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from models.db import make_engine
 from models.settings import Settings, get_settings
-from tasks.links import Grant, LinkRefused, Links, check, web_secret
+from tasks.links import Grant, LinkRefused, Links, check
 from tasks.mail import environment
-from tasks.workdays import today as london_today
 from web.security import (
     CSRF_COOKIE,
-    BodyLimit,
     BodyTooLarge,
     Csrf,
     FailureLimit,
-    SecurityHeaders,
 )
 
 log = logging.getLogger("yotqa.web")
@@ -44,43 +37,6 @@ STATIC = Path(__file__).resolve().parent / "static"
 
 class TooManyFailures(Exception):
     """This address has failed too many link or form checks lately."""
-
-
-def create_app(
-    *, engine: sa.Engine | None = None, today: Callable[[], date] | None = None
-) -> FastAPI:
-    """The web app on the configured database; `today` pins the date (a simulation, a test)."""
-    settings = get_settings()
-    web_secret(settings)  # make or read the key now: a bad one fails here, not on first click
-    # No automatic slash redirects: Starlette builds them from the Host header, which would send a
-    # token to whatever site a request names.
-    app = FastAPI(
-        docs_url=None, redoc_url=None, openapi_url=None, title="yotqa", redirect_slashes=False
-    )
-    app.state.settings = settings
-    app.state.engine = engine or _engine(settings)
-    app.state.today = today or london_today
-    app.state.csrf = Csrf(settings)
-    app.state.failures = FailureLimit(settings.web_failed_checks)
-    app.add_middleware(CatchAll)
-    app.add_middleware(BodyLimit)
-    app.add_middleware(SecurityHeaders)
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for exc, handler in HANDLERS.items():
-        app.add_exception_handler(exc, handler)
-
-    from web.pages import router
-
-    app.include_router(router)
-    return app
-
-
-def _engine(settings: Settings) -> sa.Engine:
-    # Parameters stay out of error messages and logs (they can hold a link's nonce or free text).
-    kwargs: dict[str, Any] = {"hide_parameters": True}
-    if not settings.resolved_database_url.startswith("sqlite"):
-        kwargs.update(pool_size=10, max_overflow=20)
-    return make_engine(**kwargs)
 
 
 def get_session(request: Request) -> Iterator[Session]:

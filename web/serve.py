@@ -11,6 +11,7 @@ import uvicorn
 
 from models.errors import ConfigError
 from models.settings import get_settings
+from web.main import create_app
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 # A link's token wherever it stands in a line (a path, a query string, an odd spelling).
@@ -73,8 +74,6 @@ def run(
     """Serve until stopped (Ctrl+C or SIGTERM); `as_of` pins the pages' date. Behind a proxy,
     only the proxy's own address is trusted for X-Forwarded-For, so the client address is the
     one the proxy saw, not one a client wrote."""
-    from web.app import create_app
-
     check_host(host)
     app = create_app(today=(lambda: as_of) if as_of else None)
     uvicorn.run(

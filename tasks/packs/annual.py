@@ -7,7 +7,6 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import openpyxl
@@ -18,6 +17,7 @@ from sqlmodel import Session
 from models import Case, ExceptionFinding, Staff, Team
 from tasks.mail import TEMPLATES, environment
 from tasks.monthly.exceptions import CHECKS, load_rules
+from tasks.outputs import PackPaths
 from tasks.packs import charts
 from tasks.packs.quarterly import frozen_figures, narrative, quarter_figures
 from tasks.packs.render import PackFiles, long_date, md_cell, write_atomically, write_pdf
@@ -211,13 +211,10 @@ def annual_workbook(pack: AnnualPack, service: str) -> openpyxl.Workbook:
     return wb
 
 
-def write_year(pack: AnnualPack, directory: Path, service: str) -> PackFiles:
-    stem = f"annual-pack-{pack.year}"
-    pdf = directory / f"{stem}.pdf"
-    pages = write_pdf(annual_html(pack, service), pdf)
-    xlsx = write_atomically(
-        directory / f"{stem}.xlsx", lambda tmp: annual_workbook(pack, service).save(tmp)
-    )
+def write_year(pack: AnnualPack, paths: PackPaths, service: str) -> PackFiles:
+    """The year's PDF, XLSX and markdown, each written whole or not at all."""
+    pages = write_pdf(annual_html(pack, service), paths.pdf)
+    xlsx = write_atomically(paths.xlsx, lambda tmp: annual_workbook(pack, service).save(tmp))
     lines = [
         f"# Annual QA review pack {pack.label}: {md_cell(service)}",
         "",
@@ -232,7 +229,5 @@ def write_year(pack: AnnualPack, directory: Path, service: str) -> PackFiles:
         f"Data-quality spot check: {len(pack.spot_check['sample'])} cases drawn to check by hand.",
     ]
     text = "\n".join(lines) + "\n"
-    md = write_atomically(
-        directory / f"{stem}.md", lambda tmp: tmp.write_text(text, encoding="utf-8")
-    )
-    return PackFiles(pdf, xlsx, md, pages)
+    md = write_atomically(paths.md, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return PackFiles(paths.pdf, xlsx, md, pages)

@@ -18,6 +18,7 @@ import openpyxl
 from markupsafe import Markup
 
 from tasks.mail import TEMPLATES, environment
+from tasks.outputs import PackPaths
 from tasks.packs import charts
 from tasks.packs.quarterly import QuarterPack
 from tasks.xlsx import write_table
@@ -294,15 +295,10 @@ def quarter_workbook(pack: QuarterPack, service: str) -> openpyxl.Workbook:
     return wb
 
 
-def write_quarter(pack: QuarterPack, directory: Path, service: str) -> PackFiles:
-    stem = f"qa-pack-{pack.quarter}"
-    pdf = directory / f"{stem}.pdf"
-    pages = write_pdf(quarter_html(pack, service), pdf)
-    xlsx = write_atomically(
-        directory / f"{stem}.xlsx", lambda tmp: quarter_workbook(pack, service).save(tmp)
-    )
-    text = quarter_markdown(pack, service, pdf.name)
-    md = write_atomically(
-        directory / f"{stem}.md", lambda tmp: tmp.write_text(text, encoding="utf-8")
-    )
-    return PackFiles(pdf, xlsx, md, pages)
+def write_quarter(pack: QuarterPack, paths: PackPaths, service: str) -> PackFiles:
+    """The quarter's PDF, XLSX and markdown, each written whole or not at all."""
+    pages = write_pdf(quarter_html(pack, service), paths.pdf)
+    xlsx = write_atomically(paths.xlsx, lambda tmp: quarter_workbook(pack, service).save(tmp))
+    text = quarter_markdown(pack, service, paths.pdf.name)
+    md = write_atomically(paths.md, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return PackFiles(paths.pdf, xlsx, md, pages)

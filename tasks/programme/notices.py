@@ -21,6 +21,7 @@ from sqlmodel import Session, select
 from models import ActionPoint, Audit, Finding, Staff
 from models.enums import ActionStatus, AuditKind, AuditStatus, Judgement, Role
 from models.settings import get_settings
+from tasks.outputs import Outputs
 from tasks.packs.annual import YEAR_ROWS
 from tasks.programme.common import entry_for, people, queue, workbook
 from tasks.programme.peer_day import latest_report, send_report
@@ -130,7 +131,7 @@ def meeting_data(session: Session, on: date, root: Path) -> Notice:
     month = Month.of(on)
     notice = Notice(entry.id, entry.task, str(month), entry.deadline(month))
     data = build_case_level(session, on)
-    path = write_case_level(data, root / "reports" / str(month) / f"case-level-data-{month}.xlsx")
+    path = write_case_level(data, Outputs(root).case_level_data(str(month)))
     overdue = session.exec(
         select(sa.func.count())
         .select_from(ActionPoint)
@@ -169,11 +170,11 @@ def quarterly_review(session: Session, on: date, root: Path) -> Notice:
     entry = entry_for("quarterly-review")
     quarter = Quarter.containing(on).previous()
     notice = Notice(entry.id, entry.task, str(quarter), entry.deadline(Month.of(on)))
-    folder = root / "packs" / str(quarter)
-    pdf = folder / f"qa-pack-{quarter}.pdf"
+    paths = Outputs(root).quarterly_pack(str(quarter))
+    pdf = paths.pdf
     if not pdf.exists():  # T10 has not run (or its files were moved): compile it now
         pack = compile_quarter(session, quarter, on)
-        write_quarter(pack, folder, get_settings().service_name)
+        write_quarter(pack, paths, get_settings().service_name)
     figures = frozen_figures(session, quarter) or quarter_figures(session, quarter, on)
     # D4 as the meeting meets: the pack's figures are frozen at close, but reasons recorded since
     # (an audit marked not done after the quarter ended) are reported as they stand now.
@@ -244,7 +245,7 @@ def staff_forum(session: Session, on: date, root: Path) -> Notice:
     notice = Notice(entry.id, entry.task, str(year), entry.deadline(Month.of(on)))
     header, rows = year_rows(session, on)
     path = workbook(
-        root / "packs" / str(year) / f"qa-year-{on:%Y-%m}.xlsx", {"Year": (header, rows)}
+        Outputs(root).qa_year(year, on), {"Year": (header, rows)}
     )
     notice.files = [str(path)]
     notice.figures = [(str(r[0]), " / ".join(str(v) for v in r[1:])) for r in rows[:5]]
@@ -379,7 +380,7 @@ def appraisal_objectives(session: Session, on: date, root: Path) -> Notice:
             continue
         rows = case_manager_rows(session, holders, start, on)
         path = workbook(
-            root / "packs" / str(year) / f"appraisal-qa-{manager.id}-{on:%Y-%m}.xlsx",
+            Outputs(root).appraisal(year, manager.id, on),  # type: ignore[arg-type]
             {"Case managers": (APPRAISAL_HEADER, rows)},
         )
         notice.files.append(str(path))

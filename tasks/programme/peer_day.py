@@ -30,6 +30,7 @@ from models.enums import (
     SelectionMethod,
     YesNo,
 )
+from tasks.outputs import Outputs
 from tasks.programme.common import entry_for, people, queue, workbook
 from tasks.sampling.monthly import PlannedRun, notify, record
 from tasks.sampling.pool import load_pool
@@ -363,7 +364,7 @@ def peer_report(session: Session, period: str, root: Path) -> PeerReport:
         ("judgements within one grade", "-" if near is None else f"{near:.0%}"),
     ]
     path = workbook(
-        root / "packs" / f"peer-day-{period}" / f"peer-audit-day-{period}.xlsx",
+        Outputs(root).peer_report(period),
         {
             "Summary": (["Figure", "Value"], [list(f) for f in figures]),
             "Agreement": (

@@ -12,11 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlmodel import Session, select
 
 from models import Case, SamplingRun, Staff
-from models.enums import AuditKind, SamplingKind, SelectionMethod
+from models.enums import AuditKind, Role, SamplingKind, SelectionMethod
 from models.errors import DataFileError, InvalidInput
 from models.settings import DATA_DIR
 from tasks.sampling.monthly import MonthResult, PlannedRun, notify, record
-from tasks.sampling.pool import load_pool
+from tasks.sampling.pool import active_staff, load_pool
 from tasks.sampling.rules import Draw, Pick, random_draw, seed_for
 from tasks.workdays import Month
 
@@ -101,16 +101,21 @@ def _run(
 
 
 def themed_sample(
-    session: Session, on: date, theme_name: str, auditor_email: str, count: int = 3
+    session: Session, on: date, theme_name: str, auditor_email: str | None = None, count: int = 3
 ) -> MonthResult:
-    """S7: a random draw from the cases matching the theme, audited with the theme's question set."""
+    """S7: a random draw from the cases matching the theme, audited with the theme's question set
+    by `auditor_email`, or by default the (first active) QA manager."""
     themes = load_themes()
     if theme_name not in themes:
         raise InvalidInput(
             f"unknown theme {theme_name!r}: expected one of {', '.join(sorted(themes))}"
         )
     theme = themes[theme_name]
-    auditor = _auditor(session, auditor_email, "auditor")
+    auditor = (
+        _auditor(session, auditor_email, "auditor")
+        if auditor_email
+        else default_themed_auditor(session)
+    )
     matching = _matching_ids(session, theme)
     pool = [c for c in load_pool(session, on) if c.case_id in matching]
     period = Month.of(on)
@@ -143,6 +148,14 @@ def _matching_ids(session: Session, theme: Theme) -> set[int]:
 class Target:
     case_ref: str | None
     staff_email: str | None
+
+
+def default_themed_auditor(session: Session) -> Staff:
+    """Who audits a themed sample when nobody is named: the QA manager (S7, Fig. 2)."""
+    qa = active_staff(session, Role.QA_MANAGER)
+    if not qa:
+        raise InvalidInput("no active QA manager to audit the themed sample: name one with --auditor")
+    return qa[0]
 
 
 def targeted_sample(

@@ -5,27 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import sqlalchemy as sa
 import typer
 from rich.table import Table
-from sqlalchemy.orm import aliased
 
-from flows.cli_common import choice_option, database_session, date_option, out
+from cli.common import choice_option, database_session, date_option, out
 from models.settings import get_settings
+from tasks.outputs import Outputs
 
 audits_app = typer.Typer(
     help="Assigned audits: list them, write a form, record a filled one.", no_args_is_help=True
 )
 actions_app = typer.Typer(help="Action points raised by audits (D3).", no_args_is_help=True)
-
-
-# How a record arrived, as `yotqa audits list` names it.
-VIA = {
-    "web": "web page",
-    "file": "form file",
-    "prefect-ui": "Prefect form",
-    "simulation": "simulation",
-}
 
 
 @audits_app.command("list")
@@ -37,26 +27,12 @@ def audits_list(
     period: Annotated[str | None, typer.Option(help="Only this month, YYYY-MM.")] = None,
 ) -> None:
     """List audits with their case, auditor, deadline and status."""
-
-    from models import Audit, Case, Staff
     from models.enums import AuditStatus
-    from tasks.workdays import Month
+    from tasks.listings import audit_rows
 
-    who = aliased(Staff)
-    query = (
-        sa.select(Audit, Case.case_ref, who.name, who.email)
-        .outerjoin(Case, Case.id == Audit.case_id)
-        .join(who, who.id == Audit.auditor_id)
-        .order_by(Audit.due_on, Audit.id)
-    )
-    if status:
-        query = query.where(Audit.status == choice_option(AuditStatus, status, "--status"))
-    if auditor:
-        query = query.where(who.email == auditor.strip().lower())
-    if period:
-        query = query.where(Audit.period == str(Month.parse(period)))
+    wanted = choice_option(AuditStatus, status, "--status") if status else None
     with database_session() as session:
-        rows = session.execute(query).all()
+        rows = audit_rows(session, status=wanted, auditor_email=auditor, period=period)
     table = Table(
         "Id",
         "Case",
@@ -68,16 +44,16 @@ def audits_list(
         "Recorded via",
         title=f"Audits ({len(rows)})",
     )
-    for audit, ref, name, _ in rows:
+    for r in rows:
         table.add_row(
-            str(audit.id),
-            ref or "",
-            audit.kind.label,
-            name,
-            audit.due_on.isoformat(),
-            audit.status.value,
-            "yes" if audit.three_way_meeting else "",
-            VIA.get(audit.recorded_via, audit.recorded_via),
+            str(r.id),
+            r.case_ref,
+            r.kind,
+            r.auditor,
+            r.due_on.isoformat(),
+            r.status,
+            "yes" if r.three_way else "",
+            r.recorded_via,
         )
     out.print(table)
 
@@ -93,7 +69,7 @@ def audits_form(
 
     from tasks.recording.files import write_form
 
-    path = out_file or get_settings().output_dir / "forms" / f"audit-{audit_id}.xlsx"
+    path = out_file or Outputs.configured().audit_form(audit_id)
     with database_session() as session:
         written = write_form(session, audit_id, path)
     out.print(
@@ -171,22 +147,10 @@ def actions_list(
 ) -> None:
     """List action points: case, priority, owner, deadline, status."""
 
-    from models import ActionPoint, Audit, Case, Staff
-    from models.enums import ActionStatus
+    from tasks.listings import action_rows
 
-    query = (
-        sa.select(ActionPoint, Case.case_ref, Staff.name)
-        .join(Audit, Audit.id == ActionPoint.audit_id)
-        .outerjoin(Case, Case.id == Audit.case_id)
-        .join(Staff, Staff.id == ActionPoint.owner_id)
-        .order_by(ActionPoint.deadline, ActionPoint.audit_id, ActionPoint.priority)
-    )
-    if open_only:
-        query = query.where(ActionPoint.status == ActionStatus.OPEN)
-    if owner:
-        query = query.where(Staff.email == owner.strip().lower())
     with database_session() as session:
-        rows = session.execute(query).all()
+        rows = action_rows(session, open_only=open_only, owner_email=owner)
     table = Table(
         "Id",
         "Case",
@@ -197,15 +161,15 @@ def actions_list(
         "Status",
         title=f"Action points ({len(rows)})",
     )
-    for action, ref, name in rows:
+    for r in rows:
         table.add_row(
-            str(action.id),
-            ref or "",
-            str(action.priority),
-            action.text,
-            name,
-            action.deadline.isoformat(),
-            action.status.value,
+            str(r.id),
+            r.case_ref,
+            str(r.priority),
+            r.text,
+            r.owner,
+            r.deadline.isoformat(),
+            r.status,
         )
     out.print(table)
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from flows.cli_common import date_option, out, ready_engine
+from cli.common import date_option, out, ready_engine
 from models.settings import get_settings
 
 

@@ -9,10 +9,9 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from flows.cli_common import database_session, date_option, err, fail, out
+from cli.common import database_session, date_option, err, fail, out
 from models.settings import get_settings
-
-DEMO_DOMAIN = "yot.example.org"  # the demo service's staff (tasks/demo.py)
+from tasks.outputs import Outputs
 
 
 def simulate(
@@ -27,12 +26,8 @@ def simulate(
     outbox. On an empty database the demo service is loaded first, as of --from. It refuses a
     database that holds a real service: simulated audits must never mix with real ones.
     """
-    import sqlalchemy as sa
-
-    from models import Staff, Team
     from models.db import upgrade
-    from tasks.demo import load_demo, write_demo_files
-    from tasks.simulation import simulate_timetable, timetable_days
+    from tasks.simulation import demo_service_for, simulate_timetable, timetable_days
 
     start, end = date_option(from_), date_option(to)
     if end < start:
@@ -41,20 +36,12 @@ def simulate(
         fail("simulate at most three years at a time", 2)
     upgrade()
     settings = get_settings()
+    outputs = Outputs(settings.output_dir)
     with database_session() as session:
-        emails = list(session.execute(sa.select(Staff.email)).scalars())
-        if not emails:
-            files = write_demo_files(settings.output_dir / "demo", seed=2012, as_of=start)
-            with err.status(f"Loading the demo service as of {start}..."):
-                load_demo(session, files)
+        with err.status(f"Loading the demo service as of {start}, if the database is empty..."):
+            loaded, weak = demo_service_for(session, start)
+        if loaded:
             out.print(f"The database was empty: the demo service was loaded as of {start}.")
-        elif not all(e.endswith(DEMO_DOMAIN) for e in emails):
-            fail(
-                "this database holds a real service: simulate only writes into the demo service. "
-                "Point YOTQA_DATABASE_URL at a new database (e.g. sqlite:///var/simulation.db) "
-                "and run again; the demo service is loaded for you."
-            )
-        weak = session.execute(sa.select(Team.id).order_by(Team.id)).scalars().first()
         days = timetable_days(start, end)
         began = time.perf_counter()
         total = (end - start).days + 1
@@ -98,11 +85,11 @@ def simulate(
     out.print(kinds)
     if result.written:
         out.print(
-            f"{result.written} emails written to {settings.output_dir / 'outbox'} "
+            f"{result.written} emails written to {outputs.outbox} "
             "(no SMTP host is set: nothing was sent)."
         )
     if result.sent or settings.smtp_host:
         out.print(f"{result.sent} emails sent through {settings.smtp_host}.")
     out.print(
-        "Files: " + ", ".join(f"{n} in {settings.output_dir / k}" for k, n in result.files.items())
+        "Files: " + ", ".join(f"{n} in {outputs.root / k}" for k, n in result.files.items())
     )

@@ -11,8 +11,9 @@ from typing import Annotated
 import typer
 from sqlmodel import Session
 
-from flows.cli_common import err, fail, out, ready_engine
+from cli.common import err, fail, out, ready_engine
 from models.settings import get_settings
+from tasks.outputs import Outputs
 
 
 def deploy(
@@ -55,7 +56,7 @@ def deploy(
     if prefect_file is None:
         # A service's file is its own, beside its data; the repository's is the single service's.
         prefect_file = (
-            get_settings().output_dir / f"prefect-{service}.yaml" if service else PREFECT_YAML
+            Outputs.configured().prefect_file(service) if service else PREFECT_YAML
         )
         prefect_file.parent.mkdir(parents=True, exist_ok=True)
     path = write_prefect_yaml(today(), path=prefect_file.resolve(), pool=work_pool, service=service)
@@ -154,6 +155,7 @@ def serve(
     engine = ready_engine()  # refuse early if the database is not ready
     engine.dispose()
     settings = get_settings()
+    outputs = Outputs(settings.output_dir)
     if not os.environ.get("PREFECT_API_URL"):
         out.print(f"Starting a local Prefect server on {host}:{port} (about 10 seconds)...")
 
@@ -167,18 +169,18 @@ def serve(
             ui = api_url.removesuffix("/api")
             out.print(f"Prefect UI: {ui}  (deployments, runs, artifacts)")
             out.print(
-                f"Emails: {settings.output_dir / 'outbox'} (as .eml files)"
+                f"Emails: {outputs.outbox} (as .eml files)"
                 if not settings.smtp_host
                 else f"Emails: sent through {settings.smtp_host}:{settings.smtp_port}"
             )
             out.print(
-                f"Packs: {settings.output_dir / 'packs'}   Reports: {settings.output_dir / 'reports'}   "
-                f"Exports: {settings.output_dir / 'exports'}"
+                f"Packs: {outputs.packs}   Reports: {outputs.reports}   "
+                f"Exports: {outputs.exports}"
             )
-            out.print(f"Server log: {settings.output_dir / 'prefect-server.log'}")
+            out.print(f"Server log: {outputs.prefect_log}")
             if pages:
                 out.print(
-                    f"People's pages: {pages}  (reached through the links in emails; log {settings.output_dir / 'web.log'})"
+                    f"People's pages: {pages}  (reached through the links in emails; log {outputs.web_log})"
                 )
             out.print("Serving the timetable's deployments. Stop with Ctrl+C.")
             serve_all(

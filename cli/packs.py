@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from flows.cli_common import database_session, date_option, err, out, ready_engine
+from cli.common import database_session, date_option, err, out, ready_engine
 from models.settings import get_settings
 
 pack_app = typer.Typer(
@@ -74,13 +74,13 @@ def pack_quarterly(
     email: Email = False,
 ) -> None:
     """Q2: the quarterly QA pack (PDF, XLSX, markdown); frozen once the quarter has closed."""
-    from tasks.jobs import quarterly_pack
+    from tasks.steps import compile_quarterly_pack
     from tasks.workdays import Quarter
 
     quarter = str(Quarter.parse(period))
     _check_database()
     with err.status(f"Compiling the {quarter} pack (figures, charts, PDF)..."):
-        result = quarterly_pack.fn(quarter, date_option(as_of), email)
+        result = compile_quarterly_pack(quarter, date_option(as_of), email)
     _report(f"Quarterly pack {quarter}: {result['status']}", result, email)
 
 
@@ -93,13 +93,13 @@ def pack_annual(
     email: Email = False,
 ) -> None:
     """Q3: the framework review pack (four quarters side by side) and the data-quality spot check."""
-    from tasks.jobs import annual_pack
+    from tasks.steps import compile_annual_pack
     from tasks.workdays import parse_financial_year
 
     year = parse_financial_year(period)
     _check_database()
     with err.status(f"Compiling the annual pack for {year}-{(year + 1) % 100:02d}..."):
-        result = annual_pack.fn(year, date_option(as_of), email)
+        result = compile_annual_pack(year, date_option(as_of), email)
     _report(f"Annual pack {result['period']}", result, email)
 
 
@@ -109,20 +109,22 @@ def pack_monthly(
     email: Email = False,
 ) -> None:
     """Q1: the month's four outputs (case-level data, exceptions, team audits, feedback) in one go."""
-    from tasks.jobs import case_level_data, exception_report, feedback_data, team_audits
+    from models.errors import InvalidInput
+    from tasks import steps
     from tasks.workdays import Month, today
 
     month = Month.parse(period)
-    day = min(month.last_day, today())
-    if day < month.first_day:
-        raise typer.BadParameter(f"{month} has not started yet", param_hint="PERIOD")
+    try:
+        day = month.as_of(today())
+    except InvalidInput as exc:
+        raise typer.BadParameter(str(exc), param_hint="PERIOD") from None
     _check_database()
     with err.status(f"Compiling the monthly outputs for {month}..."):
         results = [
-            ("case-level data set", case_level_data.fn(day)),
-            ("exception report", exception_report.fn(day)),
-            ("cases audited by team managers", team_audits.fn(day)),
-            ("service-user feedback", feedback_data.fn(day)),
+            ("case-level data set", steps.case_level_data_set(day)),
+            ("exception report", steps.exception_report(day)),
+            ("cases audited by team managers", steps.team_audits_report(day)),
+            ("service-user feedback", steps.feedback_report(day)),
         ]
     out.print(f"Monthly outputs for {month} (as of {day}):")
     for name, result in results:

@@ -13,8 +13,8 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 import typer  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from flows import cli_audits, cli_packs, cli_prefect, cli_simulate, cli_web, cli_work  # noqa: E402
-from flows.cli_common import Commands, database_session, date_option, err, fail, out  # noqa: E402
+from cli import audits, orchestration, packs, people, simulate, work  # noqa: E402
+from cli.common import Commands, database_session, date_option, err, fail, out  # noqa: E402
 from models.enums import ImportKind  # noqa: E402
 from models.settings import get_settings  # noqa: E402
 
@@ -90,26 +90,21 @@ def demo_data(
     """Create a realistic synthetic youth offending service and import it through the importers."""
 
     from models.db import upgrade
-    from tasks.demo import load_demo, write_demo_files
-    from tasks.summary import service_summary
+    from tasks.demo import holds_a_service, load_demo_service
+    from tasks.outputs import Outputs
 
     day = date_option(as_of)
     upgrade()
+    folder = Outputs.configured().demo
     with database_session() as session:
-        if not service_summary(session, day).is_empty:
-            if if_empty:
-                out.print("The database already holds a service: demo data not loaded.")
-                return
-            fail(
-                "the database already holds staff or cases; demo data is for an empty "
-                "database (point YOTQA_DATABASE_URL at a new one, or use --if-empty)"
-            )
-        files = write_demo_files(get_settings().output_dir / "demo", seed=seed, as_of=day)
+        if if_empty and holds_a_service(session):
+            out.print("The database already holds a service: demo data not loaded.")
+            return
         with err.status("Importing the demo service..."):
-            reports = load_demo(session, files)
+            reports = load_demo_service(session, folder, seed=seed, as_of=day)
         for report in reports:
             out.print(report.summary())
-    out.print(f"Demo files written to {files.staff.parent}")
+    out.print(f"Demo files written to {folder}")
 
 
 @app.command()
@@ -209,17 +204,17 @@ def timetable(
 
 
 # The month's work, in the order an admin meets it.
-app.add_typer(cli_work.run_app, name="run")
-app.add_typer(cli_work.outbox_app, name="outbox")
-app.add_typer(cli_work.export_app, name="export")
-app.add_typer(cli_audits.audits_app, name="audits")
-app.add_typer(cli_audits.actions_app, name="actions")
-app.add_typer(cli_packs.pack_app, name="pack")
-app.add_typer(cli_packs.plan_app, name="plan")
-app.command()(cli_simulate.simulate)
-app.command()(cli_prefect.serve)
-app.command()(cli_prefect.deploy)
-app.command()(cli_web.web)
+app.add_typer(work.run_app, name="run")
+app.add_typer(work.outbox_app, name="outbox")
+app.add_typer(work.export_app, name="export")
+app.add_typer(audits.audits_app, name="audits")
+app.add_typer(audits.actions_app, name="actions")
+app.add_typer(packs.pack_app, name="pack")
+app.add_typer(packs.plan_app, name="plan")
+app.command()(simulate.simulate)
+app.command()(orchestration.serve)
+app.command()(orchestration.deploy)
+app.command()(people.web)
 
 
 def main() -> None:
