@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol
 
 from sqlmodel import Field, SQLModel
 
@@ -20,3 +21,15 @@ SQLModel.metadata.naming_convention = {
 
 def created_at_field() -> datetime:
     return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)  # type: ignore[no-any-return]
+
+
+class Stored(Protocol):
+    id: int | None
+
+
+def id_of(row: Stored) -> int:
+    """A stored row's id: a table's `id` is None only until the row is flushed, so a row read
+    from the database, or added and flushed, always has one."""
+    if row.id is None:
+        raise RuntimeError(f"{type(row).__name__} has no id yet: flush the session first")
+    return row.id
