@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlmodel import Field, SQLModel
 
@@ -19,8 +18,10 @@ SQLModel.metadata.naming_convention = {
 }
 
 
-def created_at_field() -> datetime:
-    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)  # type: ignore[no-any-return]
+def created_at_field() -> Any:
+    """A creation timestamp column. Any, as sqlmodel's Field is: the attribute's annotation
+    (`created_at: datetime = created_at_field()`) gives the value's type."""
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
 class Stored(Protocol):

@@ -24,9 +24,9 @@ class LabelledEnum(StrEnum):
         """Accept the value, its label or a known alias, ignoring case, spaces and punctuation."""
         table = _spellings(cls)
         member = table.get(raw) or table.get(_norm(raw))
-        if member is None:
+        if not isinstance(member, cls):  # None: no such spelling (the table holds only cls's)
             raise ValueError(raw)
-        return member  # type: ignore[return-value]
+        return member
 
     @classmethod
     def expected(cls) -> str:

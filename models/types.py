@@ -43,7 +43,7 @@ def enum_column(enum: type[Enum], name: str) -> sa.Enum:
         name=name,
         native_enum=False,
         create_constraint=True,
-        length=max(len(str(m.value)) for m in enum),  # type: ignore[arg-type]
+        length=max(len(str(m.value)) for m in enum),
         values_callable=lambda e: [m.value for m in e],
         validate_strings=True,
     )
@@ -52,4 +52,4 @@ def enum_column(enum: type[Enum], name: str) -> sa.Enum:
 def enum_field(enum: type[Enum], name: str, **kwargs: Any) -> Any:
     from sqlmodel import Field
 
-    return Field(sa_type=enum_column(enum, name), **kwargs)  # type: ignore[call-overload]
+    return Field(sa_type=enum_column(enum, name), **kwargs)
