@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import date
 
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from models import Audit, Case, EmailMessage, Finding, Question, Staff, Team
+from models.base import id_of
 from models.enums import AnswerType, AuditStatus, Judgement, Role
 from models.settings import Settings
 from tasks.outbox import queue_email
@@ -33,26 +34,29 @@ def difficulties_after(session: Session, audit: Audit, settings: Settings) -> li
     if case is None:
         return []
     codes = session.execute(
-        sa.select(Question.code, Question.text)
-        .join(Finding, Finding.question_id == Question.id)
-        .where(Finding.audit_id == audit.id, Question.answer_type == AnswerType.JUDGEMENT)
+        sa.select(col(Question.code), col(Question.text))
+        .join(Finding, col(Finding.question_id) == Question.id)
+        .where(
+            col(Finding.audit_id) == audit.id,
+            col(Question.answer_type) == AnswerType.JUDGEMENT,
+        )
     ).all()
     found = []
     for code, text in codes:
         rows = session.execute(
-            sa.select(Finding.judgement, Case.case_ref, Audit.completed_on)
-            .join(Question, Question.id == Finding.question_id)
-            .join(Audit, Audit.id == Finding.audit_id)
-            .join(Case, Case.id == Audit.case_id)
+            sa.select(col(Finding.judgement), col(Case.case_ref), col(Audit.completed_on))
+            .join(Question, col(Question.id) == Finding.question_id)
+            .join(Audit, col(Audit.id) == Finding.audit_id)
+            .join(Case, col(Case.id) == Audit.case_id)
             .where(
-                Question.code == code,
-                Case.team_id == case.team_id,
-                Audit.status == AuditStatus.COMPLETED,
-                Finding.judgement.is_not(None),
-                Finding.judgement != Judgement.NOT_APPLICABLE,
-            )  # type: ignore[union-attr]
-            .order_by(Audit.completed_on.desc(), Audit.id.desc())
-            .limit(settings.difficulty_window)  # type: ignore[union-attr]
+                col(Question.code) == code,
+                col(Case.team_id) == case.team_id,
+                col(Audit.status) == AuditStatus.COMPLETED,
+                col(Finding.judgement).is_not(None),
+                col(Finding.judgement) != Judgement.NOT_APPLICABLE,
+            )
+            .order_by(col(Audit.completed_on).desc(), col(Audit.id).desc())
+            .limit(settings.difficulty_window)
         ).all()
         insufficient = sum(1 for j, _, _ in rows if j is Judgement.INSUFFICIENT)
         needed = math.ceil(settings.difficulty_share * len(rows))
@@ -60,6 +64,7 @@ def difficulties_after(session: Session, audit: Audit, settings: Settings) -> li
             recent = [
                 {"case_ref": ref, "completed_on": str(done), "judgement": j.label}
                 for j, ref, done in rows
+                if j is not None  # always: the query reads judged findings only
             ]
             found.append(Difficulty(case.team_id, code, text, len(rows), insufficient, recent))
     return found
@@ -72,7 +77,9 @@ def difficulty_key(quarter: Quarter, team_id: int, code: str, person_id: int) ->
 def difficulties_alerted(session: Session, quarter: Quarter) -> set[tuple[int, str]]:
     """(team id, question code) of every E4 alert queued in the quarter."""
     keys = session.execute(
-        sa.select(EmailMessage.key).where(EmailMessage.key.startswith(f"difficulty:{quarter}:"))  # type: ignore[attr-defined]
+        sa.select(col(EmailMessage.key)).where(
+            col(EmailMessage.key).startswith(f"difficulty:{quarter}:")
+        )
     ).scalars()
     return {(int(k.split(":")[2]), k.split(":")[3]) for k in keys}
 
@@ -83,21 +90,23 @@ def report_difficulties(session: Session, audit: Audit, settings: Settings, on: 
     quarter = Quarter.containing(on)
     for d in difficulties_after(session, audit, settings):
         team = session.get(Team, d.team_id)
+        if team is None:
+            raise LookupError(f"there is no team {d.team_id}, yet a case is in it")
         manager = team_manager(session, d.team_id)
-        qa = session.execute(
-            sa.select(Staff).where(Staff.role == Role.QA_MANAGER, Staff.active == sa.true())
-        ).scalars()
+        qa = session.exec(
+            select(Staff).where(Staff.role == Role.QA_MANAGER, Staff.active == sa.true())
+        )
         for person in {p.id: p for p in [manager, *qa] if p}.values():
             if queue_email(
                 session,
                 to=[person],
                 template="difficulty",
-                subject=f"Consistent difficulty in {team.name}: {d.code} ({quarter})",  # type: ignore[union-attr]
-                key=difficulty_key(quarter, d.team_id, d.code, person.id),  # type: ignore[arg-type]
+                subject=f"Consistent difficulty in {team.name}: {d.code} ({quarter})",
+                key=difficulty_key(quarter, d.team_id, d.code, id_of(person)),
                 kind="difficulty",
                 team=team.name,
                 question=d.question,
-                judged=d.judged,  # type: ignore[union-attr]
+                judged=d.judged,
                 insufficient=d.insufficient,
                 recent=d.recent,
                 threshold=f"{settings.difficulty_share:.0%} of the last {settings.difficulty_window}",

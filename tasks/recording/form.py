@@ -276,8 +276,8 @@ def _actions(
                 )
             )
             ok = False
-        if ok:
-            clean.append(CleanAction(a.priority, a.text.strip(), owner, deadline))  # type: ignore[arg-type]
+        if ok and a.priority is not None and deadline is not None:  # ok: both are set
+            clean.append(CleanAction(a.priority, a.text.strip(), owner, deadline))
     return sorted(clean, key=lambda a: a.priority)
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 from datetime import date
+from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models import (
     Acknowledgement,
@@ -22,6 +23,7 @@ from models import (
     Question,
     Staff,
 )
+from models.base import id_of
 from models.enums import AuditStatus, Role
 from models.errors import FieldProblems, InvalidInput
 from models.settings import Settings, get_settings
@@ -39,7 +41,7 @@ def questions_for(session: Session, audit: Audit) -> list[QuestionView]:
     rows = session.exec(
         select(Question)
         .where(Question.question_set_id == audit.question_set_id)
-        .order_by(Question.position)
+        .order_by(col(Question.position))
     )
     return [QuestionView(q.code, q.text, q.answer_type, q.required, q.section) for q in rows]
 
@@ -112,21 +114,19 @@ def _store(
     on: date,
     via: str,
 ) -> list[ActionPoint]:
-    ids = dict(
-        session.execute(
-            sa.select(Question.code, Question.id).where(
-                Question.question_set_id == audit.question_set_id
-            )
+    audit_id = id_of(audit)
+    ids = {
+        q.code: id_of(q)
+        for q in session.exec(
+            select(Question).where(Question.question_set_id == audit.question_set_id)
         )
-        .tuples()
-        .all()
-    )
+    }
     session.add_all(
         Finding(
-            audit_id=audit.id,
+            audit_id=audit_id,
             question_id=ids[a.code],
             judgement=a.judgement,
-            yes_no=a.yes_no,  # type: ignore[arg-type]
+            yes_no=a.yes_no,
             count=a.count,
             text=a.text,
             evidence=a.evidence,
@@ -135,16 +135,16 @@ def _store(
     )
     actions = [
         ActionPoint(
-            audit_id=audit.id,
+            audit_id=audit_id,
             text=a.text,
             priority=a.priority,
-            owner_id=staff[a.owner_email].id,  # type: ignore[arg-type]
+            owner_id=id_of(staff[a.owner_email]),
             deadline=a.deadline,
         )
         for a in form.actions
     ]
     session.add_all(actions)
-    session.add_all(GoodPractice(audit_id=audit.id, text=g) for g in form.good_practice)  # type: ignore[arg-type]
+    session.add_all(GoodPractice(audit_id=audit_id, text=g) for g in form.good_practice)
     recorder = staff[form.recorded_by]
     audit.status, audit.completed_on = AuditStatus.COMPLETED, on
     audit.recorded_by_id, audit.recorded_at, audit.recorded_in_cms = (
@@ -153,14 +153,14 @@ def _store(
         form.recorded_in_cms,
     )
     audit.recorded_via = via
-    session.add(AuditEvent(audit_id=audit.id, event="recorded", by_id=recorder.id, via=via))  # type: ignore[arg-type]
-    session.execute(sa.delete(AuditDraft).where(AuditDraft.audit_id == audit.id))  # type: ignore[arg-type]
+    session.add(AuditEvent(audit_id=audit_id, event="recorded", by_id=recorder.id, via=via))
+    session.execute(sa.delete(AuditDraft).where(col(AuditDraft.audit_id) == audit_id))
     if form.high_risk:
         subject = session.get(Staff, audit.subject_staff_id)
         session.add(
             HighRiskIssue(
-                audit_id=audit.id,
-                text=form.high_risk,  # type: ignore[arg-type]
+                audit_id=audit_id,
+                text=form.high_risk,
                 raised_with_id=subject.line_manager_id if subject else None,
                 raised_at=utcnow(),
             )
@@ -179,10 +179,13 @@ def _notify_recorded(
 ) -> None:
     """The findings to the case manager (with their links), a copy to their line manager (no
     links: a link is its one person's), the auditor's receipt, and any high-risk alert (E3)."""
-    people = {s.id: s for s in session.exec(select(Staff))}
-    case_ref = session.get(Case, audit.case_id).case_ref if audit.case_id else "(no case)"  # type: ignore[union-attr]
+    people = {id_of(s): s for s in session.exec(select(Staff))}
+    case_ref = _case_ref(session, audit.case_id)
     subject_cm = people[audit.subject_staff_id]
-    manager = people.get(subject_cm.line_manager_id)  # type: ignore[arg-type]
+    subject_cm_id = id_of(subject_cm)
+    manager = (
+        people.get(subject_cm.line_manager_id) if subject_cm.line_manager_id is not None else None
+    )
     auditor = people[audit.auditor_id]
     links = Links(session, on, settings)
     rows = [
@@ -191,8 +194,8 @@ def _notify_recorded(
             "text": a.text,
             "owner": people[a.owner_id].name,
             "deadline": a.deadline.strftime("%A %-d %B %Y"),
-            "links": links.action(a.owner_id, a.id, a.deadline)  # type: ignore[arg-type]
-            if a.owner_id == subject_cm.id
+            "links": links.action(a.owner_id, id_of(a), a.deadline)
+            if a.owner_id == subject_cm_id
             else None,
         }
         for a in actions
@@ -211,7 +214,7 @@ def _notify_recorded(
             ]
         )
         attachments = [calendar_attachment(f"actions-{case_ref}.ics", ics)]
-    context = {
+    context: dict[str, Any] = {  # the template's variables, as queue_email takes them
         "audit_kind": audit.kind.label,
         "case_ref": case_ref,
         "auditor": auditor.name,
@@ -230,12 +233,12 @@ def _notify_recorded(
         to=[subject_cm],
         attachments=attachments,
         actions=rows,
-        findings_url=links.url(subject_cm.id, ACKNOWLEDGE, audit.id, last_day),  # type: ignore[arg-type]
-        items_url=links.items(subject_cm.id),  # type: ignore[arg-type]
+        findings_url=links.url(subject_cm_id, ACKNOWLEDGE, id_of(audit), last_day),
+        items_url=links.items(subject_cm_id),
         copy_for=None,
         **context,
     )
-    if manager and manager.id != subject_cm.id:
+    if manager and manager.id != subject_cm_id:
         queue_email(
             session,
             key=f"feedback-copy:{audit.id}:{stamp}",
@@ -269,7 +272,25 @@ def _notify_recorded(
         )
 
 
-def _alert_high_risk(session, audit, case_ref, issue, people, subject_cm, manager, auditor) -> None:  # type: ignore[no-untyped-def]
+def _case_ref(session: Session, case_id: int | None) -> str:
+    if case_id is None:
+        return "(no case)"
+    case = session.get(Case, case_id)
+    if case is None:
+        raise InvalidInput(f"there is no case {case_id}")
+    return case.case_ref
+
+
+def _alert_high_risk(
+    session: Session,
+    audit: Audit,
+    case_ref: str,
+    issue: str,
+    people: dict[int, Staff],
+    subject_cm: Staff,
+    manager: Staff | None,
+    auditor: Staff,
+) -> None:
     """E3: at once, to the case manager's line manager and the service manager; once per audit."""
     recipients = [
         p
@@ -307,10 +328,10 @@ def withdraw_record(
     by = _who(session, by_email) if by_email else session.get(Staff, audit.recorded_by_id)
     if not reason.strip():
         raise InvalidInput("say why the record is withdrawn: --reason TEXT")
-    actions = sa.select(ActionPoint.id).where(ActionPoint.audit_id == audit_id)
-    session.execute(sa.delete(DeadlineRequest).where(DeadlineRequest.action_id.in_(actions)))  # type: ignore[attr-defined]
+    actions = sa.select(col(ActionPoint.id)).where(col(ActionPoint.audit_id) == audit_id)
+    session.execute(sa.delete(DeadlineRequest).where(col(DeadlineRequest.action_id).in_(actions)))
     for model in (Finding, ActionPoint, GoodPractice, HighRiskIssue, Acknowledgement):
-        session.execute(sa.delete(model).where(model.audit_id == audit_id))  # type: ignore[attr-defined]
+        session.execute(sa.delete(model).where(col(model.audit_id) == audit_id))
     audit.status, audit.completed_on, audit.recorded_by_id, audit.recorded_at = (
         AuditStatus.ASSIGNED,
         None,
@@ -379,7 +400,7 @@ def mark_not_done(
     else:
         by = _who(session, by_email) if by_email else session.get(Staff, audit.auditor_id)
     audit.status, audit.reason_not_completed = AuditStatus.NOT_DONE, reason.strip()
-    session.execute(sa.delete(AuditDraft).where(AuditDraft.audit_id == audit_id))  # type: ignore[arg-type]
+    session.execute(sa.delete(AuditDraft).where(col(AuditDraft.audit_id) == audit_id))
     session.add(
         AuditEvent(
             audit_id=audit_id,
