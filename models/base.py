@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlmodel import Field, SQLModel
+from sqlalchemy.orm import Mapped
+from sqlmodel import Field, SQLModel, col
 
 from models.types import UTCDateTime, utcnow
 
@@ -34,3 +35,9 @@ def id_of(row: Stored) -> int:
     if row.id is None:
         raise RuntimeError(f"{type(row).__name__} has no id yet: flush the session first")
     return row.id
+
+
+def id_column(table: type[Stored]) -> Mapped[int]:
+    """A table's id column for a query (`sa.select(col(Team.name), id_column(Team))`): `int | None`
+    on a row not yet flushed, but every id the database hands back is an int."""
+    return cast("Mapped[int]", col(table.id))

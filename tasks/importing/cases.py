@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models import Case, CaseAllocation, Staff, Team
+from models.base import id_column
 from models.enums import Gender, ImportKind, MappaLevel, OrderType, RiskLevel, SocialCareStatus
 from models.errors import CellError, InputFileError
 from models.types import utcnow
@@ -71,8 +72,8 @@ class _Pending:
 def import_cases(session: Session, path: Path, *, as_of: date) -> ImportReport:
     """Create or update cases by case_ref as of the extract's date; all rows or none."""
     table = open_table(path, CASE_COLUMNS)
-    staff = dict(session.execute(sa.select(Staff.email, Staff.id)).tuples().all())
-    teams = dict(session.execute(sa.select(Team.name, Team.id)).tuples().all())
+    staff = dict(session.exec(select(col(Staff.email), id_column(Staff))).all())
+    teams = dict(session.exec(select(col(Team.name), id_column(Team))).all())
     cols = [getattr(Case, name) for name in ["id", "case_ref", *_TRACKED]]
     existing = {row.case_ref: row._asdict() for row in session.execute(sa.select(*cols))}
 
@@ -183,7 +184,11 @@ def _flush(session: Session, pending: _Pending) -> None:
     if pending.inserts:
         ids = session.execute(
             sa.insert(Case).returning(
-                Case.id, Case.case_manager_id, Case.team_id, Case.opened_on, Case.closed_on
+                col(Case.id),
+                col(Case.case_manager_id),
+                col(Case.team_id),
+                col(Case.opened_on),
+                col(Case.closed_on),
             ),
             pending.inserts,
         ).all()
@@ -208,8 +213,8 @@ def _record_history(session: Session, changes: list[_Change]) -> None:
     latest: dict[int, CaseAllocation] = {}
     for allocation in session.exec(
         select(CaseAllocation)
-        .where(CaseAllocation.case_id.in_([c.case_id for c in changes]))  # type: ignore[attr-defined]
-        .order_by(CaseAllocation.from_date, CaseAllocation.id)  # type: ignore[arg-type]
+        .where(col(CaseAllocation.case_id).in_([c.case_id for c in changes]))
+        .order_by(col(CaseAllocation.from_date), col(CaseAllocation.id))
     ):
         latest[allocation.case_id] = allocation
     for change in changes:
@@ -241,9 +246,9 @@ def case_manager_on(session: Session, case_ref: str, day: date) -> Staff | None:
     """Who held the case on `day` ("who held this case in March")."""
     return session.exec(
         select(Staff)
-        .join(CaseAllocation, CaseAllocation.staff_id == Staff.id)  # type: ignore[arg-type]
-        .join(Case, Case.id == CaseAllocation.case_id)  # type: ignore[arg-type]
-        .where(Case.case_ref == case_ref, CaseAllocation.from_date <= day)
-        .where(sa.or_(CaseAllocation.to_date.is_(None), CaseAllocation.to_date >= day))  # type: ignore[union-attr]
-        .order_by(CaseAllocation.from_date.desc())  # type: ignore[attr-defined]
+        .join(CaseAllocation, col(CaseAllocation.staff_id) == col(Staff.id))
+        .join(Case, col(Case.id) == col(CaseAllocation.case_id))
+        .where(col(Case.case_ref) == case_ref, col(CaseAllocation.from_date) <= day)
+        .where(sa.or_(col(CaseAllocation.to_date).is_(None), col(CaseAllocation.to_date) >= day))
+        .order_by(col(CaseAllocation.from_date).desc())
     ).first()

@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 from datetime import date
 from pathlib import Path
+from typing import TypedDict
 
-import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models import Case, Feedback, Team
+from models.base import id_column
 from models.enums import FeedbackSource, ImportKind
 from models.errors import CellError, InputFileError
 from tasks.importing.common import ImportReport, record_import
@@ -28,11 +29,24 @@ FEEDBACK_COLUMNS = [
 ]
 
 
+class _FeedbackValues(TypedDict):
+    """The fields of a Feedback row an import sets and compares (besides its fingerprint)."""
+
+    received_on: date
+    source: FeedbackSource
+    team_id: int
+    case_id: int | None
+    themes: list[str]
+    summary: str
+    lessons_learnt: str
+    resolved_on: date | None
+
+
 def import_feedback(session: Session, path: Path, *, as_of: date) -> ImportReport:
     """Add feedback; a row already imported (same date, source, team, case, summary) is updated."""
     table = open_table(path, FEEDBACK_COLUMNS)
-    teams = dict(session.execute(sa.select(Team.name, Team.id)).tuples().all())
-    cases = dict(session.execute(sa.select(Case.case_ref, Case.id)).tuples().all())
+    teams = dict(session.exec(select(col(Team.name), id_column(Team))).all())
+    cases = dict(session.exec(select(col(Case.case_ref), id_column(Case))).all())
     existing = {f.fingerprint: f for f in session.exec(select(Feedback))}
     errors: list[CellError] = []
     report = ImportReport(ImportKind.FEEDBACK, table.name)
@@ -55,15 +69,23 @@ def import_feedback(session: Session, path: Path, *, as_of: date) -> ImportRepor
             cells.error("resolved_on", f"resolved before received: {resolved} is before {received}")
         if case_ref and case_ref not in cases:
             cells.error("case_ref", f"unknown case {case_ref!r}: import the cases extract first")
-        if not cells.ok:
+        if (
+            not cells.ok
+            # a None is a bad cell, already noted (so cells.ok is False): this only tells mypy
+            or received is None
+            or source is None
+            or team_id is None
+            or case_ref is None
+            or summary is None
+        ):
             continue
-        key = _fingerprint(received, source, team_id, case_ref, summary)  # type: ignore[arg-type]
+        key = _fingerprint(received, source, team_id, case_ref, summary)
         if key in seen:
             cells.error(None, f"the same feedback as row {seen[key]}")
             continue
         seen[key] = number
         report.rows += 1
-        values = {
+        values: _FeedbackValues = {
             "received_on": received,
             "source": source,
             "team_id": team_id,

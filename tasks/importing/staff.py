@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TypedDict
 
 from sqlmodel import Session, select
 
@@ -32,6 +33,15 @@ class _StaffRow:
     active: bool
 
 
+class _StaffValues(TypedDict):
+    """The fields of a Staff row an import sets and compares (besides email and line manager)."""
+
+    name: str
+    role: Role
+    active: bool
+    team_id: int | None
+
+
 def import_staff(session: Session, path: Path, *, as_of: date) -> ImportReport:
     """Create or update staff by email; all rows or none. Commits on success."""
     table = open_table(path, STAFF_COLUMNS)
@@ -56,8 +66,16 @@ def import_staff(session: Session, path: Path, *, as_of: date) -> ImportReport:
             cells.error("team", f"a team is required for the role {role.value}")
         if manager and manager == email:
             cells.error("line_manager_email", "a member of staff cannot be their own line manager")
-        if cells.ok:
-            rows.append(_StaffRow(number, email, name, role, team, manager, active))  # type: ignore[arg-type]
+        if cells.ok and not (
+            # a None is a bad cell, already noted (so cells.ok is False): this only tells mypy
+            email is None
+            or name is None
+            or role is None
+            or team is None
+            or manager is None
+            or active is None
+        ):
+            rows.append(_StaffRow(number, email, name, role, team, manager, active))
 
     existing = {s.email: s for s in session.exec(select(Staff))}
     known = set(existing) | set(first_row)
@@ -84,7 +102,7 @@ def import_staff(session: Session, path: Path, *, as_of: date) -> ImportReport:
     email_of = {s.id: e for e, s in existing.items()}
     for r in rows:
         staff = existing.get(r.email)
-        values = {
+        values: _StaffValues = {
             "name": r.name,
             "role": r.role,
             "active": r.active,
