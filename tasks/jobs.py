@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 import sqlalchemy as sa
 from prefect import Task, task
+from prefect.client.schemas.objects import State, TaskRun
 from prefect.logging import get_run_logger
 
 from tasks import steps
@@ -21,7 +22,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def database_connection_lost(task: Any, task_run: Any, state: Any) -> bool:
+def database_connection_lost(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:
     """Retry a task only when its database connection failed (a restart, a failover, a network
     blip): every job is idempotent per period and each try opens a new connection, so a retry
     finishes the work. Any other error fails the run at once, as it would fail again."""
@@ -37,21 +38,24 @@ def database_connection_lost(task: Any, task_run: Any, state: Any) -> bool:
     return lost
 
 
-# Steps that read or write the database try twice more if the connection is lost.
-DB_RETRY: dict[str, Any] = {
-    "retries": 2,
-    "retry_delay_seconds": [5, 30],
-    "retry_condition_fn": database_connection_lost,
-}
-# Sending retries any failure: temporary SMTP failures also stay queued for the next run.
-SEND_RETRY: dict[str, Any] = {"retries": 2, "retry_delay_seconds": [30, 120]}
+def as_task(step: Callable[P, R]) -> Task[P, R]:
+    """The Prefect task for a step, named after it (made once per step)."""
+    return cast("Task[P, R]", _task_of(step))  # functools.cache forgets a generic function's types
 
 
 @cache
-def as_task(step: Callable[P, R]) -> Task[P, R]:
-    """The Prefect task for a step, named after it."""
-    options = SEND_RETRY if step is steps.send_outbox else DB_RETRY
-    return task(step, name=step.__name__.replace("_", "-"), **options)
+def _task_of(step: Callable[..., Any]) -> Task[..., Any]:
+    name = step.__name__.replace("_", "-")
+    if step is steps.send_outbox:
+        # Sending retries any failure: temporary SMTP failures also stay queued for the next run.
+        return task(name=name, retries=2, retry_delay_seconds=[30, 120])(step)
+    # Steps that read or write the database try twice more if the connection is lost.
+    return task(
+        name=name,
+        retries=2,
+        retry_delay_seconds=[5, 30],
+        retry_condition_fn=database_connection_lost,
+    )(step)
 
 
 def in_prefect(step: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
