@@ -1,1 +1,2 @@
-"""The domain: plain typed functions over a session, knowing nothing of Prefect or HTTP; tasks/jobs.py is its only Prefect wrapper."""
+"""The domain: plain typed functions over a session, knowing nothing of Prefect or HTTP;
+tasks/jobs.py is its only Prefect wrapper."""

@@ -71,4 +71,5 @@ def calendar_file(deadlines: list[Deadline]) -> str:
         event.add("summary", d.summary)
         event.add("description", d.description)
         cal.add_component(event)
-    return cal.to_ical().decode()
+    ical: bytes = cal.to_ical()  # icalendar is untyped
+    return ical.decode()

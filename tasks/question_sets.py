@@ -20,6 +20,7 @@ from pydantic import (
 from sqlmodel import Session, select
 
 from models import Question, QuestionSet
+from models.base import id_of
 from models.enums import AnswerType, QuestionSetKind
 from models.errors import DataFileError
 
@@ -213,7 +214,7 @@ def sync_question_sets(session: Session, directory: Path) -> SyncResult:
         stored[key] = row
         session.add_all(
             Question(
-                question_set_id=row.id,
+                question_set_id=id_of(row),
                 code=q.code,
                 position=i,
                 section=q.section,

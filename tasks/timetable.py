@@ -109,7 +109,10 @@ class Entry(BaseModel):
             return min(first_working_day(month.year, month.month), deadline)
         if self.runs == "deadline":
             return deadline
-        before = int(_BEFORE.match(self.runs)[1])  # type: ignore[index]
+        match = _BEFORE.match(self.runs)
+        if match is None:  # cannot happen: the validators allow no other form of runs here
+            raise ValueError(f"timetable entry {self.id} runs {self.runs!r}: not a known time")
+        before = int(match[1])
         return max(add_working_days(deadline, -before), first_working_day(month.year, month.month))
 
     def deadline(self, month: Month) -> date:
