@@ -14,11 +14,13 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TypedDict
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models import ActionPoint, Audit, AuditEvent, Case, ChaseStep, EmailMessage, Staff
+from models.base import id_column, id_of
 from models.enums import ActionStatus, AuditStatus, Role
 from models.settings import Settings
 from tasks.links import Links, revoke
@@ -43,6 +45,17 @@ class Item:
     what: str
     owner_id: int
     deadline: date
+
+
+class DigestItem(TypedDict):
+    """One item in a person's digest; only the owner's copy carries links (L1)."""
+
+    case_ref: str
+    what: str
+    owner: str
+    deadline: str
+    status: str
+    links: dict[str, str] | None
 
 
 @dataclass(frozen=True)
@@ -79,23 +92,29 @@ def current_step(deadline: date, on: date, settings: Settings) -> str | None:
 
 def open_items(session: Session) -> list[Item]:
     audits = session.execute(
-        sa.select(Audit.id, Case.case_ref, Audit.kind, Audit.auditor_id, Audit.due_on)
-        .outerjoin(Case, Case.id == Audit.case_id)
-        .where(Audit.status == AuditStatus.ASSIGNED)
-    )
+        sa.select(
+            id_column(Audit),
+            col(Case.case_ref),
+            col(Audit.kind),
+            col(Audit.auditor_id),
+            col(Audit.due_on),
+        )
+        .outerjoin(Case, col(Case.id) == col(Audit.case_id))
+        .where(col(Audit.status) == AuditStatus.ASSIGNED)
+    ).tuples()
     actions = session.execute(
         sa.select(
-            ActionPoint.id,
-            Case.case_ref,
-            ActionPoint.priority,
-            ActionPoint.text,
-            ActionPoint.owner_id,
-            ActionPoint.deadline,
+            id_column(ActionPoint),
+            col(Case.case_ref),
+            col(ActionPoint.priority),
+            col(ActionPoint.text),
+            col(ActionPoint.owner_id),
+            col(ActionPoint.deadline),
         )
-        .join(Audit, Audit.id == ActionPoint.audit_id)
-        .outerjoin(Case, Case.id == Audit.case_id)
-        .where(ActionPoint.status == ActionStatus.OPEN)
-    )
+        .join(Audit, col(Audit.id) == col(ActionPoint.audit_id))
+        .outerjoin(Case, col(Case.id) == col(Audit.case_id))
+        .where(col(ActionPoint.status) == ActionStatus.OPEN)
+    ).tuples()
     items = [
         Item("audit", i, ref or "-", f"{kind.label} audit #{i}", owner, due)
         for i, ref, kind, owner, due in audits
@@ -112,10 +131,15 @@ def due_steps(session: Session, on: date, settings: Settings) -> list[Due]:
     as it stands (an agreed new date, or a reassigned audit's, starts the steps again)."""
     order = steps_in_order(settings)
     sent: dict[tuple[str, int, date], int] = {}
-    for kind, item_id, deadline, step in session.execute(
-        sa.select(ChaseStep.item_type, ChaseStep.item_id, ChaseStep.deadline, ChaseStep.step)
+    for kind, item_id, deadline, sent_step in session.exec(
+        select(
+            col(ChaseStep.item_type),
+            col(ChaseStep.item_id),
+            col(ChaseStep.deadline),
+            col(ChaseStep.step),
+        )
     ):
-        rank = order.index(step) if step in order else len(order)
+        rank = order.index(sent_step) if sent_step in order else len(order)
         key = (kind, item_id, deadline)
         sent[key] = max(sent.get(key, -1), rank)
     due = []
@@ -135,15 +159,16 @@ def chase(session: Session, on: date, settings: Settings) -> ChaseReport:
         return report
     report.reassigned = reassign_leavers(session, on)
     report.arrived = arrived_by_link(session, on)
-    staff = {s.id: s for s in session.exec(select(Staff))}
-    service_managers = [s for s in staff.values() if s.role is Role.SERVICE_MANAGER and s.active]
-    already = {
-        k
-        for (k,) in session.execute(
-            sa.select(EmailMessage.key).where(EmailMessage.key.like(f"digest:{on}:%"))
+    staff = {id_of(s): s for s in session.exec(select(Staff))}
+    service_managers = [
+        sid for sid, s in staff.items() if s.role is Role.SERVICE_MANAGER and s.active
+    ]
+    already = set(
+        session.exec(
+            select(EmailMessage.key).where(col(EmailMessage.key).like(f"digest:{on}:%"))
         )
-    }
-    sections: dict[int, dict[str, list[dict[str, str]]]] = defaultdict(lambda: defaultdict(list))
+    )
+    sections: dict[int, dict[str, list[DigestItem]]] = defaultdict(lambda: defaultdict(list))
     records: list[tuple[Due, int, list[int]]] = []
     links = Links(session, on, settings)
     due = due_steps(session, on, settings)
@@ -151,32 +176,36 @@ def chase(session: Session, on: date, settings: Settings) -> ChaseReport:
         links.preload(kind, [d.item.id for d in due if d.item.kind == kind])
     links.preload("staff", list(staff))
     for d in sorted(due, key=lambda d: (d.item.deadline, d.item.kind, d.item.id)):
-        owner = staff[d.item.owner_id]
-        manager = staff.get(owner.line_manager_id)  # type: ignore[arg-type]
+        owner_id = d.item.owner_id
+        owner = staff[owner_id]
+        manager = owner.line_manager_id
+        to: dict[int, str]
         if d.step.startswith("reminder"):
-            to = {owner.id: "reminders"}
+            to = {owner_id: "reminders"}
         elif d.step == "chase":
-            to = {owner.id: "chases", **({manager.id: "team"} if manager else {})}
+            to = {owner_id: "chases", **({manager: "team"} if manager in staff else {})}
         else:
             # The service manager sees it as escalated, even when also the owner's line manager.
-            to = ({manager.id: "team"} if manager else {}) | {
-                sm.id: "escalations" for sm in service_managers
+            to = ({manager: "team"} if manager in staff else {}) | {
+                sm: "escalations" for sm in service_managers
             }
-            to.setdefault(owner.id, "chases")
+            to.setdefault(owner_id, "chases")
         if any(f"digest:{on}:{pid}" in already for pid in to):
             continue  # that person has had today's digest: the step waits for tomorrow's
-        row = {
-            "case_ref": d.item.case_ref,
-            "what": d.item.what,
-            "owner": owner.name,
-            "deadline": d.item.deadline.isoformat(),
-            "status": _status(d, on),
-        }
         for pid, section in to.items():
             # Only the owner's copy carries links: a link is good for its one person (L1).
-            own = pid == owner.id and section in ("reminders", "chases")
-            sections[pid][section].append({**row, "links": _links(links, d.item) if own else None})
-        records.append((d, owner.id, list(to)))  # type: ignore[arg-type]
+            own = pid == owner_id and section in ("reminders", "chases")
+            sections[pid][section].append(
+                DigestItem(
+                    case_ref=d.item.case_ref,
+                    what=d.item.what,
+                    owner=owner.name,
+                    deadline=d.item.deadline.isoformat(),
+                    status=_status(d, on),
+                    links=_links(links, d.item) if own else None,
+                )
+            )
+        records.append((d, owner_id, list(to)))
     for pid, parts in sections.items():
         person = staff[pid]
         if queue_email(
@@ -210,8 +239,8 @@ def chase(session: Session, on: date, settings: Settings) -> ChaseReport:
         if d.item.kind == "action" and d.step in ("chase", "escalation"):
             session.execute(
                 sa.update(ActionPoint)
-                .where(ActionPoint.id == d.item.id)
-                .values(times_chased=ActionPoint.times_chased + 1)
+                .where(col(ActionPoint.id) == d.item.id)
+                .values(times_chased=col(ActionPoint.times_chased) + 1)
             )
         report.steps.append(
             {
@@ -247,14 +276,14 @@ def arrived_by_link(session: Session, on: date) -> list[dict[str, str]]:
     """What people did through their links since the previous working day began, up to the
     start of `on`: each working day's chase reports the days before it, once (references only)."""
     since = add_working_days(on, -1)
-    rows = session.execute(
-        sa.select(AuditEvent, Case.case_ref, Staff.name)
-        .join(Audit, Audit.id == AuditEvent.audit_id)
-        .outerjoin(Case, Case.id == Audit.case_id)
-        .outerjoin(Staff, Staff.id == AuditEvent.by_id)
-        .where(AuditEvent.via == "web", AuditEvent.at >= london_midnight(since))
-        .where(AuditEvent.at < london_midnight(on))
-        .order_by(AuditEvent.at, AuditEvent.id)
+    rows = session.exec(
+        select(AuditEvent, col(Case.case_ref), col(Staff.name))
+        .join(Audit, col(Audit.id) == col(AuditEvent.audit_id))
+        .outerjoin(Case, col(Case.id) == col(Audit.case_id))
+        .outerjoin(Staff, col(Staff.id) == col(AuditEvent.by_id))
+        .where(col(AuditEvent.via) == "web", col(AuditEvent.at) >= london_midnight(since))
+        .where(col(AuditEvent.at) < london_midnight(on))
+        .order_by(col(AuditEvent.at), col(AuditEvent.id))
     ).all()
     return [
         {
@@ -295,7 +324,7 @@ def _status(d: Due, on: date) -> str:
     return "due today" if ahead == 0 else f"due in {ahead} working day{'s' if ahead != 1 else ''}"
 
 
-def _subject(parts: dict[str, list[dict[str, str]]], on: date) -> str:
+def _subject(parts: dict[str, list[DigestItem]], on: date) -> str:
     counts = ", ".join(f"{len(parts[k])} {TITLES[k].lower()}" for k in TITLES if k in parts)
     return f"QA items for {on:%-d %B}: {counts}"
 
@@ -304,66 +333,70 @@ def reassign_leavers(session: Session, on: date) -> int:
     """An inactive auditor's open audits go to an active manager of the same role in the team."""
     leavers = session.exec(
         select(Audit, Staff)
-        .join(Staff, Staff.id == Audit.auditor_id)  # type: ignore[arg-type]
-        .where(Audit.status == AuditStatus.ASSIGNED, Staff.active == sa.false())
+        .join(Staff, col(Staff.id) == col(Audit.auditor_id))
+        .where(col(Audit.status) == AuditStatus.ASSIGNED, col(Staff.active) == sa.false())
     ).all()
     moved: dict[tuple[int, int], list[Audit]] = defaultdict(list)
+    people: dict[int, Staff] = {}
     for audit, leaver in leavers:
         heir = _heir(session, leaver, audit)
         if heir is None:
             log.warning("audit %s: no active %s to take it over", audit.id, leaver.role.value)
             continue
-        audit.auditor_id = heir.id  # type: ignore[assignment]
+        leaver_id, heir_id = id_of(leaver), id_of(heir)
+        people[leaver_id], people[heir_id] = leaver, heir
+        audit.auditor_id = heir_id
         audit.due_on = max(audit.due_on, add_working_days(on, REASSIGN_WORKING_DAYS))
         revoke(
             session,
             "audit",
-            audit.id,  # type: ignore[arg-type]
+            id_of(audit),
             f"This audit was reassigned to {heir.name} on {on:%-d %B %Y}, because {leaver.name} "
             "has left: it is no longer yours to do.",
         )
         subject = session.get(Staff, audit.subject_staff_id)
-        audit.three_way_meeting = subject is not None and subject.line_manager_id != heir.id
+        audit.three_way_meeting = subject is not None and subject.line_manager_id != heir_id
         session.add(
             AuditEvent(
-                audit_id=audit.id,
+                audit_id=id_of(audit),
                 event="reassigned",
-                by_id=None,  # type: ignore[arg-type]
+                by_id=None,
                 reason=f"{leaver.name} left; reassigned to {heir.name}",
             )
         )
-        moved[(leaver.id, heir.id)].append(audit)  # type: ignore[index]
+        moved[(leaver_id, heir_id)].append(audit)
     session.flush()
     for (leaver_id, heir_id), audits in moved.items():
-        leaver, heir = session.get(Staff, leaver_id), session.get(Staff, heir_id)
-        refs = dict(
-            session.execute(
-                sa.select(Case.id, Case.case_ref).where(Case.id.in_([a.case_id for a in audits]))
+        leaver, heir = people[leaver_id], people[heir_id]
+        refs: dict[int | None, str] = {
+            case_id: ref
+            for case_id, ref in session.exec(
+                select(id_column(Case), col(Case.case_ref)).where(
+                    col(Case.id).in_([a.case_id for a in audits])
+                )
             )
-            .tuples()
-            .all()
-        )  # type: ignore[attr-defined]
+        }
         links = Links(session, on)
         rows = [
             {
                 "case_ref": refs.get(a.case_id, "-"),
                 "kind": a.kind.label,
                 "due_on": a.due_on.isoformat(),
-                "links": links.audit(heir_id, a.id, a.due_on),  # type: ignore[arg-type]
+                "links": links.audit(heir_id, id_of(a), a.due_on),
             }
             for a in audits
         ]
         for person, message, own in (
-            (heir, f"These audits were {leaver.name}'s, who has left; they are now yours.", True),  # type: ignore[union-attr]
-            (leaver, f"Your open audits have been reassigned to {heir.name}.", False),  # type: ignore[union-attr]
+            (heir, f"These audits were {leaver.name}'s, who has left; they are now yours.", True),
+            (leaver, f"Your open audits have been reassigned to {heir.name}.", False),
         ):
             queue_email(
                 session,
-                key=f"reassigned:{on}:{leaver_id}:{heir_id}:{person.id}",  # type: ignore[union-attr]
+                key=f"reassigned:{on}:{leaver_id}:{heir_id}:{person.id}",
                 kind="reassigned",
                 template="reassigned",
                 subject="QA audits reassigned",
-                to=[person],  # type: ignore[list-item]
+                to=[person],
                 message=message,
                 audits=[r if own else {**r, "links": None} for r in rows],
                 items_url=links.items(heir_id) if own else None,
@@ -373,9 +406,11 @@ def reassign_leavers(session: Session, on: date) -> int:
 
 def _heir(session: Session, leaver: Staff, audit: Audit) -> Staff | None:
     query = select(Staff).where(
-        Staff.role == leaver.role, Staff.active == sa.true(), Staff.id != audit.subject_staff_id
+        col(Staff.role) == leaver.role,
+        col(Staff.active) == sa.true(),
+        col(Staff.id) != audit.subject_staff_id,
     )
     same_team = session.exec(
-        query.where(Staff.team_id == leaver.team_id).order_by(Staff.id)
+        query.where(col(Staff.team_id) == leaver.team_id).order_by(col(Staff.id))
     ).first()
-    return same_team or session.exec(query.order_by(Staff.id)).first()
+    return same_team or session.exec(query.order_by(col(Staff.id))).first()
