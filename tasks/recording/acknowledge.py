@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models import (
     Acknowledgement,
@@ -19,6 +19,7 @@ from models import (
     QuestionSet,
     Staff,
 )
+from models.base import id_of
 from models.enums import AuditStatus
 from models.errors import FieldProblems, InvalidInput
 from tasks.packs.redact import Redactor
@@ -51,7 +52,7 @@ def findings_view(session: Session, audit_id: int) -> FindingsView:
     tool = session.get(QuestionSet, audit.question_set_id)
     auditor = session.get(Staff, audit.auditor_id)
     view = FindingsView(
-        audit.id,  # type: ignore[arg-type]
+        id_of(audit),
         case.case_ref if case else "-",
         audit.kind.label,
         f"{tool.title} (version {tool.version})" if tool else "",
@@ -61,9 +62,9 @@ def findings_view(session: Session, audit_id: int) -> FindingsView:
     )
     rows = session.exec(
         select(Question, Finding)
-        .join(Finding, Finding.question_id == Question.id)  # type: ignore[arg-type]
+        .join(Finding, col(Finding.question_id) == Question.id)
         .where(Finding.audit_id == audit_id)
-        .order_by(Question.position)
+        .order_by(col(Question.position))
     ).all()
     sections: dict[str, list[dict[str, str]]] = {}
     for question, finding in rows:
@@ -92,7 +93,7 @@ def findings_view(session: Session, audit_id: int) -> FindingsView:
         for a in session.exec(
             select(ActionPoint)
             .where(ActionPoint.audit_id == audit_id)
-            .order_by(ActionPoint.priority)  # type: ignore[arg-type]
+            .order_by(col(ActionPoint.priority))
         )
     ]
     view.good_practice = [

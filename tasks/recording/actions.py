@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models import ActionPoint, Audit, AuditEvent, Case, DeadlineRequest, Staff
+from models.base import id_of
 from models.enums import ActionStatus, Role
 from models.errors import FieldProblems, InvalidInput
 from models.types import utcnow
@@ -86,7 +87,7 @@ def decider_for(session: Session, owner: Staff) -> Staff | None:
     return session.exec(
         select(Staff)
         .where(Staff.role == Role.SERVICE_MANAGER, Staff.active == sa.true(), Staff.id != owner.id)
-        .order_by(Staff.id)
+        .order_by(col(Staff.id))
     ).first()
 
 
@@ -121,15 +122,16 @@ def request_new_date(
     decider = decider_for(session, owner) if owner else None
     if decider is None:
         problems["proposed_on"] = "Nobody can agree a new date: the service has no active manager."
-    if problems:
+    if problems or owner is None or decider is None:  # no owner, no decider: a problem already
         raise FieldProblems(problems)
+    decider_id = id_of(decider)
     request = DeadlineRequest(
-        action_id=action.id,  # type: ignore[arg-type]
+        action_id=id_of(action),
         requested_by_id=by_id,
         reason=why,
         current_deadline=action.deadline,
         proposed_on=proposed_on,
-        decider_id=decider.id,  # type: ignore[union-attr, arg-type]
+        decider_id=decider_id,
     )
     session.add(request)
     session.flush()
@@ -152,14 +154,14 @@ def request_new_date(
         key=f"date-request:{request.id}",
         kind="date-request",
         case_ref=case_ref,
-        owner=owner.name,  # type: ignore[union-attr]
+        owner=owner.name,
         action=action.text,
         priority=action.priority,
         current=action.deadline.strftime("%A %-d %B %Y"),
         proposed=proposed_on.strftime("%A %-d %B %Y"),
         reason=why,
-        decide_url=links.url(decider.id, DECIDE, request.id, proposed_on),  # type: ignore[union-attr, arg-type]
-        items_url=links.items(decider.id),  # type: ignore[union-attr, arg-type]
+        decide_url=links.url(decider_id, DECIDE, id_of(request), proposed_on),
+        items_url=links.items(decider_id),
     )
     session.commit()
     return request
@@ -202,6 +204,8 @@ def decide_new_date(
     )
     session.flush()
     owner, decider = session.get(Staff, action.owner_id), session.get(Staff, by_id)
+    if owner is None:
+        raise InvalidInput(f"action point {action.id}'s owner {action.owner_id} is missing")
     links = Links(session, on)
     case_ref = _case_ref(session, action)
     queue_email(
@@ -219,7 +223,7 @@ def decide_new_date(
         proposed=request.proposed_on.strftime("%A %-d %B %Y"),
         deadline=action.deadline.strftime("%A %-d %B %Y"),
         note=text,
-        links=links.action(action.owner_id, action.id, action.deadline),  # type: ignore[arg-type]
+        links=links.action(action.owner_id, id_of(action), action.deadline),
         items_url=links.items(action.owner_id),
     )
     session.commit()

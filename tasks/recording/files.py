@@ -12,8 +12,9 @@ import openpyxl
 import yaml
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.worksheet import Worksheet
 from pydantic import ValidationError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models import Audit, Case, Question, QuestionSet, Staff
 from models.enums import AnswerType
@@ -36,15 +37,17 @@ def write_form(session: Session, audit_id: int, path: Path) -> Path:
         raise InvalidInput(f"there is no audit {audit_id}: `yotqa audits list` shows them")
     case = session.get(Case, audit.case_id) if audit.case_id else None
     qs = session.get(QuestionSet, audit.question_set_id)
+    if qs is None:
+        raise InvalidInput(f"audit {audit_id}'s question set {audit.question_set_id} is missing")
     people = {s.id: s for s in session.exec(select(Staff))}
     book = openpyxl.Workbook()
-    about = book.active
+    about = book.worksheets[0]  # a new workbook's one sheet
     about.title = "Audit"
     details = [
         ("audit_id", audit.id),
         ("Case reference", case.case_ref if case else ""),
         ("Order type", case.order_type.label if case else ""),
-        ("Audit", f"{audit.kind.label}: {qs.title} v{qs.version}"),  # type: ignore[union-attr]
+        ("Audit", f"{audit.kind.label}: {qs.title} v{qs.version}"),
         ("Case manager", people[audit.subject_staff_id].name),
         ("Auditor", people[audit.auditor_id].name),
         ("Deadline", audit.due_on),
@@ -68,7 +71,7 @@ def write_form(session: Session, audit_id: int, path: Path) -> Path:
     questions = session.exec(
         select(Question)
         .where(Question.question_set_id == audit.question_set_id)
-        .order_by(Question.position)
+        .order_by(col(Question.position))
     ).all()
     validations = {
         t: DataValidation(type="list", formula1=f, allow_blank=True) for t, f in CHOICES.items()
@@ -101,7 +104,7 @@ def write_form(session: Session, audit_id: int, path: Path) -> Path:
     return path
 
 
-def _style(sheet, widths: list[int]) -> None:  # type: ignore[no-untyped-def]
+def _style(sheet: Worksheet, widths: list[int]) -> None:
     for cell in sheet[1]:
         cell.font, cell.fill = HEAD, FILL
     for i, w in enumerate(widths):

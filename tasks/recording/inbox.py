@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from models import Acknowledgement, ActionPoint, Audit, Case, DeadlineRequest, Staff
+from models.base import id_of
 from models.enums import ActionStatus, AuditStatus
 from models.settings import Settings
 from tasks.links import ACKNOWLEDGE, DECIDE, Links
@@ -42,11 +43,12 @@ def _due(deadline: date, on: date) -> str:
 def inbox(session: Session, person: Staff, on: date, settings: Settings) -> Inbox:
     links = Links(session, on, settings)
     box = Inbox(person.name)
+    person_id = id_of(person)
     for audit, ref in session.execute(
-        sa.select(Audit, Case.case_ref)
-        .outerjoin(Case, Case.id == Audit.case_id)
-        .where(Audit.auditor_id == person.id, Audit.status == AuditStatus.ASSIGNED)
-        .order_by(Audit.due_on, Audit.id)
+        sa.select(Audit, col(Case.case_ref))
+        .outerjoin(Case, col(Case.id) == Audit.case_id)
+        .where(col(Audit.auditor_id) == person_id, col(Audit.status) == AuditStatus.ASSIGNED)
+        .order_by(col(Audit.due_on), col(Audit.id))
     ).tuples():
         box.audits.append(
             {
@@ -54,25 +56,26 @@ def inbox(session: Session, person: Staff, on: date, settings: Settings) -> Inbo
                 "kind": audit.kind.label,
                 "due_on": f"{audit.due_on:%A %-d %B %Y}",
                 "status": _due(audit.due_on, on),
-                "links": links.audit(person.id, audit.id, audit.due_on),  # type: ignore[arg-type]
+                "links": links.audit(person_id, id_of(audit), audit.due_on),
             }
         )
     pending = dict(
         session.execute(
-            sa.select(DeadlineRequest.action_id, DeadlineRequest.proposed_on).where(
-                DeadlineRequest.status == "pending"
+            sa.select(col(DeadlineRequest.action_id), col(DeadlineRequest.proposed_on)).where(
+                col(DeadlineRequest.status) == "pending"
             )
         )
         .tuples()
         .all()
     )
     for action, ref in session.execute(
-        sa.select(ActionPoint, Case.case_ref)
-        .join(Audit, Audit.id == ActionPoint.audit_id)
-        .outerjoin(Case, Case.id == Audit.case_id)
-        .where(ActionPoint.owner_id == person.id, ActionPoint.status == ActionStatus.OPEN)
-        .order_by(ActionPoint.deadline, ActionPoint.id)
+        sa.select(ActionPoint, col(Case.case_ref))
+        .join(Audit, col(Audit.id) == ActionPoint.audit_id)
+        .outerjoin(Case, col(Case.id) == Audit.case_id)
+        .where(col(ActionPoint.owner_id) == person_id, col(ActionPoint.status) == ActionStatus.OPEN)
+        .order_by(col(ActionPoint.deadline), col(ActionPoint.id))
     ).tuples():
+        action_id = id_of(action)
         box.actions.append(
             {
                 "case_ref": ref or "-",
@@ -80,23 +83,23 @@ def inbox(session: Session, person: Staff, on: date, settings: Settings) -> Inbo
                 "priority": action.priority,
                 "deadline": f"{action.deadline:%A %-d %B %Y}",
                 "status": _due(action.deadline, on),
-                "asked": f"{pending[action.id]:%-d %B %Y}" if action.id in pending else "",
-                "links": links.action(person.id, action.id, action.deadline),  # type: ignore[arg-type]
+                "asked": f"{pending[action_id]:%-d %B %Y}" if action_id in pending else "",
+                "links": links.action(person_id, action_id, action.deadline),
             }
         )
     owner = sa.orm.aliased(Staff)
     for request, action, ref, owner_name in session.execute(
-        sa.select(DeadlineRequest, ActionPoint, Case.case_ref, owner.name)
-        .join(ActionPoint, ActionPoint.id == DeadlineRequest.action_id)
-        .join(Audit, Audit.id == ActionPoint.audit_id)
-        .outerjoin(Case, Case.id == Audit.case_id)
-        .join(owner, owner.id == ActionPoint.owner_id)
+        sa.select(DeadlineRequest, ActionPoint, col(Case.case_ref), col(owner.name))
+        .join(ActionPoint, col(ActionPoint.id) == DeadlineRequest.action_id)
+        .join(Audit, col(Audit.id) == ActionPoint.audit_id)
+        .outerjoin(Case, col(Case.id) == Audit.case_id)
+        .join(owner, col(owner.id) == ActionPoint.owner_id)
         .where(
-            DeadlineRequest.decider_id == person.id,
-            DeadlineRequest.status == "pending",
-            ActionPoint.status == ActionStatus.OPEN,
+            col(DeadlineRequest.decider_id) == person_id,
+            col(DeadlineRequest.status) == "pending",
+            col(ActionPoint.status) == ActionStatus.OPEN,
         )
-        .order_by(DeadlineRequest.id)
+        .order_by(col(DeadlineRequest.id))
     ).tuples():
         box.decisions.append(
             {
@@ -105,27 +108,29 @@ def inbox(session: Session, person: Staff, on: date, settings: Settings) -> Inbo
                 "text": action.text,
                 "current": f"{request.current_deadline:%-d %B %Y}",
                 "proposed": f"{request.proposed_on:%-d %B %Y}",
-                "url": links.url(person.id, DECIDE, request.id, request.proposed_on),  # type: ignore[arg-type]
+                "url": links.url(person_id, DECIDE, id_of(request), request.proposed_on),
             }
         )
     days = timedelta(days=settings.web_link_days)
     last_deadline = (
-        sa.select(sa.func.max(ActionPoint.deadline))
-        .where(ActionPoint.audit_id == Audit.id)
+        sa.select(sa.func.max(col(ActionPoint.deadline)))
+        .where(col(ActionPoint.audit_id) == Audit.id)
         .scalar_subquery()
     )
     for audit, ref, latest in session.execute(
-        sa.select(Audit, Case.case_ref, last_deadline)
-        .outerjoin(Case, Case.id == Audit.case_id)
-        .outerjoin(Acknowledgement, Acknowledgement.audit_id == Audit.id)
+        sa.select(Audit, col(Case.case_ref), last_deadline)
+        .outerjoin(Case, col(Case.id) == Audit.case_id)
+        .outerjoin(Acknowledgement, col(Acknowledgement.audit_id) == Audit.id)
         .where(
-            Audit.subject_staff_id == person.id,
-            Audit.status == AuditStatus.COMPLETED,
-            Acknowledgement.id.is_(None),  # type: ignore[union-attr]
+            col(Audit.subject_staff_id) == person_id,
+            col(Audit.status) == AuditStatus.COMPLETED,
+            col(Acknowledgement.id).is_(None),
         )
-        .order_by(Audit.completed_on, Audit.id)
+        .order_by(col(Audit.completed_on), col(Audit.id))
     ).tuples():
-        last_day = max(latest or audit.completed_on, audit.completed_on)  # type: ignore[type-var]
+        if audit.completed_on is None:
+            raise RuntimeError(f"audit {audit.id} is completed but has no completion date")
+        last_day = max(latest or audit.completed_on, audit.completed_on)
         if last_day + days < on:
             continue  # too long ago: its link has expired
         box.findings.append(
@@ -133,7 +138,7 @@ def inbox(session: Session, person: Staff, on: date, settings: Settings) -> Inbo
                 "case_ref": ref or "-",
                 "kind": audit.kind.label,
                 "completed_on": f"{audit.completed_on:%-d %B %Y}",
-                "url": links.url(person.id, ACKNOWLEDGE, audit.id, last_day),  # type: ignore[arg-type]
+                "url": links.url(person_id, ACKNOWLEDGE, id_of(audit), last_day),
             }
         )
     return box
@@ -145,20 +150,20 @@ def demo_link(session: Session, on: date) -> tuple[str, str] | None:
     from models.enums import Role
 
     row = session.execute(
-        sa.select(Staff, sa.func.count(Audit.id))
-        .join(Audit, Audit.auditor_id == Staff.id)
+        sa.select(Staff, sa.func.count(col(Audit.id)))
+        .join(Audit, col(Audit.auditor_id) == Staff.id)
         .where(
-            Staff.role == Role.OPERATIONAL_MANAGER,
-            Staff.active == sa.true(),
-            Audit.status == AuditStatus.ASSIGNED,
+            col(Staff.role) == Role.OPERATIONAL_MANAGER,
+            col(Staff.active) == sa.true(),
+            col(Audit.status) == AuditStatus.ASSIGNED,
         )
-        .group_by(Staff.id)
-        .order_by(sa.func.count(Audit.id).desc(), Staff.id)
+        .group_by(col(Staff.id))
+        .order_by(sa.func.count(col(Audit.id)).desc(), col(Staff.id))
         .limit(1)
     ).first()
     if row is None:
         return None
     person = row[0]
-    url = Links(session, on).items(person.id)  # type: ignore[arg-type]
+    url = Links(session, on).items(id_of(person))
     session.commit()
     return person.name, url

@@ -7,9 +7,10 @@ from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, create_model
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models import Audit, Case, Question, QuestionSet, Staff
+from models.base import id_of
 from models.enums import AnswerType
 from models.errors import InvalidInput
 from tasks.recording.form import ActionIn, Answer, AuditForm
@@ -43,19 +44,24 @@ def form_spec(session: Session, audit_id: int) -> FormSpec:
         raise InvalidInput(f"there is no audit {audit_id}")
     case = session.get(Case, audit.case_id) if audit.case_id else None
     qs = session.get(QuestionSet, audit.question_set_id)
+    if qs is None:
+        raise InvalidInput(f"audit {audit_id}'s question set {audit.question_set_id} is missing")
     questions = session.exec(
         select(Question)
         .where(Question.question_set_id == audit.question_set_id)
-        .order_by(Question.position)
+        .order_by(col(Question.position))
     ).all()
+    auditor = session.get(Staff, audit.auditor_id)
+    if auditor is None:
+        raise InvalidInput(f"audit {audit_id}'s auditor {audit.auditor_id} is missing")
     return FormSpec(
-        audit.id,
+        id_of(audit),
         case.case_ref if case else "-",
         audit.kind.label,
-        f"{qs.title} v{qs.version}",  # type: ignore[arg-type, union-attr]
+        f"{qs.title} v{qs.version}",
         audit.due_on,
-        session.get(Staff, audit.auditor_id).email,
-        audit.three_way_meeting,  # type: ignore[union-attr]
+        auditor.email,
+        audit.three_way_meeting,
         [(q.code, q.text, q.answer_type, q.required, q.guidance) for q in questions],
     )
 

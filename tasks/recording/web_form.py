@@ -9,9 +9,10 @@ from datetime import date
 
 import sqlalchemy as sa
 from pydantic import ValidationError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models import ActionPoint, Audit, Case, HighRiskIssue, Question, QuestionSet, Staff
+from models.base import id_of
 from models.enums import AnswerType, Judgement, Role, YesNo
 from tasks.recording.form import AuditForm, Problem
 
@@ -57,7 +58,7 @@ def form_page(session: Session, audit_id: int) -> FormPage:
     tool = session.get(QuestionSet, audit.question_set_id)
     subject = session.get(Staff, audit.subject_staff_id)
     page = FormPage(
-        audit.id,  # type: ignore[arg-type]
+        id_of(audit),
         case.case_ref if case else "-",
         audit.kind.label,
         f"{tool.title}, version {tool.version}" if tool else "",
@@ -70,7 +71,7 @@ def form_page(session: Session, audit_id: int) -> FormPage:
     for q in session.exec(
         select(Question)
         .where(Question.question_set_id == audit.question_set_id)
-        .order_by(Question.position)  # type: ignore[arg-type]
+        .order_by(col(Question.position))
     ):
         sections.setdefault(q.section or "Questions", []).append(
             QuestionField(
@@ -86,7 +87,7 @@ def form_page(session: Session, audit_id: int) -> FormPage:
     page.staff = [
         (s.email, f"{s.name}, {s.role.label.lower()}")
         for s in session.exec(
-            select(Staff).where(Staff.active == sa.true()).order_by(Staff.name)  # type: ignore[arg-type]
+            select(Staff).where(Staff.active == sa.true()).order_by(col(Staff.name))
         )
     ]
     return page
@@ -208,7 +209,9 @@ def receipt(session: Session, audit_id: int) -> Receipt:
         session.get(Staff, subject.line_manager_id) if subject and subject.line_manager_id else None
     )
     actions = session.execute(
-        sa.select(sa.func.count()).select_from(ActionPoint).where(ActionPoint.audit_id == audit_id)
+        sa.select(sa.func.count())
+        .select_from(ActionPoint)
+        .where(col(ActionPoint.audit_id) == audit_id)
     ).scalar_one()
     risk = session.exec(select(HighRiskIssue).where(HighRiskIssue.audit_id == audit_id)).first()
     to = []
