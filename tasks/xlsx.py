@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
 
 _FORMULA_START = ("=", "+", "-", "@")
 
@@ -15,6 +17,15 @@ def safe_cell(value: object) -> object:
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return value
+
+
+def first_sheet(book: Workbook, title: str) -> Worksheet:
+    """A new workbook's one worksheet, given its title (openpyxl types `active` loosely)."""
+    sheet = book.active
+    if not isinstance(sheet, Worksheet):
+        raise TypeError(f"the workbook's active sheet is {type(sheet).__name__}, not a worksheet")
+    sheet.title = title
+    return sheet
 
 
 def write_table(sheet: Any, header: list[str], rows: list[list[object]]) -> None:
