@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,6 +22,7 @@ from sqlmodel import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from models.base import id_of
 from models.settings import Settings, get_settings
 from tasks.links import Grant, LinkRefused, Links, check
 from tasks.mail import environment
@@ -80,7 +82,11 @@ GrantDep = Annotated[Grant, Depends(get_grant)]
 _CONTROL = dict.fromkeys(c for c in range(32) if chr(c) not in "\t\n\r")
 
 
-async def get_fields(request: Request) -> dict[str, str]:
+# What a form sent, or the problems with it, by field name.
+Fields = dict[str, str]
+
+
+async def get_fields(request: Request) -> Fields:
     """The posted form as plain strings (no file uploads; a bounded number of fields)."""
     form = await request.form(max_files=0, max_fields=800, max_part_size=64 * 1024)
     return {
@@ -90,7 +96,7 @@ async def get_fields(request: Request) -> dict[str, str]:
     }
 
 
-FieldsDep = Annotated[dict[str, str], Depends(get_fields)]
+FieldsDep = Annotated[Fields, Depends(get_fields)]
 
 
 def render(
@@ -149,13 +155,17 @@ def _refused(request: Request, exc: Exception) -> Response:
     )
 
 
+def refusal(request: Request, status: int, title: str, message: str, ask: str = "") -> Response:
+    """A plain page saying what happened, that nothing changed, and whom to ask."""
+    return render(request, "refused", status=status, title=title, message=message, ask=ask)
+
+
 def _too_many(request: Request, exc: Exception) -> Response:
-    return render(
+    return refusal(
         request,
-        "refused",
-        status=429,
-        title="Too many links that did not work",
-        message="Too many links that could not be checked came from your network in the last "
+        429,
+        "Too many links that did not work",
+        "Too many links that could not be checked came from your network in the last "
         "ten minutes, so links are refused for a while. Wait ten minutes, then open the link "
         "from your email again, whole.",
         ask="the QA manager, if it goes on",
@@ -177,24 +187,17 @@ def _http(request: Request, exc: Exception) -> Response:
         message = "That is not a way this page can be used. Open the link from your email again."
     else:
         message = "The request could not be read. Go back, reload the page and try again."
-    return render(
-        request,
-        "refused",
-        status=status,
-        title="Page not found" if status == 404 else "That did not work",
-        message=message,
-        ask="",
+    return refusal(
+        request, status, "Page not found" if status == 404 else "That did not work", message
     )
 
 
 def _invalid(request: Request, exc: Exception) -> Response:
-    return render(
+    return refusal(
         request,
-        "refused",
-        status=400,
-        title="That did not work",
-        message="The request could not be read. Go back, reload the page and try again.",
-        ask="",
+        400,
+        "That did not work",
+        "The request could not be read. Go back, reload the page and try again.",
     )
 
 
@@ -268,14 +271,63 @@ def links_of(request: Request, session: Session) -> Links:
     return Links(session, today_of(request), settings_of(request))
 
 
-def done(
-    request: Request, session: Session, grant: Grant, title: str, lines: list[str]
-) -> Response:
-    """The page after something was done: what happened, and the way to the person's list."""
-    return render(
-        request,
-        "done",
-        title=title,
-        lines=lines,
-        items_url=items_url(request, session, grant.person.id),  # type: ignore[arg-type]
-    )
+@dataclass(frozen=True)
+class Visit:
+    """One request through a person's link: the request, the checked link, and a session."""
+
+    request: Request
+    grant: Grant
+    session: Session
+
+    @property
+    def person_id(self) -> int:
+        return id_of(self.grant.person)
+
+    @property
+    def item_id(self) -> int:
+        return self.grant.item_id
+
+    @property
+    def today(self) -> date:
+        return today_of(self.request)
+
+    @property
+    def settings(self) -> Settings:
+        return settings_of(self.request)
+
+    def links(self) -> Links:
+        return links_of(self.request, self.session)
+
+    def page(self, template: str, title: str, *, status: int = 200, **context: Any) -> Response:
+        """A page about one of the person's items, with the way to their own list of items."""
+        return render(
+            self.request,
+            template,
+            status=status,
+            title=title,
+            grant=self.grant,
+            items_url=items_url(self.request, self.session, self.person_id),
+            **context,
+        )
+
+    def form(
+        self,
+        template: str,
+        title: str,
+        fields: Fields,
+        errors: Fields,
+        status: int = 200,
+        **context: Any,
+    ) -> Response:
+        """A page with a form: what was typed, and each problem beside its field."""
+        return self.page(template, title, status=status, fields=fields, errors=errors, **context)
+
+    def done(self, title: str, lines: list[str]) -> Response:
+        """The page after something was done: what happened, and the way to the person's list."""
+        return self.page("done", title, lines=lines)
+
+
+# A page handler: what a link shows (with what was typed and the problems beside their fields),
+# and what it does when its form is submitted.
+Show = Callable[..., Response]
+Act = Callable[[Visit, Fields], Response]

@@ -5,16 +5,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from fastapi import Request
 from fastapi.responses import Response
-from sqlmodel import Session
 
 from models import Staff
 from models.errors import FieldProblems
-from tasks.links import (
-    ACTION_DONE,
-    Grant,
-)
+from tasks.links import ACTION_DONE
 from tasks.recording.acknowledge import acknowledge_findings, findings_view
 from tasks.recording.actions import (
     action_view,
@@ -23,18 +18,12 @@ from tasks.recording.actions import (
     request_new_date,
     request_view,
 )
-from web.app import (
-    done,
-    items_url,
-    links_of,
-    render,
-    today_of,
-)
+from web.app import Fields, Visit
 
 # Action points (D3) ---------------------------------------------------------------------
 
 
-def _date_field(fields: dict[str, str], name: str, label: str) -> date:
+def _date_field(fields: Fields, name: str, label: str) -> date:
     raw = fields.get(name, "").strip()
     try:
         return date.fromisoformat(raw)
@@ -42,51 +31,39 @@ def _date_field(fields: dict[str, str], name: str, label: str) -> date:
         raise FieldProblems({name: f"Enter {label} as a date, for example 2026-12-18."}) from None
 
 
-def show_action(
-    request: Request,
-    grant: Grant,
-    session: Session,
-    fields: dict[str, str],
-    errors: dict[str, str],
-    status: int = 200,
-) -> Response:
-    action = action_view(session, grant.item_id)
-    today = today_of(request)
+def show_action(visit: Visit, fields: Fields, errors: Fields, status: int = 200) -> Response:
+    action = action_view(visit.session, visit.item_id)
+    today = visit.today
     template, title = (
         ("action_done", f"Action point on case {action['case_ref']} done")
-        if grant.purpose == ACTION_DONE
+        if visit.grant.purpose == ACTION_DONE
         else ("new_date", f"New date for an action point on case {action['case_ref']}")
     )
-    links = links_of(request, session).action(grant.person.id, grant.item_id, action["deadline"])  # type: ignore[arg-type]
-    return render(
-        request,
+    links = visit.links().action(visit.person_id, visit.item_id, action["deadline"])
+    return visit.form(
         template,
-        status=status,
-        title=title,
-        grant=grant,
+        title,
+        {"done_on": today.isoformat(), **fields},
+        errors,
+        status,
         action=action,
-        fields={"done_on": today.isoformat(), **fields},
-        errors=errors,
         today=today.isoformat(),
-        other_url=links["new_date"] if grant.purpose == ACTION_DONE else links["done"],
-        items_url=items_url(request, session, grant.person.id),  # type: ignore[arg-type]
+        other_url=links["new_date"] if visit.grant.purpose == ACTION_DONE else links["done"],
     )
 
 
-def post_action(
-    request: Request, grant: Grant, session: Session, fields: dict[str, str], _: dict[str, str]
-) -> Response:
-    action = action_view(session, grant.item_id)
-    today = today_of(request)
+def post_action(visit: Visit, fields: Fields) -> Response:
+    action = action_view(visit.session, visit.item_id)
+    today = visit.today
     try:
-        if grant.purpose == ACTION_DONE:
+        if visit.grant.purpose == ACTION_DONE:
             on = _date_field(fields, "done_on", "the date it was done")
             complete_action(
-                session,
-                grant.item_id,
+                visit.session,
+                visit.item_id,
                 on=on,
                 evidence=fields.get("note", ""),
-                by_id=grant.person.id,
+                by_id=visit.person_id,
                 via="web",
                 today=today,
             )
@@ -98,14 +75,14 @@ def post_action(
         else:
             proposed = _date_field(fields, "proposed_on", "the date you propose")
             request_ = request_new_date(
-                session,
-                grant.item_id,
-                by_id=grant.person.id,  # type: ignore[arg-type]
+                visit.session,
+                visit.item_id,
+                by_id=visit.person_id,
                 reason=fields.get("reason", ""),
                 proposed_on=proposed,
                 on=today,
             )
-            decider = session.get(Staff, request_.decider_id)
+            decider = visit.session.get(Staff, request_.decider_id)
             lines = [
                 f"You asked for {proposed:%A %-d %B %Y} instead of {action['deadline_text']}.",
                 f"{decider.name if decider else 'Your line manager'} has been sent your request to "
@@ -113,64 +90,41 @@ def post_action(
             ]
             title = f"New date asked for: case {action['case_ref']}"
     except FieldProblems as problems:
-        session.rollback()
-        return show_action(request, grant, session, fields, problems.problems, status=400)
-    return done(request, session, grant, title, lines)
+        visit.session.rollback()
+        return show_action(visit, fields, problems.problems, status=400)
+    return visit.done(title, lines)
 
 
-def show_decide(
-    request: Request,
-    grant: Grant,
-    session: Session,
-    fields: dict[str, str],
-    errors: dict[str, str],
-    status: int = 200,
-) -> Response:
-    view = request_view(session, grant.item_id)
-    return render(
-        request,
-        "decide",
-        status=status,
-        title=f"New date for an action point on case {view['case_ref']}",
-        grant=grant,
-        request_=view,
-        fields=fields,
-        errors=errors,
-        items_url=items_url(request, session, grant.person.id),  # type: ignore[arg-type]
-    )
+def show_decide(visit: Visit, fields: Fields, errors: Fields, status: int = 200) -> Response:
+    view = request_view(visit.session, visit.item_id)
+    title = f"New date for an action point on case {view['case_ref']}"
+    return visit.form("decide", title, fields, errors, status, request_=view)
 
 
-def post_decide(
-    request: Request, grant: Grant, session: Session, fields: dict[str, str], _: dict[str, str]
-) -> Response:
+def post_decide(visit: Visit, fields: Fields) -> Response:
     decision = fields.get("decision", "")
     if decision not in ("agree", "refuse"):
         return show_decide(
-            request,
-            grant,
-            session,
+            visit,
             fields,
             {"decision": "Choose whether you agree the new date."},
             status=400,
         )
     try:
         decided = decide_new_date(
-            session,
-            grant.item_id,
-            by_id=grant.person.id,  # type: ignore[arg-type]
+            visit.session,
+            visit.item_id,
+            by_id=visit.person_id,
             agree=decision == "agree",
             note=fields.get("note", ""),
-            on=today_of(request),
+            on=visit.today,
         )
     except FieldProblems as problems:
-        session.rollback()
-        return show_decide(request, grant, session, fields, problems.problems, status=400)
-    view = request_view(session, grant.item_id)
+        visit.session.rollback()
+        return show_decide(visit, fields, problems.problems, status=400)
+    view = request_view(visit.session, visit.item_id)
     agreed = decided.status == "agreed"
-    return done(
-        request,
-        session,
-        grant,
+    return visit.done(
         f"New date {decided.status}: case {view['case_ref']}",
         [
             f"You {'agreed' if agreed else 'refused'} {view['asker']}'s request for {view['proposed']}.",
@@ -184,52 +138,29 @@ def post_decide(
 # Findings (acknowledge) -----------------------------------------------------------------
 
 
-def show_findings(
-    request: Request,
-    grant: Grant,
-    session: Session,
-    fields: dict[str, str],
-    errors: dict[str, str],
-    status: int = 200,
-) -> Response:
-    view = findings_view(session, grant.item_id)
-    return render(
-        request,
-        "findings",
-        status=status,
-        title=f"Audit findings for case {view.case_ref}",
-        grant=grant,
-        view=view,
-        fields=fields,
-        errors=errors,
-        items_url=items_url(request, session, grant.person.id),  # type: ignore[arg-type]
-    )
+def show_findings(visit: Visit, fields: Fields, errors: Fields, status: int = 200) -> Response:
+    view = findings_view(visit.session, visit.item_id)
+    title = f"Audit findings for case {view.case_ref}"
+    return visit.form("findings", title, fields, errors, status, view=view)
 
 
-def post_findings(
-    request: Request, grant: Grant, session: Session, fields: dict[str, str], _: dict[str, str]
-) -> Response:
+def post_findings(visit: Visit, fields: Fields) -> Response:
     if fields.get("confirm") != "yes":
         return show_findings(
-            request,
-            grant,
-            session,
+            visit,
             fields,
             {"confirm": "Tick the box to confirm you have read the findings."},
             status=400,
         )
     try:
         acknowledge_findings(
-            session, grant.item_id, by_id=grant.person.id, response=fields.get("response", "")
-        )  # type: ignore[arg-type]
+            visit.session, visit.item_id, by_id=visit.person_id, response=fields.get("response", "")
+        )
     except FieldProblems as problems:
-        session.rollback()
-        return show_findings(request, grant, session, fields, problems.problems, status=400)
-    view = findings_view(session, grant.item_id)
-    return done(
-        request,
-        session,
-        grant,
+        visit.session.rollback()
+        return show_findings(visit, fields, problems.problems, status=400)
+    view = findings_view(visit.session, visit.item_id)
+    return visit.done(
         f"Findings for case {view.case_ref} acknowledged",
         [
             f"Thank you: your acknowledgement of the {view.kind.lower()} audit of case {view.case_ref} is recorded"

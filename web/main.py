@@ -55,5 +55,3 @@ def _engine(settings: Settings) -> sa.Engine:
     if not settings.resolved_database_url.startswith("sqlite"):
         kwargs.update(pool_size=10, max_overflow=20)
     return make_engine(**kwargs)
-
-

@@ -7,8 +7,6 @@ stored until all of it is valid.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import sqlalchemy as sa
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
@@ -24,7 +22,6 @@ from tasks.links import (
     NEW_DATE,
     NOT_DONE,
     RECORD,
-    Grant,
     check,
 )
 from tasks.outbox import send_pending
@@ -33,10 +30,15 @@ from tasks.recording.record import (
     AlreadyRecorded,
 )
 from web.app import (
+    Act,
+    Fields,
     FieldsDep,
     GrantDep,
     SessionDep,
+    Show,
+    Visit,
     client_of,
+    refusal,
     render,
     settings_of,
     today_of,
@@ -53,7 +55,6 @@ from web.feedback_pages import (
 from web.security import CSRF_COOKIE, CSRF_FIELD
 
 router = APIRouter()
-Page = Callable[[Request, Grant, Session, dict[str, str], dict[str, str]], Response]
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -69,7 +70,7 @@ def health() -> str:
 @router.get("/l/{token}", response_class=HTMLResponse)
 def open_link(request: Request, grant: GrantDep, session: SessionDep) -> Response:
     """What the link is for: a form to fill in, a list, or findings to read."""
-    return SHOW[grant.purpose](request, grant, session, {}, {})
+    return SHOW[grant.purpose](Visit(request, grant, session), {}, {})
 
 
 @router.post("/l/{token}", response_class=HTMLResponse)
@@ -86,41 +87,30 @@ def act(
     ):
         request.app.state.failures.fail(client_of(request))
         session.rollback()
-        return render(
+        return refusal(
             request,
-            "refused",
-            status=403,
-            title="This form could not be accepted",
-            message="It did not come from this page as the system sent it (or it was open too "
+            403,
+            "This form could not be accepted",
+            "It did not come from this page as the system sent it (or it was open too "
             "long). Nothing was changed. Go back, reload the page and submit it again.",
-            ask="",
         )
     action = ACT.get(grant.purpose)
     if action is None:
-        return render(
-            request,
-            "refused",
-            status=405,
-            title="Nothing to submit here",
-            message="This page only shows a list.",
-            ask="",
-        )
+        return refusal(request, 405, "Nothing to submit here", "This page only shows a list.")
     try:
-        response = action(request, grant, session, fields, {})
+        response = action(Visit(request, grant, session), fields)
     except (InvalidInput, AlreadyRecorded, sa.exc.IntegrityError) as exc:
         # Done a moment ago by another tab or another way in: say what happened, change nothing.
         session.rollback()
         check(session, request.path_params["token"], settings_of(request), today_of(request))
-        return render(
+        return refusal(
             request,
-            "refused",
-            status=409,
-            title="This was changed a moment ago",
-            message=str(exc)
+            409,
+            "This was changed a moment ago",
+            str(exc)
             if isinstance(exc, InvalidInput)
             else "Someone else saved this at "
             "the same moment. Nothing of yours was saved: reload the page to see where it stands.",
-            ask="",
         )
     if response.status_code == 200:
         background.add_task(deliver, request.app.state.engine, settings_of(request))
@@ -136,15 +126,19 @@ def deliver(engine: sa.Engine, settings: Settings) -> None:
 # The person's own list ------------------------------------------------------------------
 
 
-def show_items(
-    request: Request, grant: Grant, session: Session, fields: dict[str, str], errors: dict[str, str]
-) -> Response:
-    box = inbox(session, grant.person, today_of(request), settings_of(request))
-    session.commit()
-    return render(request, "items", title="Your open quality-assurance items", grant=grant, box=box)
+def show_items(visit: Visit, fields: Fields, errors: Fields) -> Response:
+    box = inbox(visit.session, visit.grant.person, visit.today, visit.settings)
+    visit.session.commit()
+    return render(
+        visit.request,
+        "items",
+        title="Your open quality-assurance items",
+        grant=visit.grant,
+        box=box,
+    )
 
 
-SHOW: dict[str, Callable[..., Response]] = {
+SHOW: dict[str, Show] = {
     RECORD: show_form,
     NOT_DONE: show_not_done,
     ACTION_DONE: show_action,
@@ -153,7 +147,7 @@ SHOW: dict[str, Callable[..., Response]] = {
     ACKNOWLEDGE: show_findings,
     ITEMS: show_items,
 }
-ACT: dict[str, Page] = {
+ACT: dict[str, Act] = {
     RECORD: post_form,
     NOT_DONE: post_not_done,
     ACTION_DONE: post_action,
