@@ -10,7 +10,7 @@ from pathlib import Path
 import openpyxl
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from models import Audit, Case, Staff, Team
 from models.enums import AuditCategory, AuditStatus, RiskLevel
@@ -46,28 +46,30 @@ def build_case_level(session: Session, on: date) -> CaseLevelData:
     holder = aliased(Staff)
     last_audit = dict(
         session.execute(
-            sa.select(Audit.case_id, sa.func.max(Audit.completed_on))
+            sa.select(col(Audit.case_id), sa.func.max(col(Audit.completed_on)))
             .where(
-                Audit.category == AuditCategory.COMPLIANCE, Audit.status == AuditStatus.COMPLETED
+                col(Audit.category) == AuditCategory.COMPLIANCE,
+                col(Audit.status) == AuditStatus.COMPLETED,
             )
-            .group_by(Audit.case_id)
+            .group_by(col(Audit.case_id))
         )
         .tuples()
         .all()
     )
     ever_audited = set(
         session.execute(
-            sa.select(Audit.case_id).where(
-                Audit.category == AuditCategory.COMPLIANCE, Audit.status != AuditStatus.WITHDRAWN
+            sa.select(col(Audit.case_id)).where(
+                col(Audit.category) == AuditCategory.COMPLIANCE,
+                col(Audit.status) != AuditStatus.WITHDRAWN,
             )
         ).scalars()
     )
     rows = session.execute(
-        sa.select(Case, Team.name, holder.name)
-        .join(Team, Team.id == Case.team_id)
-        .join(holder, holder.id == Case.case_manager_id)
+        sa.select(Case, col(Team.name), col(holder.name))
+        .join(Team, col(Team.id) == Case.team_id)
+        .join(holder, col(holder.id) == Case.case_manager_id)
         .where(open_on(on))
-        .order_by(Team.name, holder.name, Case.case_ref)
+        .order_by(col(Team.name), col(holder.name), col(Case.case_ref))
     ).all()
     counts: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     for case, team, name in rows:
@@ -114,11 +116,11 @@ def build_case_level(session: Session, on: date) -> CaseLevelData:
     ]
     auditor = aliased(Staff)
     for audit, ref, who in session.execute(
-        sa.select(Audit, Case.case_ref, auditor.name)
-        .outerjoin(Case, Case.id == Audit.case_id)
-        .join(auditor, auditor.id == Audit.auditor_id)
-        .where(Audit.due_on >= period.first_day, Audit.due_on <= period.last_day)
-        .order_by(Audit.due_on, Audit.id)
+        sa.select(Audit, col(Case.case_ref), col(auditor.name))
+        .outerjoin(Case, col(Case.id) == Audit.case_id)
+        .join(auditor, col(auditor.id) == Audit.auditor_id)
+        .where(col(Audit.due_on) >= period.first_day, col(Audit.due_on) <= period.last_day)
+        .order_by(col(Audit.due_on), col(Audit.id))
     ):
         late = audit.status is AuditStatus.ASSIGNED and audit.due_on < on
         data.audits.append(
@@ -142,7 +144,7 @@ def _label(value: object) -> str:
 
 def write_case_level(data: CaseLevelData, path: Path) -> Path:
     book = openpyxl.Workbook()
-    summary = book.active
+    summary = book.worksheets[0]  # a new workbook's one sheet
     summary.title = "Summary"
     write_table(
         summary,

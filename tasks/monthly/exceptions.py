@@ -4,7 +4,7 @@ its fix; each team manager is sent their team's exceptions; fixes since last mon
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -14,9 +14,10 @@ import openpyxl
 import sqlalchemy as sa
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models import Case, ExceptionFinding, Staff, Team
+from models.base import id_of
 from models.enums import OrderType, RiskLevel
 from models.errors import DataFileError
 from models.settings import DATA_DIR
@@ -28,80 +29,86 @@ from tasks.xlsx import write_table
 
 RULES_FILE = DATA_DIR / "exception_rules.yaml"
 Found = list[tuple[int, int]]  # (case id, team id)
+CASE_AND_TEAM = (col(Case.id), col(Case.team_id))
+
+
+def _found(rows: Iterable[tuple[int | None, int]]) -> Found:
+    """(case id, team id) pairs: a case read from the database always has its id."""
+    return [(case_id, team_id) for case_id, team_id in rows if case_id is not None]
 
 
 def _ethnicity_missing(session: Session, on: date, p: dict[str, Any]) -> Found:
     values = [v.strip().lower() for v in p.get("missing_values", [""])]
-    q = sa.select(Case.id, Case.team_id).where(
-        open_on(on), sa.func.lower(sa.func.trim(Case.ethnicity)).in_(values)
+    q = sa.select(*CASE_AND_TEAM).where(
+        open_on(on), sa.func.lower(sa.func.trim(col(Case.ethnicity))).in_(values)
     )
-    return list(session.execute(q).tuples())
+    return _found(session.execute(q).tuples())
 
 
 def _implausible_age(session: Session, on: date, p: dict[str, Any]) -> Found:
     youngest, oldest = int(p.get("youngest", 10)), int(p.get("oldest", 18))
     found = []
     for cid, team, born, opened in session.execute(
-        sa.select(Case.id, Case.team_id, Case.date_of_birth, Case.opened_on).where(open_on(on))
+        sa.select(*CASE_AND_TEAM, col(Case.date_of_birth), col(Case.opened_on)).where(open_on(on))
     ):
         age = opened.year - born.year - ((opened.month, opened.day) < (born.month, born.day))
         if not youngest <= age <= oldest:
             found.append((cid, team))
-    return found
+    return _found(found)
 
 
 def _no_active_case_manager(session: Session, on: date, p: dict[str, Any]) -> Found:
     q = (
-        sa.select(Case.id, Case.team_id)
-        .join(Staff, Staff.id == Case.case_manager_id)
-        .where(open_on(on), Staff.active == sa.false())
+        sa.select(*CASE_AND_TEAM)
+        .join(Staff, col(Staff.id) == Case.case_manager_id)
+        .where(open_on(on), col(Staff.active) == sa.false())
     )
-    return list(session.execute(q).tuples())
+    return _found(session.execute(q).tuples())
 
 
 def _closed_before_opened(session: Session, on: date, p: dict[str, Any]) -> Found:
-    q = sa.select(Case.id, Case.team_id).where(
-        Case.closed_on.is_not(None), Case.closed_on < Case.opened_on
-    )  # type: ignore[union-attr, operator]
-    return list(session.execute(q).tuples())
+    q = sa.select(*CASE_AND_TEAM).where(
+        col(Case.closed_on).is_not(None), col(Case.closed_on) < Case.opened_on
+    )
+    return _found(session.execute(q).tuples())
 
 
 def _high_rosh_without_mappa(session: Session, on: date, p: dict[str, Any]) -> Found:
-    q = sa.select(Case.id, Case.team_id).where(
+    q = sa.select(*CASE_AND_TEAM).where(
         open_on(on),
-        Case.rosh_level.in_([RiskLevel.HIGH, RiskLevel.VERY_HIGH]),
-        Case.mappa_level.is_(None),  # type: ignore[union-attr]
+        col(Case.rosh_level).in_([RiskLevel.HIGH, RiskLevel.VERY_HIGH]),
+        col(Case.mappa_level).is_(None),
     )
-    return list(session.execute(q).tuples())
+    return _found(session.execute(q).tuples())
 
 
 def _unchanged_for(session: Session, on: date, p: dict[str, Any]) -> Found:
     cutoff = on - timedelta(days=int(p.get("days", 183)))
     found = []
     for cid, team, updated in session.execute(
-        sa.select(Case.id, Case.team_id, Case.updated_at).where(open_on(on))
+        sa.select(*CASE_AND_TEAM, col(Case.updated_at)).where(open_on(on))
     ):
         if updated.date() < cutoff:
             found.append((cid, team))
-    return found
+    return _found(found)
 
 
 def _duplicate_young_person_dob(session: Session, on: date, p: dict[str, Any]) -> Found:
     doubtful = (
-        sa.select(Case.young_person_ref)
-        .group_by(Case.young_person_ref)
-        .having(sa.func.count(sa.distinct(Case.date_of_birth)) > 1)
+        sa.select(col(Case.young_person_ref))
+        .group_by(col(Case.young_person_ref))
+        .having(sa.func.count(sa.distinct(col(Case.date_of_birth))) > 1)
     )
-    q = sa.select(Case.id, Case.team_id).where(open_on(on), Case.young_person_ref.in_(doubtful))
-    return list(session.execute(q).tuples())
+    q = sa.select(*CASE_AND_TEAM).where(open_on(on), col(Case.young_person_ref).in_(doubtful))
+    return _found(session.execute(q).tuples())
 
 
 def _open_longer_than(session: Session, on: date, p: dict[str, Any]) -> Found:
     cutoff = on - timedelta(days=int(p.get("days", 183)))
-    q = sa.select(Case.id, Case.team_id).where(open_on(on), Case.opened_on < cutoff)
+    q = sa.select(*CASE_AND_TEAM).where(open_on(on), col(Case.opened_on) < cutoff)
     if p.get("order_type"):
-        q = q.where(Case.order_type == OrderType(p["order_type"]))
-    return list(session.execute(q).tuples())
+        q = q.where(col(Case.order_type) == OrderType(p["order_type"]))
+    return _found(session.execute(q).tuples())
 
 
 CHECKS: dict[str, Callable[[Session, date, dict[str, Any]], Found]] = {
@@ -173,21 +180,21 @@ def run_exception_report(
     rules = rules if rules is not None else load_rules()
     period, previous = Month.of(on), str(Month.of(on).next(-1))
     report = ExceptionReport(str(period), on)
-    refs = dict(session.execute(sa.select(Case.id, Case.case_ref)).tuples().all())
-    teams = dict(session.execute(sa.select(Team.id, Team.name)).tuples().all())
+    refs = dict(session.execute(sa.select(col(Case.id), col(Case.case_ref))).tuples().all())
+    teams = dict(session.execute(sa.select(col(Team.id), col(Team.name))).tuples().all())
     found: set[tuple[str, int, int]] = set()
     for rule in rules:
         for case_id, team_id in CHECKS[rule.check](session, on, rule.params):
             found.add((rule.code, case_id, team_id))
-    session.execute(sa.delete(ExceptionFinding).where(ExceptionFinding.period == str(period)))
+    session.execute(sa.delete(ExceptionFinding).where(col(ExceptionFinding.period) == str(period)))
     session.add_all(
         ExceptionFinding(period=str(period), rule=r, case_id=c, team_id=t, found_on=on)
         for r, c, t in found
     )
     last = (
         session.execute(
-            sa.select(ExceptionFinding.rule, ExceptionFinding.case_id).where(
-                ExceptionFinding.period == previous
+            sa.select(col(ExceptionFinding.rule), col(ExceptionFinding.case_id)).where(
+                col(ExceptionFinding.period) == previous
             )
         )
         .tuples()
@@ -217,8 +224,8 @@ def _tell_team_managers(session: Session, report: ExceptionReport) -> int:
     for row in report.rows:
         by_team[row["team_id"]].append(row)
     sent = 0
-    for team in session.exec(select(Team).order_by(Team.name)):
-        manager = team_manager(session, team.id)  # type: ignore[arg-type]
+    for team in session.exec(select(Team).order_by(col(Team.name))):
+        manager = team_manager(session, id_of(team))
         rows = by_team.get(str(team.id), [])
         if manager is None or not rows:
             continue
@@ -241,7 +248,7 @@ def _tell_team_managers(session: Session, report: ExceptionReport) -> int:
 
 def write_exceptions(report: ExceptionReport, rules: list[Rule], path: Path) -> Path:
     book = openpyxl.Workbook()
-    summary = book.active
+    summary = book.worksheets[0]  # a new workbook's one sheet
     summary.title = "Summary"
     write_table(
         summary,

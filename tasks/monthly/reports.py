@@ -11,9 +11,10 @@ from pathlib import Path
 import openpyxl
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models import ActionPoint, Audit, Case, Feedback, Finding, Staff, Team
+from models.base import id_of
 from models.enums import AuditKind, AuditStatus, FeedbackSource, Judgement, Role
 from tasks.outbox import queue_email
 from tasks.workdays import Month, financial_year
@@ -36,40 +37,41 @@ def team_audits_report(session: Session, on: date) -> TeamAuditsReport:
     report = TeamAuditsReport(str(period))
     auditor = aliased(Staff)
     audits = session.execute(
-        sa.select(Audit, auditor, Case.case_ref)
-        .join(auditor, auditor.id == Audit.auditor_id)
-        .outerjoin(Case, Case.id == Audit.case_id)
+        sa.select(Audit, auditor, col(Case.case_ref))
+        .join(auditor, col(auditor.id) == Audit.auditor_id)
+        .outerjoin(Case, col(Case.id) == Audit.case_id)
         .where(
-            Audit.period == str(period),
-            auditor.role == Role.OPERATIONAL_MANAGER,
-            Audit.kind.in_([AuditKind.CASE_FILE, AuditKind.OBSERVATION]),
-        )  # type: ignore[attr-defined]
+            col(Audit.period) == str(period),
+            col(auditor.role) == Role.OPERATIONAL_MANAGER,
+            col(Audit.kind).in_([AuditKind.CASE_FILE, AuditKind.OBSERVATION]),
+        )
     ).all()
-    ids = [a.id for a, _, _ in audits]
+    ids = [id_of(a) for a, _, _ in audits]
     actions = Counter(
         session.execute(
-            sa.select(ActionPoint.audit_id).where(ActionPoint.audit_id.in_(ids))
+            sa.select(col(ActionPoint.audit_id)).where(col(ActionPoint.audit_id).in_(ids))
         ).scalars()
     )
     judged: dict[int, Counter[str]] = defaultdict(Counter)
     for audit_id, judgement in session.execute(
-        sa.select(Finding.audit_id, Finding.judgement).where(
-            Finding.audit_id.in_(ids), Finding.judgement.is_not(None)
-        )  # type: ignore[union-attr]
+        sa.select(col(Finding.audit_id), col(Finding.judgement)).where(
+            col(Finding.audit_id).in_(ids), col(Finding.judgement).is_not(None)
+        )
     ):
         if judgement is not Judgement.NOT_APPLICABLE:
             judged[audit_id]["all"] += 1
             judged[audit_id]["ok"] += judgement in GOOD_ENOUGH
-    teams = dict(session.execute(sa.select(Team.id, Team.name)).tuples().all())
+    teams = dict(session.execute(sa.select(col(Team.id), col(Team.name))).tuples().all())
     per: dict[int, Counter[str]] = defaultdict(Counter)
     names: dict[int, tuple[str, str]] = {}
     for audit, who, ref in audits:
-        c = per[who.id]
-        names[who.id] = (teams.get(who.team_id, ""), who.name)
+        who_id, audit_id = id_of(who), id_of(audit)
+        c = per[who_id]
+        names[who_id] = (teams.get(who.team_id, ""), who.name)
         c["assigned"] += 1
         if audit.status is AuditStatus.COMPLETED:
             c["done"] += 1
-            c["on time"] += audit.completed_on <= audit.due_on
+            c["on time"] += audit.completed_on is not None and audit.completed_on <= audit.due_on
         elif audit.status is AuditStatus.NOT_DONE:
             c["not done"] += 1
             report.not_done.append(
@@ -77,9 +79,9 @@ def team_audits_report(session: Session, on: date) -> TeamAuditsReport:
             )
         elif audit.status is AuditStatus.ASSIGNED and audit.due_on < on:
             c["overdue"] += 1
-        c["actions"] += actions.get(audit.id, 0)
-        c["judged"] += judged[audit.id]["all"]
-        c["ok"] += judged[audit.id]["ok"]
+        c["actions"] += actions.get(audit_id, 0)
+        c["judged"] += judged[audit_id]["all"]
+        c["ok"] += judged[audit_id]["ok"]
     for who_id, c in sorted(per.items(), key=lambda kv: names[kv[0]]):
         share = f"{100 * c['ok'] / c['judged']:.0f}%" if c["judged"] else "-"
         report.rows.append(
@@ -112,8 +114,9 @@ TEAM_HEADER = [
 
 def send_team_audits_report(session: Session, report: TeamAuditsReport, path: Path) -> int:
     book = openpyxl.Workbook()
-    write_table(book.active, TEAM_HEADER, report.rows)
-    book.active.title = "By team manager"
+    first = book.worksheets[0]  # a new workbook's one sheet
+    write_table(first, TEAM_HEADER, report.rows)
+    first.title = "By team manager"
     write_table(
         book.create_sheet("Not done (D4)"),
         ["Team manager", "Case", "Audit", "Due", "Reason"],
@@ -158,11 +161,14 @@ def feedback_report(session: Session, on: date) -> FeedbackReport:
     year_start = Month(financial_year(period.first_day), 4).first_day
     report = FeedbackReport(str(period))
     rows = session.execute(
-        sa.select(Feedback, Team.name, Case.case_ref)
-        .join(Team, Team.id == Feedback.team_id)
-        .outerjoin(Case, Case.id == Feedback.case_id)
-        .where(Feedback.received_on >= year_start, Feedback.received_on <= period.last_day)
-        .order_by(Feedback.received_on)
+        sa.select(Feedback, col(Team.name), col(Case.case_ref))
+        .join(Team, col(Team.id) == Feedback.team_id)
+        .outerjoin(Case, col(Case.id) == Feedback.case_id)
+        .where(
+            col(Feedback.received_on) >= year_start,
+            col(Feedback.received_on) <= period.last_day,
+        )
+        .order_by(col(Feedback.received_on))
     ).all()
     month_sources: Counter[FeedbackSource] = Counter()
     year_sources: Counter[FeedbackSource] = Counter()
@@ -204,8 +210,9 @@ def feedback_report(session: Session, on: date) -> FeedbackReport:
 
 def send_feedback_report(session: Session, report: FeedbackReport, path: Path) -> int:
     book = openpyxl.Workbook()
-    write_table(book.active, ["Source", "This month", "Year to date"], report.by_source)
-    book.active.title = "By source"
+    first = book.worksheets[0]  # a new workbook's one sheet
+    write_table(first, ["Source", "This month", "Year to date"], report.by_source)
+    first.title = "By source"
     write_table(book.create_sheet("Themes"), ["Theme", "This month", "Year to date"], report.themes)
     write_table(
         book.create_sheet("This month"),
@@ -222,10 +229,10 @@ def send_feedback_report(session: Session, report: FeedbackReport, path: Path) -
     managers = session.exec(
         select(Staff)
         .where(
-            Staff.role.in_([Role.OPERATIONAL_MANAGER, Role.QA_MANAGER, Role.SERVICE_MANAGER]),  # type: ignore[attr-defined]
+            col(Staff.role).in_([Role.OPERATIONAL_MANAGER, Role.QA_MANAGER, Role.SERVICE_MANAGER]),
             Staff.active == sa.true(),
         )
-        .order_by(Staff.id)
+        .order_by(col(Staff.id))
     ).all()
     sent = 0
     for manager in managers:
