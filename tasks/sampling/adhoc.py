@@ -9,9 +9,10 @@ from pathlib import Path
 import sqlalchemy as sa
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models import Case, SamplingRun, Staff
+from models.base import id_column, id_of
 from models.enums import AuditKind, Role, SamplingKind, SelectionMethod
 from models.errors import DataFileError, InvalidInput
 from models.settings import DATA_DIR
@@ -56,7 +57,7 @@ def load_themes(path: Path = THEMES_FILE) -> dict[str, Theme]:
 
 
 def _auditor(session: Session, email: str, what: str) -> Staff:
-    staff = session.exec(select(Staff).where(Staff.email == email.strip().lower())).first()
+    staff = session.exec(select(Staff).where(col(Staff.email) == email.strip().lower())).first()
     if staff is None or not staff.active:
         raise InvalidInput(
             f"{what} {email!r} is not an active member of staff: check the staff list"
@@ -74,10 +75,10 @@ def _run(
 ) -> MonthResult:
     exists = session.exec(
         select(SamplingRun.id).where(
-            SamplingRun.period == str(period),
-            SamplingRun.kind == plan.kind,
-            SamplingRun.theme == theme,
-            SamplingRun.sampler_id == plan.sampler.id,
+            col(SamplingRun.period) == str(period),
+            col(SamplingRun.kind) == plan.kind,
+            col(SamplingRun.theme) == theme,
+            col(SamplingRun.sampler_id) == plan.sampler.id,
         )
     ).first()
     if exists is not None:
@@ -93,8 +94,8 @@ def _run(
         str(period),
         created=True,
         runs=1,
-        audits=[a.id for a in audits],
-        emails=emails,  # type: ignore[misc]
+        audits=[id_of(a) for a in audits],
+        emails=emails,
         rejections=len(plan.draw.rejections),
         pool_size=len(plan.pool),
     )
@@ -121,8 +122,8 @@ def themed_sample(
     period = Month.of(on)
     seed = seed_for(period, "themed", theme.name, auditor.email)
     draw = random_draw(
-        pool, count, auditor.id, on, seed, set(), f"S7: themed dip test, {theme.title}"
-    )  # type: ignore[arg-type]
+        pool, count, id_of(auditor), on, seed, set(), f"S7: themed dip test, {theme.title}"
+    )
     plan = PlannedRun(
         auditor,
         SamplingKind.THEMED,
@@ -138,7 +139,7 @@ def themed_sample(
 
 
 def _matching_ids(session: Session, theme: Theme) -> set[int]:
-    query = sa.select(Case.id)
+    query = sa.select(id_column(Case))
     for field, values in theme.where.items():
         query = query.where(getattr(Case, field).in_(values))
     return set(session.execute(query).scalars())
@@ -185,7 +186,7 @@ def targeted_sample(
         chosen = [c for c in pool if c.case_ref == target]
         if not chosen:
             raise InvalidInput(f"no open case {target!r} on {on}: check the reference")
-        subject_manager = session.get(Staff, chosen[0].case_manager_id).line_manager_id  # type: ignore[union-attr]
+        subject_manager = session.get_one(Staff, chosen[0].case_manager_id).line_manager_id
     auditor = (
         _auditor(session, auditor_email, "--auditor")
         if auditor_email

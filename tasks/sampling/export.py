@@ -7,57 +7,55 @@ from pathlib import Path
 import openpyxl
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from models import Audit, Case, SamplingRun, SamplingSelection, Staff
 from tasks.sampling.report import rejection_rows
-from tasks.xlsx import write_table
+from tasks.xlsx import first_sheet, write_table
 
 
 def export_selections(session: Session, path: Path, period: str | None = None) -> tuple[Path, int]:
     """Write the selections (and rejections and make-up) of `period`, or of every period."""
     sampler = aliased(Staff)
     auditor = aliased(Staff)
-    where = [SamplingRun.period == period] if period else []
+    where = [col(SamplingRun.period) == period] if period else []
     selections = session.execute(
         sa.select(
-            SamplingRun.period,
-            SamplingRun.kind,
-            SamplingRun.theme,
-            sampler.name,
-            SamplingRun.seed,
-            SamplingRun.sampling_date,
-            SamplingSelection.position,
-            Case.case_ref,
-            Case.order_type,
-            Audit.kind,
-            auditor.name,
-            SamplingSelection.reason,
-            Audit.due_on,
-            Audit.three_way_meeting,
-            Audit.status,
+            col(SamplingRun.period),
+            col(SamplingRun.kind),
+            col(SamplingRun.theme),
+            col(sampler.name),
+            col(SamplingRun.seed),
+            col(SamplingRun.sampling_date),
+            col(SamplingSelection.position),
+            col(Case.case_ref),
+            col(Case.order_type),
+            col(Audit.kind),
+            col(auditor.name),
+            col(SamplingSelection.reason),
+            col(Audit.due_on),
+            col(Audit.three_way_meeting),
+            col(Audit.status),
         )
-        .join(SamplingSelection, SamplingSelection.run_id == SamplingRun.id)
-        .join(Case, Case.id == SamplingSelection.case_id)
-        .join(sampler, sampler.id == SamplingRun.sampler_id)
-        .outerjoin(Audit, Audit.id == SamplingSelection.audit_id)
-        .outerjoin(auditor, auditor.id == Audit.auditor_id)
+        .join(SamplingSelection, col(SamplingSelection.run_id) == col(SamplingRun.id))
+        .join(Case, col(Case.id) == col(SamplingSelection.case_id))
+        .join(sampler, col(sampler.id) == col(SamplingRun.sampler_id))
+        .outerjoin(Audit, col(Audit.id) == col(SamplingSelection.audit_id))
+        .outerjoin(auditor, col(auditor.id) == col(Audit.auditor_id))
         .where(*where)
-        .order_by(SamplingRun.period, SamplingRun.id, SamplingSelection.position)
+        .order_by(col(SamplingRun.period), col(SamplingRun.id), col(SamplingSelection.position))
     ).all()
     rejections = rejection_rows(session, period)
     runs = session.execute(
-        sa.select(SamplingRun, sampler.name)
-        .join(sampler, sampler.id == SamplingRun.sampler_id)
+        sa.select(SamplingRun, col(sampler.name))
+        .join(sampler, col(sampler.id) == col(SamplingRun.sampler_id))
         .where(*where)
-        .order_by(SamplingRun.period, SamplingRun.id)
-    ).all()
+        .order_by(col(SamplingRun.period), col(SamplingRun.id))
+    ).tuples().all()
 
     book = openpyxl.Workbook()
-    sheet = book.active
-    sheet.title = "Selections"
     write_table(
-        sheet,
+        first_sheet(book, "Selections"),
         [
             "Period",
             "Run",

@@ -8,9 +8,10 @@ import random
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TypedDict
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models import (
     Audit,
@@ -21,6 +22,7 @@ from models import (
     SamplingSelection,
     Staff,
 )
+from models.base import id_column, id_of
 from models.enums import (
     AuditCategory,
     AuditKind,
@@ -74,6 +76,21 @@ class PlannedRun:
     question_set: str = "case-audit"
 
 
+class AssignedRow(TypedDict):
+    """One assigned audit as the assignment and team notice emails list it."""
+
+    case_ref: str
+    kind: str
+    question_set: str
+    reason: str
+    due_on: str
+    due: date
+    three_way: bool
+    audit_id: int
+    case_manager: str
+    auditor: str
+
+
 @dataclass
 class MonthResult:
     period: str
@@ -107,7 +124,7 @@ def sample_month(session: Session, as_of: date) -> MonthResult:
         log.info("the sample for %s was recorded by a concurrent run: nothing assigned", period)
         return MonthResult(str(period), created=False)
     result.runs = len(plans)
-    result.audits = [a.id for a in audits]  # type: ignore[misc]
+    result.audits = [id_of(a) for a in audits]
     result.rejections = sum(len(p.draw.rejections) for p in plans)
     log.info(
         "sampled %s: %d audits in %d runs, %d emails queued",
@@ -122,8 +139,8 @@ def sample_month(session: Session, as_of: date) -> MonthResult:
 def _already_sampled(session: Session, period: Month) -> bool:
     kinds = [SamplingKind.MONTHLY, SamplingKind.OBSERVATION]
     query = select(SamplingRun.id).where(
-        SamplingRun.period == str(period), SamplingRun.kind.in_(kinds)
-    )  # type: ignore[attr-defined]
+        col(SamplingRun.period) == str(period), col(SamplingRun.kind).in_(kinds)
+    )
     return session.exec(query).first() is not None
 
 
@@ -136,7 +153,7 @@ def plan_month(
     history = last_sampled(session, on)
     holders_by_team: dict[int | None, set[int]] = defaultdict(set)
     for s in active_staff(session, Role.CASE_MANAGER):
-        holders_by_team[s.team_id].add(s.id)  # type: ignore[arg-type]
+        holders_by_team[s.team_id].add(id_of(s))
     by_team: dict[int, list[Candidate]] = defaultdict(list)
     for c in pool:
         by_team[c.team_id].append(c)
@@ -147,8 +164,8 @@ def plan_month(
         holders = sorted(
             {c.case_manager_id for c in team_pool if in_pool(c, on)}
             | holders_by_team[manager.team_id]
-        )  # type: ignore[misc]
-        draw = team_draw(team_pool, holders, history, manager.id, on, taken)  # type: ignore[arg-type]
+        )
+        draw = team_draw(team_pool, holders, history, id_of(manager), on, taken)
         plans.append(
             PlannedRun(
                 manager,
@@ -173,10 +190,10 @@ def plan_month(
             draw = random_draw(
                 pool,
                 SERVICE_MANAGER_CASES,
-                sm.id,
+                id_of(sm),
                 on,
                 seed,
-                taken,  # type: ignore[arg-type]
+                taken,
                 "S3: random, the service manager's quarterly sample",
             )
             plans.append(
@@ -193,8 +210,8 @@ def plan_month(
     for qa in active_staff(session, Role.QA_MANAGER)[:1]:
         seed = seed_for(period, "monthly", qa.email)
         draw = random_draw(
-            pool, 3, qa.id, on, seed, taken, "S3: random, the QA manager's monthly sample"
-        )  # type: ignore[arg-type]
+            pool, 3, id_of(qa), on, seed, taken, "S3: random, the QA manager's monthly sample"
+        )
         qa_plan = PlannedRun(
             qa, SamplingKind.MONTHLY, seed, pool, draw, rules=["S1", "S3", "S4", "S10"]
         )
@@ -202,8 +219,8 @@ def plan_month(
     if qa_plan is not None:
         picked = [p.candidate for plan in plans for p in plan.draw.picks]
         qa_plan.rules += enforce_mix(
-            qa_plan.draw, picked, pool, qa_plan.sampler.id, on, qa_plan.seed, taken
-        )  # type: ignore[arg-type]
+            qa_plan.draw, picked, pool, id_of(qa_plan.sampler), on, qa_plan.seed, taken
+        )
     plans += plan_observations(session, period, on, pool)
     return plans
 
@@ -219,11 +236,11 @@ def plan_observations(
     )
     observed = set(
         session.execute(
-            sa.select(Audit.subject_staff_id).where(
-                Audit.kind == AuditKind.OBSERVATION,
-                Audit.status != AuditStatus.WITHDRAWN,
-                Audit.period >= str(year_start),
-                Audit.period <= str(year_start.next(11)),
+            sa.select(col(Audit.subject_staff_id)).where(
+                col(Audit.kind) == AuditKind.OBSERVATION,
+                col(Audit.status) != AuditStatus.WITHDRAWN,
+                col(Audit.period) >= str(year_start),
+                col(Audit.period) <= str(year_start.next(11)),
             )
         ).scalars()
     )
@@ -231,15 +248,18 @@ def plan_observations(
     for c in pool:
         by_holder[c.case_manager_id].append(c)
     waiting = [
-        cm
+        (cm, cm.line_manager_id)
         for cm in active_staff(session, Role.CASE_MANAGER)
         if cm.id not in observed and cm.line_manager_id is not None and cm.id in by_holder
     ]
     share = math.ceil(len(waiting) / months_left) if waiting else 0
     by_manager: dict[int, list[Staff]] = defaultdict(list)
-    for cm in waiting[:share]:
-        by_manager[cm.line_manager_id].append(cm)  # type: ignore[index]
-    managers = {s.id: s for s in session.exec(select(Staff).where(Staff.id.in_(list(by_manager))))}  # type: ignore[attr-defined]
+    for cm, line_manager_id in waiting[:share]:
+        by_manager[line_manager_id].append(cm)
+    managers = {
+        id_of(s): s
+        for s in session.exec(select(Staff).where(col(Staff.id).in_(list(by_manager))))
+    }
     plans = []
     for manager_id, observed_staff in sorted(by_manager.items()):
         manager = managers[manager_id]
@@ -249,7 +269,7 @@ def plan_observations(
         rng = random.Random(seed)
         draw = Draw()
         for cm in observed_staff:
-            cases = by_holder[cm.id]
+            cases = by_holder[id_of(cm)]
             if cases:
                 draw.picks.append(
                     Pick(rng.choice(cases), "T11: the case manager's observation for the year")
@@ -259,7 +279,7 @@ def plan_observations(
                 manager,
                 SamplingKind.OBSERVATION,
                 seed,
-                [c for cm in observed_staff for c in by_holder[cm.id]],
+                [c for cm in observed_staff for c in by_holder[id_of(cm)]],
                 draw,
                 audit_kind=AuditKind.OBSERVATION,
                 method=SelectionMethod.OBSERVATION_PROGRAMME,
@@ -272,8 +292,10 @@ def plan_observations(
 
 def _question_set(session: Session, code: str) -> QuestionSet:
     qs = session.exec(
-        select(QuestionSet).where(QuestionSet.code == code).order_by(QuestionSet.version.desc())
-    ).first()  # type: ignore[attr-defined]
+        select(QuestionSet)
+        .where(col(QuestionSet.code) == code)
+        .order_by(col(QuestionSet.version).desc())
+    ).first()
     if qs is None:
         from models.errors import ConfigError
 
@@ -293,26 +315,28 @@ def record(
 ) -> list[Audit]:
     """S12: the manifest of every run, and the audits it assigns (S10 three-way flag, D2 deadline)."""
     question_sets = {code: _question_set(session, code) for code in {p.question_set for p in plans}}
-    line_manager = dict(session.execute(sa.select(Staff.id, Staff.line_manager_id)).tuples().all())
+    line_manager = dict(session.exec(select(id_column(Staff), col(Staff.line_manager_id))).all())
     due = due or due_date(period, on)
     audits: list[Audit] = []
     for plan in plans:
         eligible = [c for c in plan.pool if in_pool(c, on)]
+        sampler_id = id_of(plan.sampler)
         run = SamplingRun(
             period=str(period),
             kind=plan.kind,
-            sampler_id=plan.sampler.id,
+            sampler_id=sampler_id,
             sampling_date=on,
-            seed=str(plan.seed),  # type: ignore[arg-type]
+            seed=str(plan.seed),
             rules=plan.rules,
             pool_size=len(eligible),
             pool_makeup=makeup(eligible),
             sample_makeup=makeup(p.candidate for p in plan.draw.picks),
             theme=theme,
-            requested_by_id=requested_by.id if requested_by else None,
+            requested_by_id=id_of(requested_by) if requested_by else None,
         )
         session.add(run)
         session.flush()
+        run_id = id_of(run)
         for position, pick in enumerate(plan.draw.picks, start=1):
             c = pick.candidate
             kinds = [plan.audit_kind] + (
@@ -324,32 +348,32 @@ def record(
                     category=AuditCategory.COMPLIANCE,
                     case_id=c.case_id,
                     subject_staff_id=c.case_manager_id,
-                    auditor_id=plan.sampler.id,
-                    question_set_id=question_sets[plan.question_set].id,
-                    selection_method=plan.method,  # type: ignore[arg-type]
+                    auditor_id=sampler_id,
+                    question_set_id=id_of(question_sets[plan.question_set]),
+                    selection_method=plan.method,
                     selection_reason=pick.reason,
-                    sampling_run_id=run.id,
+                    sampling_run_id=run_id,
                     period=str(period),
                     assigned_on=on,
                     due_on=due,
-                    three_way_meeting=line_manager.get(c.case_manager_id) != plan.sampler.id,
+                    three_way_meeting=line_manager.get(c.case_manager_id) != sampler_id,
                 )
                 session.add(audit)
                 audits.append(audit)
             session.flush()
             session.add(
                 SamplingSelection(
-                    run_id=run.id,
+                    run_id=run_id,
                     case_id=c.case_id,
                     position=position,
-                    reason=pick.reason,  # type: ignore[arg-type]
+                    reason=pick.reason,
                     audit_id=audits[-len(kinds)].id,
                 )
             )
         for r in plan.draw.rejections:
             session.add(
-                SamplingRejection(run_id=run.id, case_id=r.candidate.case_id, reason=r.reason)
-            )  # type: ignore[arg-type]
+                SamplingRejection(run_id=run_id, case_id=r.candidate.case_id, reason=r.reason)
+            )
     session.flush()
     return audits
 
@@ -359,36 +383,37 @@ def notify(session: Session, period: Month, audits: list[Audit], *, key: str = "
     if not audits:
         return 0
     scope = f"{key}:" if key else ""
-    staff = {s.id: s for s in session.exec(select(Staff))}
+    staff = {id_of(s): s for s in session.exec(select(Staff))}
     case_ids = sorted({a.case_id for a in audits if a.case_id is not None})
-    refs = dict(
-        session.execute(sa.select(Case.id, Case.case_ref).where(Case.id.in_(case_ids)))
-        .tuples()
-        .all()
-    )  # type: ignore[attr-defined]
-    sets = {q.id: q for q in session.exec(select(QuestionSet))}
-    rows_by_auditor: dict[int, list[dict[str, object]]] = defaultdict(list)
-    rows_by_manager: dict[int, list[dict[str, object]]] = defaultdict(list)
+    refs: dict[int | None, str] = {
+        case_id: ref
+        for case_id, ref in session.exec(
+            select(id_column(Case), col(Case.case_ref)).where(col(Case.id).in_(case_ids))
+        )
+    }
+    sets = {id_of(q): q for q in session.exec(select(QuestionSet))}
+    rows_by_auditor: dict[int, list[AssignedRow]] = defaultdict(list)
+    rows_by_manager: dict[int, list[AssignedRow]] = defaultdict(list)
     for a in sorted(audits, key=lambda a: (a.due_on, refs[a.case_id], a.kind)):
-        row = {
-            "case_ref": refs[a.case_id],
-            "kind": a.kind.label,
-            "question_set": sets[a.question_set_id].title,
-            "reason": a.selection_reason,
-            "due_on": a.due_on.strftime("%A %-d %B %Y"),
-            "due": a.due_on,
-            "three_way": a.three_way_meeting,
-            "audit_id": a.id,
-            "case_manager": staff[a.subject_staff_id].name,
-            "auditor": staff[a.auditor_id].name,
-        }
+        row = AssignedRow(
+            case_ref=refs[a.case_id],
+            kind=a.kind.label,
+            question_set=sets[a.question_set_id].title,
+            reason=a.selection_reason,
+            due_on=a.due_on.strftime("%A %-d %B %Y"),
+            due=a.due_on,
+            three_way=a.three_way_meeting,
+            audit_id=id_of(a),
+            case_manager=staff[a.subject_staff_id].name,
+            auditor=staff[a.auditor_id].name,
+        )
         rows_by_auditor[a.auditor_id].append(row)
         manager_id = staff[a.subject_staff_id].line_manager_id
         if manager_id is not None and manager_id != a.auditor_id:
             rows_by_manager[manager_id].append(row)
     count = 0
     links = Links(session, max(a.assigned_on for a in audits))
-    links.preload("audit", [a.id for a in audits])  # type: ignore[misc]
+    links.preload("audit", [id_of(a) for a in audits])
     links.preload("staff", list(rows_by_auditor))
     for auditor_id, rows in rows_by_auditor.items():
         auditor = staff[auditor_id]
@@ -398,9 +423,9 @@ def notify(session: Session, period: Month, audits: list[Audit], *, key: str = "
                 Deadline(
                     uid=f"audit-{r['audit_id']}@yotqa",
                     day=r["due"],
-                    summary=f"Audit due: case {r['case_ref']} ({r['kind']})",  # type: ignore[arg-type]
+                    summary=f"Audit due: case {r['case_ref']} ({r['kind']})",
                     description=f"Complete the {r['kind'].lower()} audit of case {r['case_ref']}.",
-                )  # type: ignore[attr-defined]
+                )
                 for r in rows
             ]
         )
@@ -414,7 +439,7 @@ def notify(session: Session, period: Month, audits: list[Audit], *, key: str = "
             attachments=[calendar_attachment(f"qa-audits-{period}.ics", ics)],
             period=str(period),
             audits=[
-                {**r, "links": links.audit(auditor_id, r["audit_id"], r["due"])}  # type: ignore[arg-type]
+                {**r, "links": links.audit(auditor_id, r["audit_id"], r["due"])}
                 for r in rows
             ],
             items_url=links.items(auditor_id),

@@ -5,51 +5,59 @@ from __future__ import annotations
 from datetime import date
 
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from models import Audit, Case, Staff
+from models.base import id_column
 from models.enums import AuditCategory, AuditKind, AuditStatus, Role
 from tasks.sampling.rules import Candidate, age_band
 
 
 def open_on(day: date) -> sa.ColumnElement[bool]:
-    return sa.and_(Case.opened_on <= day, sa.or_(Case.closed_on.is_(None), Case.closed_on > day))  # type: ignore[union-attr]
+    return sa.and_(
+        col(Case.opened_on) <= day,
+        sa.or_(col(Case.closed_on).is_(None), col(Case.closed_on) > day),
+    )
 
 
 def load_pool(session: Session, day: date) -> list[Candidate]:
     """Every case open on `day`, with its audit history as the rules see it."""
-    live = Audit.status != AuditStatus.WITHDRAWN
+    live = col(Audit.status) != AuditStatus.WITHDRAWN
     audited = set(
         session.execute(
-            sa.select(Audit.case_id)
-            .where(live, Audit.category == AuditCategory.COMPLIANCE, Audit.case_id.is_not(None))  # type: ignore[union-attr]
+            sa.select(col(Audit.case_id))
+            .where(
+                live,
+                col(Audit.category) == AuditCategory.COMPLIANCE,
+                col(Audit.case_id).is_not(None),
+            )
             .distinct()
         ).scalars()
     )
     last_selected = dict(
         session.execute(
-            sa.select(Audit.case_id, sa.func.max(Audit.assigned_on))
+            sa.select(col(Audit.case_id), sa.func.max(col(Audit.assigned_on)))
             .where(live)
-            .group_by(Audit.case_id)
+            .group_by(col(Audit.case_id))
         )
         .tuples()
         .all()
     )
     rows = session.execute(
         sa.select(
-            Case.id,
-            Case.case_ref,
-            Case.case_manager_id,
-            Case.team_id,
-            Case.order_type,
-            Case.gender,
-            Case.ethnicity,
-            Case.date_of_birth,
-            Case.opened_on,
+            id_column(Case),
+            col(Case.case_ref),
+            col(Case.case_manager_id),
+            col(Case.team_id),
+            col(Case.order_type),
+            col(Case.gender),
+            col(Case.ethnicity),
+            col(Case.date_of_birth),
+            col(Case.opened_on),
         )
         .where(open_on(day))
-        .order_by(Case.id)
-    )
+        .order_by(col(Case.id))
+    ).tuples()
     pool = []
     for cid, ref, cm, team, order, gender, ethnicity, born, opened in rows:
         age = day.year - born.year - ((day.month, day.day) < (born.month, born.day))
@@ -75,13 +83,13 @@ def last_sampled(session: Session, day: date) -> dict[int, date]:
     """S6: when each case manager last had a case file sampled (by assignment date)."""
     return dict(
         session.execute(
-            sa.select(Audit.subject_staff_id, sa.func.max(Audit.assigned_on))
+            sa.select(col(Audit.subject_staff_id), sa.func.max(col(Audit.assigned_on)))
             .where(
-                Audit.kind == AuditKind.CASE_FILE,
-                Audit.status != AuditStatus.WITHDRAWN,
-                Audit.assigned_on <= day,
+                col(Audit.kind) == AuditKind.CASE_FILE,
+                col(Audit.status) != AuditStatus.WITHDRAWN,
+                col(Audit.assigned_on) <= day,
             )
-            .group_by(Audit.subject_staff_id)
+            .group_by(col(Audit.subject_staff_id))
         )
         .tuples()
         .all()
@@ -89,5 +97,9 @@ def last_sampled(session: Session, day: date) -> dict[int, date]:
 
 
 def active_staff(session: Session, role: Role) -> list[Staff]:
-    query = sa.select(Staff).where(Staff.role == role, Staff.active == sa.true()).order_by(Staff.id)
+    query = (
+        sa.select(Staff)
+        .where(col(Staff.role) == role, col(Staff.active) == sa.true())
+        .order_by(col(Staff.id))
+    )
     return list(session.execute(query).scalars())

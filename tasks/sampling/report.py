@@ -6,7 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from models import Audit, Case, SamplingRejection, SamplingRun, SamplingSelection, Staff
 from models.enums import SamplingKind
@@ -26,26 +26,28 @@ def selection_report(session: Session, period: str) -> dict[str, Any]:
         }
         for ref, kind, who, why, due, tw in session.execute(
             sa.select(
-                Case.case_ref,
-                Audit.kind,
-                auditor.name,
-                SamplingSelection.reason,
-                Audit.due_on,
-                Audit.three_way_meeting,
+                col(Case.case_ref),
+                col(Audit.kind),
+                col(auditor.name),
+                col(SamplingSelection.reason),
+                col(Audit.due_on),
+                col(Audit.three_way_meeting),
             )
-            .join(SamplingSelection, SamplingSelection.audit_id == Audit.id)
-            .join(Case, Case.id == Audit.case_id)
-            .join(auditor, auditor.id == Audit.auditor_id)
-            .where(Audit.period == period)
-            .order_by(auditor.name, Case.case_ref)
-        )
+            .join(SamplingSelection, col(SamplingSelection.audit_id) == col(Audit.id))
+            .join(Case, col(Case.id) == col(Audit.case_id))
+            .join(auditor, col(auditor.id) == col(Audit.auditor_id))
+            .where(col(Audit.period) == period)
+            .order_by(col(auditor.name), col(Case.case_ref))
+        ).tuples()
     ]
     rejections = [
         {"case": ref, "sampler": who, "reason": why}
         for _, _, who, ref, why in rejection_rows(session, period)
     ]
     runs = (
-        session.execute(sa.select(SamplingRun).where(SamplingRun.period == period)).scalars().all()
+        session.execute(sa.select(SamplingRun).where(col(SamplingRun.period) == period))
+        .scalars()
+        .all()
     )
     pool: dict[str, dict[str, int]] = {}
     sample: dict[str, dict[str, int]] = {}
@@ -75,20 +77,23 @@ def rejection_rows(
     sampler = aliased(Staff)
     query = (
         sa.select(
-            SamplingRun.period,
-            SamplingRun.kind,
-            sampler.name,
-            Case.case_ref,
-            SamplingRejection.reason,
+            col(SamplingRun.period),
+            col(SamplingRun.kind),
+            col(sampler.name),
+            col(Case.case_ref),
+            col(SamplingRejection.reason),
         )
-        .join(SamplingRejection, SamplingRejection.run_id == SamplingRun.id)
-        .join(Case, Case.id == SamplingRejection.case_id)
-        .join(sampler, sampler.id == SamplingRun.sampler_id)
-        .order_by(SamplingRun.period, SamplingRun.id, SamplingRejection.id)
+        .join(SamplingRejection, col(SamplingRejection.run_id) == col(SamplingRun.id))
+        .join(Case, col(Case.id) == col(SamplingRejection.case_id))
+        .join(sampler, col(sampler.id) == col(SamplingRun.sampler_id))
+        .order_by(col(SamplingRun.period), col(SamplingRun.id), col(SamplingRejection.id))
     )
     if period:
-        query = query.where(SamplingRun.period == period)
-    return [tuple(r) for r in session.execute(query)]  # type: ignore[misc]
+        query = query.where(col(SamplingRun.period) == period)
+    return [
+        (run_period, kind, who, ref, why)
+        for run_period, kind, who, ref, why in session.execute(query).tuples()
+    ]
 
 
 def makeup_markdown(report: dict[str, Any]) -> str:
