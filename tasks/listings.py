@@ -7,9 +7,10 @@ from datetime import date
 
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from models import ActionPoint, Audit, Case, Staff
+from models.base import id_of
 from models.enums import ActionStatus, AuditStatus
 from tasks.workdays import Month
 
@@ -44,20 +45,20 @@ def audit_rows(
     """Audits by deadline, with their case, auditor and which way each was recorded."""
     who = aliased(Staff)
     query = (
-        sa.select(Audit, Case.case_ref, who.name)
-        .outerjoin(Case, Case.id == Audit.case_id)
-        .join(who, who.id == Audit.auditor_id)
-        .order_by(Audit.due_on, Audit.id)
+        sa.select(Audit, col(Case.case_ref), col(who.name))
+        .outerjoin(Case, col(Case.id) == col(Audit.case_id))
+        .join(who, col(who.id) == col(Audit.auditor_id))
+        .order_by(col(Audit.due_on), col(Audit.id))
     )
     if status:
-        query = query.where(Audit.status == status)
+        query = query.where(col(Audit.status) == status)
     if auditor_email:
-        query = query.where(who.email == auditor_email.strip().lower())
+        query = query.where(col(who.email) == auditor_email.strip().lower())
     if period:
-        query = query.where(Audit.period == str(Month.parse(period)))
+        query = query.where(col(Audit.period) == str(Month.parse(period)))
     return [
         AuditRow(
-            id=audit.id,
+            id=id_of(audit),
             case_ref=ref or "",
             kind=audit.kind.label,
             auditor=name,
@@ -86,19 +87,21 @@ def action_rows(
 ) -> list[ActionRow]:
     """Action points by deadline (D3), with their case and owner."""
     query = (
-        sa.select(ActionPoint, Case.case_ref, Staff.name)
-        .join(Audit, Audit.id == ActionPoint.audit_id)
-        .outerjoin(Case, Case.id == Audit.case_id)
-        .join(Staff, Staff.id == ActionPoint.owner_id)
-        .order_by(ActionPoint.deadline, ActionPoint.audit_id, ActionPoint.priority)
+        sa.select(ActionPoint, col(Case.case_ref), col(Staff.name))
+        .join(Audit, col(Audit.id) == col(ActionPoint.audit_id))
+        .outerjoin(Case, col(Case.id) == col(Audit.case_id))
+        .join(Staff, col(Staff.id) == col(ActionPoint.owner_id))
+        .order_by(
+            col(ActionPoint.deadline), col(ActionPoint.audit_id), col(ActionPoint.priority)
+        )
     )
     if open_only:
-        query = query.where(ActionPoint.status == ActionStatus.OPEN)
+        query = query.where(col(ActionPoint.status) == ActionStatus.OPEN)
     if owner_email:
-        query = query.where(Staff.email == owner_email.strip().lower())
+        query = query.where(col(Staff.email) == owner_email.strip().lower())
     return [
         ActionRow(
-            id=action.id,
+            id=id_of(action),
             case_ref=ref or "",
             priority=action.priority,
             text=action.text,

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import date
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models import Case, Feedback, ImportRun, QuestionSet, Staff, Team
+from models.base import id_of
 from models.enums import OrderType, Role
 
 
@@ -43,43 +44,46 @@ def team_manager(session: Session, team_id: int) -> Staff | None:
     managers = session.exec(
         select(Staff)
         .where(
-            Staff.team_id == team_id,
-            Staff.role == Role.OPERATIONAL_MANAGER,
-            Staff.active == sa.true(),
+            col(Staff.team_id) == team_id,
+            col(Staff.role) == Role.OPERATIONAL_MANAGER,
+            col(Staff.active) == sa.true(),
         )
-        .order_by(Staff.email)
+        .order_by(col(Staff.email))
     ).all()
     if len(managers) <= 1:
         return managers[0] if managers else None
     reports = Counter(
-        session.exec(select(Staff.line_manager_id).where(Staff.team_id == team_id)).all()
+        session.exec(select(Staff.line_manager_id).where(col(Staff.team_id) == team_id)).all()
     )
     return max(managers, key=lambda m: reports[m.id])
 
 
 def service_summary(session: Session, as_of: date) -> ServiceSummary:
     open_filter = sa.and_(
-        Case.opened_on <= as_of, sa.or_(Case.closed_on.is_(None), Case.closed_on > as_of)
-    )  # type: ignore[union-attr]
+        col(Case.opened_on) <= as_of,
+        sa.or_(col(Case.closed_on).is_(None), col(Case.closed_on) > as_of),
+    )
     open_by_team = dict(
         session.execute(
-            sa.select(Case.team_id, sa.func.count()).where(open_filter).group_by(Case.team_id)
+            sa.select(col(Case.team_id), sa.func.count())
+            .where(open_filter)
+            .group_by(col(Case.team_id))
         )
         .tuples()
         .all()
     )
     cms_by_team = dict(
         session.execute(
-            sa.select(Staff.team_id, sa.func.count())
-            .where(Staff.role == Role.CASE_MANAGER, Staff.active == sa.true())
-            .group_by(Staff.team_id)
+            sa.select(col(Staff.team_id), sa.func.count())
+            .where(col(Staff.role) == Role.CASE_MANAGER, col(Staff.active) == sa.true())
+            .group_by(col(Staff.team_id))
         )
         .tuples()
         .all()
     )
     teams = []
-    for team in session.exec(select(Team).order_by(Team.name)):
-        manager = team_manager(session, team.id)  # type: ignore[arg-type]
+    for team in session.exec(select(Team).order_by(col(Team.name))):
+        manager = team_manager(session, id_of(team))
         teams.append(
             TeamSummary(
                 team.name,
@@ -95,25 +99,25 @@ def service_summary(session: Session, as_of: date) -> ServiceSummary:
         staff_by_role=Counter(
             dict(
                 session.execute(
-                    sa.select(Staff.role, sa.func.count())
-                    .where(Staff.active == sa.true())
-                    .group_by(Staff.role)
+                    sa.select(col(Staff.role), sa.func.count())
+                    .where(col(Staff.active) == sa.true())
+                    .group_by(col(Staff.role))
                 )
                 .tuples()
                 .all()
             )
         ),
         inactive_staff=session.execute(
-            sa.select(sa.func.count()).select_from(Staff).where(Staff.active == sa.false())
+            sa.select(sa.func.count()).select_from(Staff).where(col(Staff.active) == sa.false())
         ).scalar_one(),
         open_cases=open_cases,
         closed_cases=total - open_cases,
         open_by_order=Counter(
             dict(
                 session.execute(
-                    sa.select(Case.order_type, sa.func.count())
+                    sa.select(col(Case.order_type), sa.func.count())
                     .where(open_filter)
-                    .group_by(Case.order_type)
+                    .group_by(col(Case.order_type))
                 )
                 .tuples()
                 .all()
@@ -122,7 +126,7 @@ def service_summary(session: Session, as_of: date) -> ServiceSummary:
         feedback=session.execute(sa.select(sa.func.count()).select_from(Feedback)).scalar_one(),
         question_sets=[
             f"{q.code} v{q.version}"
-            for q in session.exec(select(QuestionSet).order_by(QuestionSet.code))
+            for q in session.exec(select(QuestionSet).order_by(col(QuestionSet.code)))
         ],
-        last_import=session.exec(select(ImportRun).order_by(ImportRun.id.desc())).first(),  # type: ignore[union-attr]
+        last_import=session.exec(select(ImportRun).order_by(col(ImportRun.id).desc())).first(),
     )
