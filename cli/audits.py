@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from cli.common import choice_option, database_session, date_option, out
+from cli.common import choice_option, database_session, date_option, out, print_table
 from models.settings import get_settings
 from tasks.outputs import Outputs
 
@@ -33,29 +32,23 @@ def audits_list(
     wanted = choice_option(AuditStatus, status, "--status") if status else None
     with database_session() as session:
         rows = audit_rows(session, status=wanted, auditor_email=auditor, period=period)
-    table = Table(
-        "Id",
-        "Case",
-        "Audit",
-        "Auditor",
-        "Due",
-        "Status",
-        "Three-way",
-        "Recorded via",
-        title=f"Audits ({len(rows)})",
+    print_table(
+        f"Audits ({len(rows)})",
+        ["Id", "Case", "Audit", "Auditor", "Due", "Status", "Three-way", "Recorded via"],
+        (
+            [
+                r.id,
+                r.case_ref,
+                r.kind,
+                r.auditor,
+                r.due_on,
+                r.status,
+                "yes" if r.three_way else "",
+                r.recorded_via,
+            ]
+            for r in rows
+        ),
     )
-    for r in rows:
-        table.add_row(
-            str(r.id),
-            r.case_ref,
-            r.kind,
-            r.auditor,
-            r.due_on.isoformat(),
-            r.status,
-            "yes" if r.three_way else "",
-            r.recorded_via,
-        )
-    out.print(table)
 
 
 @audits_app.command("form")
@@ -151,27 +144,11 @@ def actions_list(
 
     with database_session() as session:
         rows = action_rows(session, open_only=open_only, owner_email=owner)
-    table = Table(
-        "Id",
-        "Case",
-        "Priority",
-        "Action",
-        "Owner",
-        "Deadline",
-        "Status",
-        title=f"Action points ({len(rows)})",
+    print_table(
+        f"Action points ({len(rows)})",
+        ["Id", "Case", "Priority", "Action", "Owner", "Deadline", "Status"],
+        ([r.id, r.case_ref, r.priority, r.text, r.owner, r.deadline, r.status] for r in rows),
     )
-    for r in rows:
-        table.add_row(
-            str(r.id),
-            r.case_ref,
-            str(r.priority),
-            r.text,
-            r.owner,
-            r.deadline.isoformat(),
-            r.status,
-        )
-    out.print(table)
 
 
 @actions_app.command("complete")

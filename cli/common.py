@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from typing import NoReturn, TypeVar
@@ -11,6 +11,7 @@ from typing import NoReturn, TypeVar
 import click
 import typer
 from rich.console import Console
+from rich.table import Table
 from sqlmodel import Session
 from typer.core import TyperGroup
 
@@ -61,6 +62,13 @@ def database_session() -> Iterator[Session]:
             yield session
     finally:
         engine.dispose()
+
+
+def print_table(title: str, header: list[str], rows: Iterable[Sequence[object]]) -> None:
+    table = Table(*header, title=title)
+    for row in rows:
+        table.add_row(*("" if cell is None else str(cell) for cell in row))
+    out.print(table)
 
 
 def choice_option(enum: type[E], value: str, option: str) -> E:

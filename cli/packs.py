@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +21,12 @@ plan_app = typer.Typer(
     no_args_is_help=True,
 )
 
+QuarterArgument = Annotated[
+    str, typer.Argument(help="The quarter, e.g. 2026-Q2 (July-September 2026 is Q2).")
+]
+YearArgument = Annotated[
+    str, typer.Argument(help="The financial year, e.g. 2026 (April 2026-March 2027).")
+]
 AsOf = Annotated[
     str | None,
     typer.Option("--as-of", help="The day the pack is compiled for, YYYY-MM-DD (default today)."),
@@ -57,8 +64,18 @@ def _check_database() -> None:
     ready_engine().dispose()
 
 
-def _report(title: str, result: dict[str, object], email: bool) -> None:
-    out.print(f"{title}, {result['pages']} pages.")
+def _pack(
+    what: str,
+    compile: Callable[[], dict[str, object]],
+    title: Callable[[dict[str, object]], str],
+    email: bool,
+) -> None:
+    """Compile a pack with a spinner (after a clear error if the database is not ready), then
+    say where its files are and whether it was emailed."""
+    _check_database()
+    with err.status(f"Compiling {what}..."):
+        result = compile()
+    out.print(f"{title(result)}, {result['pages']} pages.")
     out.print(f"  PDF:         {result['pdf']}")
     out.print(f"  spreadsheet: {result['xlsx']}")
     if email:
@@ -66,41 +83,35 @@ def _report(title: str, result: dict[str, object], email: bool) -> None:
 
 
 @pack_app.command("quarterly")
-def pack_quarterly(
-    period: Annotated[
-        str, typer.Argument(help="The quarter, e.g. 2026-Q2 (July-September 2026 is Q2).")
-    ],
-    as_of: AsOf = None,
-    email: Email = False,
-) -> None:
+def pack_quarterly(period: QuarterArgument, as_of: AsOf = None, email: Email = False) -> None:
     """Q2: the quarterly QA pack (PDF, XLSX, markdown); frozen once the quarter has closed."""
     from tasks.steps import compile_quarterly_pack
     from tasks.workdays import Quarter
 
     quarter = str(Quarter.parse(period))
-    _check_database()
-    with err.status(f"Compiling the {quarter} pack (figures, charts, PDF)..."):
-        result = compile_quarterly_pack(quarter, date_option(as_of), email)
-    _report(f"Quarterly pack {quarter}: {result['status']}", result, email)
+    day = date_option(as_of)
+    _pack(
+        f"the {quarter} pack (figures, charts, PDF)",
+        lambda: compile_quarterly_pack(quarter, day, email),
+        lambda result: f"Quarterly pack {quarter}: {result['status']}",
+        email,
+    )
 
 
 @pack_app.command("annual")
-def pack_annual(
-    period: Annotated[
-        str, typer.Argument(help="The financial year, e.g. 2026 (April 2026-March 2027).")
-    ],
-    as_of: AsOf = None,
-    email: Email = False,
-) -> None:
+def pack_annual(period: YearArgument, as_of: AsOf = None, email: Email = False) -> None:
     """Q3: the framework review pack (four quarters side by side) and the data-quality spot check."""
     from tasks.steps import compile_annual_pack
     from tasks.workdays import parse_financial_year
 
     year = parse_financial_year(period)
-    _check_database()
-    with err.status(f"Compiling the annual pack for {year}-{(year + 1) % 100:02d}..."):
-        result = compile_annual_pack(year, date_option(as_of), email)
-    _report(f"Annual pack {result['period']}", result, email)
+    day = date_option(as_of)
+    _pack(
+        f"the annual pack for {year}-{(year + 1) % 100:02d}",
+        lambda: compile_annual_pack(year, day, email),
+        lambda result: f"Annual pack {result['period']}",
+        email,
+    )
 
 
 @pack_app.command("monthly")

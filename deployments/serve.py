@@ -25,12 +25,29 @@ SERVER_START_TIMEOUT = 90
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-def _healthy(api_url: str) -> bool:
+def _answers(url: str) -> bool:
+    """Whether a health check on this machine answers 200 (a Prefect server, the people's pages)."""
     try:
-        with urllib.request.urlopen(f"{api_url}/health", timeout=2) as response:  # noqa: S310 (loopback URL)
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback URL)
             return response.status == 200
     except OSError:
         return False
+
+
+def _healthy(api_url: str) -> bool:
+    return _answers(f"{api_url}/health")
+
+
+def _healthy_web(base: str) -> bool:
+    return _answers(f"{base}/healthz")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
 
 
 @contextmanager
@@ -96,11 +113,7 @@ def local_server(host: str, port: int) -> Iterator[str]:
         yield api_url
     finally:
         os.environ.pop("PREFECT_API_URL", None)
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        _stop(process)
 
 
 @contextmanager
@@ -138,19 +151,7 @@ def web_pages(as_of: date | None = None) -> Iterator[str]:
             time.sleep(0.3)
         yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-def _healthy_web(base: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:  # noqa: S310 (loopback URL)
-            return response.status == 200
-    except OSError:
-        return False
+        _stop(process)
 
 
 def due_now(start: date) -> list[tuple[str, date]]:
