@@ -9,7 +9,7 @@ from typing import Any
 
 import openpyxl
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models import Staff
 from models.enums import Role
@@ -36,8 +36,8 @@ def entry_for(flow: str, settings: Settings | None = None) -> Entry:
 def people(session: Session, *roles: Role) -> list[Staff]:
     query = (
         select(Staff)
-        .where(Staff.active == sa.true(), Staff.role.in_(roles))  # type: ignore[attr-defined]
-        .order_by(Staff.role, Staff.name)
+        .where(Staff.active == sa.true(), col(Staff.role).in_(roles))
+        .order_by(col(Staff.role), col(Staff.name))
     )
     return list(session.exec(query))
 
@@ -76,7 +76,7 @@ def queue(
 
 def workbook(path: Path, sheets: dict[str, tuple[list[str], list[list[object]]]]) -> Path:
     book = openpyxl.Workbook()
-    book.remove(book.active)
+    book.remove(book.worksheets[0])  # a new workbook's one sheet: each sheet is named below
     for title, (header, rows) in sheets.items():
         write_table(book.create_sheet(title[:31]), header, rows)
     return write_atomically(path, book.save)

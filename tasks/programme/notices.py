@@ -16,9 +16,10 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models import ActionPoint, Audit, Finding, Staff
+from models.base import id_of
 from models.enums import ActionStatus, AuditKind, AuditStatus, Judgement, Role
 from models.settings import get_settings
 from tasks.outputs import Outputs
@@ -79,9 +80,9 @@ def audits_due(session: Session, on: date, root: Path) -> Notice:
     notice = Notice(entry.id, entry.task, str(month), entry.deadline(month))
     auditor = sa.orm.aliased(Staff)
     rows = session.execute(
-        sa.select(Audit.status, Audit.kind, auditor.name)
-        .join(auditor, auditor.id == Audit.auditor_id)
-        .where(Audit.period == str(month), Audit.status != AuditStatus.WITHDRAWN)
+        sa.select(col(Audit.status), col(Audit.kind), col(auditor.name))
+        .join(auditor, col(auditor.id) == Audit.auditor_id)
+        .where(col(Audit.period) == str(month), col(Audit.status) != AuditStatus.WITHDRAWN)
     ).all()
     by_status = Counter(status for status, _, _ in rows)
     open_by_auditor: Counter[str] = Counter(
@@ -277,14 +278,14 @@ def case_manager_rows(
     session: Session, holders: list[Staff], start: date, end: date
 ) -> list[list[object]]:
     """Per case manager over [start, end]: audits of their cases, judgements, actions, observed."""
-    ids = [h.id for h in holders]
+    ids = [id_of(h) for h in holders]
     audits = Counter[int]()
     observed: set[int] = set()
     for subject, kind in session.execute(
-        sa.select(Audit.subject_staff_id, Audit.kind).where(
-            Audit.subject_staff_id.in_(ids),  # type: ignore[attr-defined]
-            Audit.status == AuditStatus.COMPLETED,
-            Audit.completed_on.between(start, end),  # type: ignore[union-attr]
+        sa.select(col(Audit.subject_staff_id), col(Audit.kind)).where(
+            col(Audit.subject_staff_id).in_(ids),
+            col(Audit.status) == AuditStatus.COMPLETED,
+            col(Audit.completed_on).between(start, end),
         )
     ):
         if kind is AuditKind.OBSERVATION:
@@ -293,12 +294,12 @@ def case_manager_rows(
             audits[subject] += 1
     judged: dict[int, Counter[str]] = defaultdict(Counter)
     for subject, judgement in session.execute(
-        sa.select(Audit.subject_staff_id, Finding.judgement)
-        .join(Finding, Finding.audit_id == Audit.id)
+        sa.select(col(Audit.subject_staff_id), col(Finding.judgement))
+        .join(Finding, col(Finding.audit_id) == Audit.id)
         .where(
-            Audit.subject_staff_id.in_(ids),  # type: ignore[attr-defined]
-            Audit.completed_on.between(start, end),  # type: ignore[union-attr]
-            Finding.judgement.in_(JUDGED),  # type: ignore[union-attr]
+            col(Audit.subject_staff_id).in_(ids),
+            col(Audit.completed_on).between(start, end),
+            col(Finding.judgement).in_(JUDGED),
         )
     ):
         judged[subject]["all"] += 1
@@ -306,10 +307,13 @@ def case_manager_rows(
     actions: dict[int, Counter[str]] = defaultdict(Counter)
     for owner, status, deadline, created in session.execute(
         sa.select(
-            ActionPoint.owner_id, ActionPoint.status, ActionPoint.deadline, Audit.completed_on
+            col(ActionPoint.owner_id),
+            col(ActionPoint.status),
+            col(ActionPoint.deadline),
+            col(Audit.completed_on),
         )
-        .join(Audit, Audit.id == ActionPoint.audit_id)
-        .where(ActionPoint.owner_id.in_(ids))  # type: ignore[attr-defined]
+        .join(Audit, col(Audit.id) == ActionPoint.audit_id)
+        .where(col(ActionPoint.owner_id).in_(ids))
     ):
         if created is not None and start <= created <= end:
             actions[owner]["raised"] += 1
@@ -317,18 +321,19 @@ def case_manager_rows(
         actions[owner]["overdue"] += status is ActionStatus.OPEN and deadline < end
     rows: list[list[object]] = []
     for h in holders:
-        j = judged[h.id]
+        h_id = id_of(h)
+        j = judged[h_id]
         share = j["ok"] / j["all"] if j["all"] else None
         rows.append(
             [
                 h.name,
-                audits[h.id],
+                audits[h_id],
                 _pct(share),
-                actions[h.id]["raised"],
-                actions[h.id]["completed"],
-                actions[h.id]["overdue"],
-                "yes" if h.id in observed else "no",
-                _suggestion(share, actions[h.id]["overdue"], h.id in observed),
+                actions[h_id]["raised"],
+                actions[h_id]["completed"],
+                actions[h_id]["overdue"],
+                "yes" if h_id in observed else "no",
+                _suggestion(share, actions[h_id]["overdue"], h_id in observed),
             ]
         )
     return rows
@@ -373,14 +378,14 @@ def appraisal_objectives(session: Session, on: date, root: Path) -> Notice:
                     Staff.active == sa.true(),
                     Staff.role == Role.CASE_MANAGER,
                 )
-                .order_by(Staff.name)
+                .order_by(col(Staff.name))
             )
         )
         if not holders:
             continue
         rows = case_manager_rows(session, holders, start, on)
         path = workbook(
-            Outputs(root).appraisal(year, manager.id, on),  # type: ignore[arg-type]
+            Outputs(root).appraisal(year, id_of(manager), on),
             {"Case managers": (APPRAISAL_HEADER, rows)},
         )
         notice.files.append(str(path))

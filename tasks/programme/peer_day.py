@@ -15,12 +15,13 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models import Audit, Case, Finding, Question, SamplingRun, Staff
+from models.base import id_of
 from models.enums import (
     AuditKind,
     AuditStatus,
@@ -132,7 +133,7 @@ def allocate(
     rng.shuffle(ordered)
     order = list(participants)
     rng.shuffle(order)
-    draws = {p.id: Draw() for p in order}
+    draws = {id_of(p): Draw() for p in order}
     partner: dict[int, int] = {}
     taken: set[int] = set()
 
@@ -141,29 +142,35 @@ def allocate(
             if c.case_id in taken:
                 continue
             why = next(
-                (w for a in auditors if (w := rejection_reason(c, a.id, on)) is not None), None
+                (w for a in auditors if (w := rejection_reason(c, id_of(a), on)) is not None),
+                None,
             )
             if why:
-                draws[auditors[0].id].rejections.append(Rejection(c, why))
+                draws[id_of(auditors[0])].rejections.append(Rejection(c, why))
                 if why.startswith("S4"):
                     taken.add(c.case_id)
                 continue
             for a in auditors:
-                draws[a.id].picks.append(Pick(c, reason))
+                draws[id_of(a)].picks.append(Pick(c, reason))
             taken.add(c.case_id)
             return True
         return False
 
     for first, second in zip(order[0::2], order[1::2], strict=False):
         if take([first, second], "T9: peer audit day, double-marked to measure agreement"):
-            partner[first.id], partner[second.id] = second.id, first.id  # type: ignore[index]
+            partner[id_of(first)], partner[id_of(second)] = id_of(second), id_of(first)
     for p in order:
-        while len(draws[p.id].picks) < CASES_EACH and take([p], "T9: peer audit day"):
+        while len(draws[id_of(p)].picks) < CASES_EACH and take([p], "T9: peer audit day"):
             pass
     return draws, partner
 
 
-def organisers(session: Session) -> dict[str, list[Staff]]:
+class Organisers(TypedDict):
+    to: list[Staff]
+    cc: list[Staff]
+
+
+def organisers(session: Session) -> Organisers:
     """Who hears of the day's plan and report: the QA manager (who leads it) and the service
     manager; copied to the operational managers and the workforce development lead."""
     return {
@@ -212,13 +219,13 @@ def plan_peer_day(session: Session, on: date) -> PeerPlan:
             SamplingKind.PEER_AUDIT_DAY,
             seed,
             [],
-            draws[p.id],
+            draws[id_of(p)],
             audit_kind=AuditKind.PEER,
             method=SelectionMethod.PEER_AUDIT_DAY,
             rules=["T9", "S9: 2 case files each", "S4", "S10", "pairs share one case"],
         )
         for p in participants
-        if draws[p.id].picks
+        if draws[id_of(p)].picks
     ]
     audits = record(session, period, on, runs, due=max(day, on))
     names = {p.id: p.name for p in participants}
@@ -226,8 +233,8 @@ def plan_peer_day(session: Session, on: date) -> PeerPlan:
         {
             "name": p.name,
             "role": p.role.label,
-            "cases": [pick.candidate.case_ref for pick in draws[p.id].picks],
-            "shared_with": names.get(partner.get(p.id, -1), ""),
+            "cases": [pick.candidate.case_ref for pick in draws[id_of(p)].picks],
+            "shared_with": names.get(partner.get(id_of(p), -1), ""),
         }
         for p in participants
     ]
@@ -284,10 +291,14 @@ def _answers(session: Session, audit_ids: list[int]) -> dict[int, dict[str, tupl
     out: dict[int, dict[str, tuple[str, str]]] = defaultdict(dict)
     rows = session.execute(
         sa.select(
-            Finding.audit_id, Question.code, Question.section, Finding.judgement, Finding.yes_no
+            col(Finding.audit_id),
+            col(Question.code),
+            col(Question.section),
+            col(Finding.judgement),
+            col(Finding.yes_no),
         )
-        .join(Question, Question.id == Finding.question_id)
-        .where(Finding.audit_id.in_(audit_ids))  # type: ignore[attr-defined]
+        .join(Question, col(Question.id) == Finding.question_id)
+        .where(col(Finding.audit_id).in_(audit_ids))
     )
     for audit_id, code, section, judgement, yes_no in rows:
         if judgement is not None and judgement is not Judgement.NOT_APPLICABLE:
@@ -322,15 +333,15 @@ def peer_report(session: Session, period: str, root: Path) -> PeerReport:
     day = entry.deadline(Month.parse(period))
     auditor = sa.orm.aliased(Staff)
     audits = session.execute(
-        sa.select(Audit, Case.case_ref, auditor.name)
-        .join(auditor, auditor.id == Audit.auditor_id)
-        .outerjoin(Case, Case.id == Audit.case_id)
-        .where(Audit.kind == AuditKind.PEER, Audit.period == period)
-        .order_by(Audit.case_id, Audit.id)
+        sa.select(Audit, col(Case.case_ref), col(auditor.name))
+        .join(auditor, col(auditor.id) == Audit.auditor_id)
+        .outerjoin(Case, col(Case.id) == Audit.case_id)
+        .where(col(Audit.kind) == AuditKind.PEER, col(Audit.period) == period)
+        .order_by(col(Audit.case_id), col(Audit.id))
     ).all()
     status = Counter(a.status for a, _, _ in audits)
     done = [(a, ref, who) for a, ref, who in audits if a.status is AuditStatus.COMPLETED]
-    answers = _answers(session, [a.id for a, _, _ in done])  # type: ignore[misc]
+    answers = _answers(session, [id_of(a) for a, _, _ in done])
     by_case: dict[str, list[tuple[Audit, str]]] = defaultdict(list)
     for a, ref, who in done:
         by_case[ref].append((a, who))
@@ -340,7 +351,7 @@ def peer_report(session: Session, period: str, root: Path) -> PeerReport:
         if len(marks) < 2:
             continue
         (a1, w1), (a2, w2) = marks[:2]
-        both, same, near = agreement(answers[a1.id], answers[a2.id])  # type: ignore[index]
+        both, same, near = agreement(answers[id_of(a1)], answers[id_of(a2)])
         totals.update(both=both, same=same, near=near, cases=1)
         pairs.append([ref, w1, w2, both, same, f"{same / both:.0%}" if both else "-"])
     sections: dict[str, Counter[str]] = defaultdict(Counter)
@@ -354,14 +365,14 @@ def peer_report(session: Session, period: str, root: Path) -> PeerReport:
         [s, c["judged"], f"{c['ok'] / c['judged']:.0%}"] for s, c in sorted(sections.items())
     ]
     rate = totals["same"] / totals["both"] if totals["both"] else None
-    near = totals["near"] / totals["both"] if totals["both"] else None
+    within_one = totals["near"] / totals["both"] if totals["both"] else None
     figures = [
         ("peer audits allocated", str(len(audits))),
         ("peer audits completed", str(status[AuditStatus.COMPLETED])),
         ("not done or still open", str(len(audits) - status[AuditStatus.COMPLETED])),
         ("cases audited twice (both done)", str(totals["cases"])),
         ("auditors agreed (same answer)", "-" if rate is None else f"{rate:.0%}"),
-        ("judgements within one grade", "-" if near is None else f"{near:.0%}"),
+        ("judgements within one grade", "-" if within_one is None else f"{within_one:.0%}"),
     ]
     path = workbook(
         Outputs(root).peer_report(period),
@@ -395,7 +406,7 @@ def latest_report(session: Session, on: date, root: Path) -> PeerReport | None:
             SamplingRun.period >= since,
             SamplingRun.period <= str(Month.of(on)),
         )
-        .order_by(SamplingRun.period.desc())  # type: ignore[attr-defined]
+        .order_by(col(SamplingRun.period).desc())
     ).first()
     return peer_report(session, period, root) if period else None
 
