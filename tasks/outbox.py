@@ -17,13 +17,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import emails
 import sqlalchemy as sa
-from emails.backend.smtp import SMTPBackend
+from emails.backend.response import SMTPResponse
+from emails.backend.smtp.backend import SMTPBackend
+from emails.message import Message, html
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models import EmailMessage, Staff
+from models.base import id_of
 from models.enums import EmailStatus
 from models.settings import Settings
 from models.types import utcnow
@@ -45,7 +47,7 @@ def queue_email(
     subject: str,
     to: Sequence[Staff | str],
     cc: Sequence[Staff | str] = (),
-    attachments: Sequence[dict[str, Any]] = (),
+    attachments: Sequence[dict[str, str]] = (),
     **context: Any,
 ) -> bool:
     """The one way to queue an email: `templates/email/<template>.txt` and `.html` rendered with
@@ -55,7 +57,7 @@ def queue_email(
     message with `key` was queued before, or when nobody is to receive it."""
     addresses = [_address(p) for p in to]
     if not addresses or session.exec(
-        select(EmailMessage.id).where(EmailMessage.key == key)
+        select(EmailMessage.id).where(col(EmailMessage.key) == key)
     ).first() is not None:
         return False
     if "recipient_name" not in context:
@@ -123,8 +125,11 @@ def _claim(session: Session, now: datetime, limit: int) -> list[EmailMessage]:
     """
     query = (
         select(EmailMessage)
-        .where(EmailMessage.status == EmailStatus.PENDING, EmailMessage.next_attempt_at <= now)
-        .order_by(EmailMessage.id)
+        .where(
+            col(EmailMessage.status) == EmailStatus.PENDING,
+            col(EmailMessage.next_attempt_at) <= now,
+        )
+        .order_by(col(EmailMessage.id))
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
@@ -132,17 +137,17 @@ def _claim(session: Session, now: datetime, limit: int) -> list[EmailMessage]:
     for m in session.exec(query).all():
         # Taken only if no other sender moved it since we read it: SQLite has no row locks, and
         # the web pages send their own emails beside the outbox flow.
-        taken = session.execute(
+        taken = session.exec(
             sa.update(EmailMessage)
             .where(
-                EmailMessage.id == m.id,
-                EmailMessage.status == EmailStatus.PENDING,
-                EmailMessage.next_attempt_at == m.next_attempt_at,
+                col(EmailMessage.id) == m.id,
+                col(EmailMessage.status) == EmailStatus.PENDING,
+                col(EmailMessage.next_attempt_at) == m.next_attempt_at,
             )
             .values(next_attempt_at=now + LEASE)
             .execution_options(synchronize_session=False)
         )
-        if taken.rowcount == 1:  # type: ignore[attr-defined]
+        if taken.rowcount == 1:
             set_committed_value(m, "next_attempt_at", now + LEASE)
             claimed.append(m)
     session.commit()
@@ -163,7 +168,7 @@ MIME_TYPES = {
 }
 
 
-def file_attachment(path: Path) -> dict[str, Any]:
+def file_attachment(path: Path) -> dict[str, str]:
     """A file (a pack's PDF, a spreadsheet) stored with the message as base64."""
     return {
         "filename": path.name,
@@ -173,19 +178,19 @@ def file_attachment(path: Path) -> dict[str, Any]:
     }
 
 
-def calendar_attachment(filename: str, ics: str) -> dict[str, Any]:
+def calendar_attachment(filename: str, ics: str) -> dict[str, str]:
     """An iCalendar file of deadlines (E1), stored with the message as text."""
     return {"filename": filename, "mime_type": "text/calendar", "content": ics}
 
 
-def attachment_bytes(a: dict[str, Any]) -> bytes:
+def attachment_bytes(a: dict[str, Any]) -> bytes:  # a stored attachment, read from JSON
     if a.get("encoding") == "base64":
         return base64.b64decode(a["content"])
     return str(a["content"]).encode()
 
 
-def _build(message: EmailMessage, settings: Settings) -> emails.Message:
-    mail = emails.html(
+def _build(message: EmailMessage, settings: Settings) -> Message:
+    mail = html(
         html=message.body_html,
         text=message.body_text,
         subject=message.subject,
@@ -218,7 +223,7 @@ def send_pending(
         outputs.outbox.mkdir(parents=True, exist_ok=True)
         for m in messages:
             _start(session, m)
-            path = outputs.email(m.id, m.kind)  # type: ignore[arg-type]
+            path = outputs.email(id_of(m), m.kind)
             path.write_bytes(_build(m, settings).as_bytes())
             _finish(session, m, EmailStatus.WRITTEN, now)
             report.files.append(path)
@@ -236,7 +241,9 @@ def send_pending(
         for index, m in enumerate(messages):
             _start(session, m)
             recipients = m.to_addrs + m.cc_addrs
-            response = _build(m, settings).send(to=m.to_addrs, smtp=backend)
+            response: SMTPResponse | None = _build(m, settings).send(
+                to=list(m.to_addrs), smtp=backend  # a list of the type `emails` asks for
+            )
             if response is not None and response.success:
                 _finish(session, m, EmailStatus.SENT, now)
                 report.sent += 1
@@ -274,7 +281,7 @@ def send_pending(
 LOGIN_REFUSED = {530, 534, 535}
 
 
-def _login_refused(response: Any) -> bool:
+def _login_refused(response: SMTPResponse | None) -> bool:
     """The `emails` response carries the SMTP error it met; a refused login has one of these codes."""
     code = getattr(getattr(response, "error", None), "smtp_code", None)
     return code in LOGIN_REFUSED
@@ -287,7 +294,7 @@ def _postpone(session: Session, messages: list[EmailMessage], until: datetime, e
     session.commit()
 
 
-def _describe(response: Any) -> str:
+def _describe(response: SMTPResponse | None) -> str:
     if response is None:
         return "no response from the mail server"
     if response.error is not None:
@@ -310,28 +317,28 @@ def _finish(
 def requeue(session: Session, ids: list[int], now: datetime | None = None) -> list[int]:
     """Send again messages that failed, that were interrupted mid-delivery, or that were only
     written as files while no SMTP host was set (an admin's decision)."""
-    messages = session.exec(select(EmailMessage).where(EmailMessage.id.in_(ids))).all()  # type: ignore[attr-defined]
+    messages = session.exec(select(EmailMessage).where(col(EmailMessage.id).in_(ids))).all()
     done = []
     for m in messages:
         if m.status in (EmailStatus.FAILED, EmailStatus.SENDING, EmailStatus.WRITTEN):
             m.status, m.next_attempt_at = EmailStatus.PENDING, now or utcnow()
-            done.append(m.id)
+            done.append(id_of(m))
     session.commit()
-    return sorted(done)  # type: ignore[arg-type]
+    return sorted(done)
 
 
 def recent_messages(
     session: Session, status: EmailStatus | None = None, limit: int = 50
 ) -> list[EmailMessage]:
     """The newest messages first, of one status or all."""
-    query = select(EmailMessage).order_by(sa.desc(EmailMessage.id)).limit(limit)
+    query = select(EmailMessage).order_by(col(EmailMessage.id).desc()).limit(limit)
     if status is not None:
-        query = query.where(EmailMessage.status == status)
+        query = query.where(col(EmailMessage.status) == status)
     return list(session.exec(query))
 
 
 def outbox_counts(session: Session) -> dict[EmailStatus, int]:
     rows = session.execute(
-        sa.select(EmailMessage.status, sa.func.count()).group_by(EmailMessage.status)
-    )
+        sa.select(col(EmailMessage.status), sa.func.count()).group_by(col(EmailMessage.status))
+    ).tuples()
     return {status: count for status, count in rows}
