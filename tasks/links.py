@@ -20,7 +20,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from itsdangerous import BadSignature, Signer
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models import (
     Acknowledgement,
@@ -31,6 +31,7 @@ from models import (
     Link,
     Staff,
 )
+from models.base import id_of
 from models.enums import ActionStatus, AuditStatus, Role
 from models.errors import ConfigError, YotqaError
 from models.settings import Settings, get_settings
@@ -126,14 +127,14 @@ def issue(session: Session, person_id: int, purpose: str, item_id: int, expires_
     found = session.exec(
         select(Link)
         .where(
-            Link.staff_id == person_id,
-            Link.item_type == item_type,
-            Link.item_id == item_id,
-            Link.purpose == purpose,
-            Link.revoked_at.is_(None),  # type: ignore[union-attr]
-            Link.expires_on >= expires_on,
+            col(Link.staff_id) == person_id,
+            col(Link.item_type) == item_type,
+            col(Link.item_id) == item_id,
+            col(Link.purpose) == purpose,
+            col(Link.revoked_at).is_(None),
+            col(Link.expires_on) >= expires_on,
         )
-        .order_by(Link.id.desc())  # type: ignore[union-attr]
+        .order_by(col(Link.id).desc())
     ).first()
     if found is not None:
         return found
@@ -170,12 +171,13 @@ class Links:
             for link in self.session.exec(
                 select(Link)
                 .where(
-                    Link.item_type == item_type,
-                    Link.item_id.in_(chunk),  # type: ignore[attr-defined]
-                    Link.revoked_at.is_(None),  # type: ignore[union-attr]
-                    Link.expires_on >= self.on + self.days,  # shorter-lived ones are never reused
+                    col(Link.item_type) == item_type,
+                    col(Link.item_id).in_(chunk),
+                    col(Link.revoked_at).is_(None),
+                    # shorter-lived ones are never reused
+                    col(Link.expires_on) >= self.on + self.days,
                 )
-                .order_by(Link.id)  # type: ignore[arg-type]
+                .order_by(col(Link.id))
             ):
                 self._keep(link)
             self._loaded.update((item_type, i) for i in chunk)
@@ -225,12 +227,16 @@ class Links:
 
 def revoke(session: Session, item_type: str, item_id: int, reason: str) -> int:
     """Kill every live link to an item (it has gone to someone else); the reason is shown."""
-    result = session.execute(
+    result = session.exec(
         sa.update(Link)
-        .where(Link.item_type == item_type, Link.item_id == item_id, Link.revoked_at.is_(None))  # type: ignore[union-attr]
+        .where(
+            col(Link.item_type) == item_type,
+            col(Link.item_id) == item_id,
+            col(Link.revoked_at).is_(None),
+        )
         .values(revoked_at=utcnow(), revoked_reason=reason)
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return int(result.rowcount or 0)
 
 
 FORGED = (
@@ -260,11 +266,11 @@ def check(
     if not hmac.compare_digest(signer.sign(nonce).decode("ascii"), token):
         # base64's spare bits let a signature be spelled four ways: only the one issued opens.
         raise LinkRefused(403, "This link does not work", FORGED, ASK_SENDER)
-    link = session.exec(select(Link).where(Link.nonce == nonce)).first()
+    link = session.exec(select(Link).where(col(Link.nonce) == nonce)).first()
     person = session.get(Staff, link.staff_id) if link else None
     if link is None or person is None:
         raise LinkRefused(403, "This link does not work", FORGED, ASK_SENDER)
-    refusal = None
+    refusal: tuple[str, str, int | None] | None = None  # title, message, whose the item is
     if not person.active:
         refusal = (
             "This link has stopped working",
@@ -293,8 +299,8 @@ def whom_to_ask(session: Session, person: Staff) -> str:
     if manager is None or not manager.active or manager.id == person.id:
         manager = session.exec(
             select(Staff)
-            .where(Staff.role == Role.QA_MANAGER, Staff.active == sa.true())
-            .order_by(Staff.id)
+            .where(col(Staff.role) == Role.QA_MANAGER, col(Staff.active) == sa.true())
+            .order_by(col(Staff.id))
         ).first()
     return f"{manager.name} ({manager.email})" if manager else ASK_SENDER
 
@@ -307,14 +313,14 @@ def when(value: datetime | None) -> str:
 def _dead(session: Session, link: Link, lock: bool) -> str:
     """Why the link's item no longer wants this person's action, or '' if it does."""
     if link.item_type == "audit":
-        query = select(Audit).where(Audit.id == link.item_id)
-        audit = session.exec(query.with_for_update() if lock else query).first()
+        audits = select(Audit).where(col(Audit.id) == link.item_id)
+        audit = session.exec(audits.with_for_update() if lock else audits).first()
         if audit is None:
             return "The audit this link was for no longer exists."
         if link.purpose == ACKNOWLEDGE:
             return _dead_findings(session, link, audit)
         if audit.auditor_id != link.staff_id:
-            return f"This audit was reassigned{_reassigned_on(session, audit.id)}: it is no longer yours to do."  # type: ignore[arg-type]
+            return f"This audit was reassigned{_reassigned_on(session, id_of(audit))}: it is no longer yours to do."
         if audit.status is AuditStatus.COMPLETED:
             return f"This audit was recorded on {when(audit.recorded_at)}{_via(audit.recorded_via)}. Nothing more is needed."
         if audit.status is AuditStatus.NOT_DONE:
@@ -323,8 +329,8 @@ def _dead(session: Session, link: Link, lock: bool) -> str:
             return "This audit was withdrawn: it is not to be done."
         return ""
     if link.item_type == "action":
-        query = select(ActionPoint).where(ActionPoint.id == link.item_id)
-        action = session.exec(query.with_for_update() if lock else query).first()
+        actions = select(ActionPoint).where(col(ActionPoint.id) == link.item_id)
+        action = session.exec(actions.with_for_update() if lock else actions).first()
         if action is None:
             return "The action point this link was for no longer exists."
         if action.owner_id != link.staff_id:
@@ -334,7 +340,7 @@ def _dead(session: Session, link: Link, lock: bool) -> str:
         if action.status is ActionStatus.CANCELLED:
             return "This action point was cancelled."
         if link.purpose == NEW_DATE:
-            pending = pending_request(session, action.id)  # type: ignore[arg-type]
+            pending = pending_request(session, id_of(action))
             if pending is not None:
                 decider = session.get(Staff, pending.decider_id)
                 return (
@@ -343,8 +349,8 @@ def _dead(session: Session, link: Link, lock: bool) -> str:
                 )
         return ""
     if link.item_type == "request":
-        query = select(DeadlineRequest).where(DeadlineRequest.id == link.item_id)
-        request = session.exec(query.with_for_update() if lock else query).first()
+        requests = select(DeadlineRequest).where(col(DeadlineRequest.id) == link.item_id)
+        request = session.exec(requests.with_for_update() if lock else requests).first()
         if request is None or request.decider_id != link.staff_id:
             return "This request is not yours to decide."
         if request.status != "pending":
@@ -363,7 +369,9 @@ def _dead_findings(session: Session, link: Link, audit: Audit) -> str:
         return "These findings are about someone else's case."
     if audit.status is not AuditStatus.COMPLETED:
         return "The record of this audit was withdrawn; a new one will be sent when it is recorded again."
-    ack = session.exec(select(Acknowledgement).where(Acknowledgement.audit_id == audit.id)).first()
+    ack = session.exec(
+        select(Acknowledgement).where(col(Acknowledgement.audit_id) == audit.id)
+    ).first()
     if ack is not None:
         return f"You acknowledged these findings on {when(ack.acknowledged_at)}."
     return ""
@@ -372,8 +380,8 @@ def _dead_findings(session: Session, link: Link, audit: Audit) -> str:
 def _reassigned_on(session: Session, audit_id: int) -> str:
     event = session.exec(
         select(AuditEvent)
-        .where(AuditEvent.audit_id == audit_id, AuditEvent.event == "reassigned")
-        .order_by(AuditEvent.id.desc())  # type: ignore[union-attr]
+        .where(col(AuditEvent.audit_id) == audit_id, col(AuditEvent.event) == "reassigned")
+        .order_by(col(AuditEvent.id).desc())
     ).first()
     return f" on {london_time(event.at):%-d %B %Y}" if event else ""
 
@@ -389,6 +397,6 @@ def _via(via: str) -> str:
 def pending_request(session: Session, action_id: int) -> DeadlineRequest | None:
     return session.exec(
         select(DeadlineRequest).where(
-            DeadlineRequest.action_id == action_id, DeadlineRequest.status == "pending"
+            col(DeadlineRequest.action_id) == action_id, col(DeadlineRequest.status) == "pending"
         )
     ).first()
