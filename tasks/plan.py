@@ -11,9 +11,10 @@ from datetime import date
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models import ActionPoint, ImprovementPlan, PlanActivity, PlanObjective, PlanOutcome, Staff
+from models.base import id_column, id_of
 from models.errors import CellError, InputFileError, InvalidInput
 from tasks.importing.fields import cell_text
 from tasks.importing.reader import open_table
@@ -24,11 +25,16 @@ OPTIONAL_COLUMNS = ["progress", "completed_on"]
 MAX_OUTCOMES = 6  # "five or six a year"
 
 
-def plan_for(session: Session, year: int, *, create: bool = False) -> ImprovementPlan | None:
-    plan = session.exec(
-        select(ImprovementPlan).where(ImprovementPlan.financial_year == year)
+def plan_for(session: Session, year: int) -> ImprovementPlan | None:
+    return session.exec(
+        select(ImprovementPlan).where(col(ImprovementPlan.financial_year) == year)
     ).first()
-    if plan is None and create:
+
+
+def _plan_to_add_to(session: Session, year: int) -> ImprovementPlan:
+    """The year's plan, made (and flushed) if it has none yet."""
+    plan = plan_for(session, year)
+    if plan is None:
         plan = ImprovementPlan(
             financial_year=year, title=f"Improvement plan {year}-{(year + 1) % 100:02d}"
         )
@@ -41,14 +47,14 @@ def add_outcome(session: Session, year: int, text: str) -> PlanOutcome:
     text = text.strip()
     if not text:
         raise InvalidInput("an outcome needs its text: what the service will achieve")
-    plan = plan_for(session, year, create=True)
-    outcomes = session.exec(select(PlanOutcome).where(PlanOutcome.plan_id == plan.id)).all()  # type: ignore[union-attr]
+    plan_id = id_of(_plan_to_add_to(session, year))
+    outcomes = session.exec(select(PlanOutcome).where(col(PlanOutcome.plan_id) == plan_id)).all()
     if len(outcomes) >= MAX_OUTCOMES:
         raise InvalidInput(
             f"the {year} plan already has {MAX_OUTCOMES} outcomes (the framework asks for five or "
             "six a year): add objectives to one of them instead"
         )
-    outcome = PlanOutcome(plan_id=plan.id, number=len(outcomes) + 1, text=text)  # type: ignore[union-attr]
+    outcome = PlanOutcome(plan_id=plan_id, number=len(outcomes) + 1, text=text)
     session.add(outcome)
     session.commit()
     return outcome
@@ -58,7 +64,9 @@ def _outcome(session: Session, year: int, number: int) -> PlanOutcome:
     plan = plan_for(session, year)
     outcome = (
         session.exec(
-            select(PlanOutcome).where(PlanOutcome.plan_id == plan.id, PlanOutcome.number == number)
+            select(PlanOutcome).where(
+                col(PlanOutcome.plan_id) == plan.id, col(PlanOutcome.number) == number
+            )
         ).first()
         if plan
         else None
@@ -74,14 +82,14 @@ def add_objective(session: Session, year: int, outcome_number: int, text: str) -
     if not text.strip():
         raise InvalidInput("an objective needs its text")
     outcome = _outcome(session, year, outcome_number)
-    objective = PlanObjective(outcome_id=outcome.id, text=text.strip())  # type: ignore[arg-type]
+    objective = PlanObjective(outcome_id=id_of(outcome), text=text.strip())
     session.add(objective)
     session.commit()
     return objective
 
 
 def _staff(session: Session, email: str) -> Staff:
-    person = session.exec(select(Staff).where(Staff.email == email.strip().lower())).first()
+    person = session.exec(select(Staff).where(col(Staff.email) == email.strip().lower())).first()
     if person is None or not person.active:
         raise InvalidInput(f"lead officer {email!r} is not an active member of staff's email")
     return person
@@ -154,9 +162,9 @@ def import_plan(session: Session, path: Path, *, year: int, on: date) -> PlanImp
     re-import of the updated master copy updates progress rather than adding rows twice.
     """
     table = open_table(path, PLAN_COLUMNS)
-    staff = {s.email: s for s in session.exec(select(Staff).where(Staff.active == sa.true()))}
+    staff = {s.email: s for s in session.exec(select(Staff).where(col(Staff.active) == sa.true()))}
     errors: list[CellError] = []
-    rows = []
+    rows: list[tuple[dict[str, str], Staff, date, date | None]] = []
     for number, raw in table.rows:
         values = {c: cell_text(raw.get(c)) for c in PLAN_COLUMNS + OPTIONAL_COLUMNS}
         before = len(errors)
@@ -173,68 +181,64 @@ def import_plan(session: Session, path: Path, *, year: int, on: date) -> PlanImp
                     f"{lead[:60]!r} is not an active member of staff's email",
                 )
             )
-        dates = {}
-        for column in ("completion_date", "completed_on"):
-            text = values[column]
-            if not text and column == "completed_on":
-                dates[column] = None
-                continue
-            try:
-                dates[column] = parse_date(text[:10])
-            except InvalidInput:
-                errors.append(
-                    CellError(table.name, number, column, f"{text[:20]!r} is not a date YYYY-MM-DD")
-                )
-        if len(errors) == before:
-            rows.append((values, staff[lead], dates))
+        due = _date_cell(table.name, number, "completion_date", values["completion_date"], errors)
+        done = (
+            _date_cell(table.name, number, "completed_on", values["completed_on"], errors)
+            if values["completed_on"]
+            else None
+        )
+        if len(errors) == before and due is not None:  # (None only when an error was noted)
+            rows.append((values, staff[lead], due, done))
     if errors:
         raise InputFileError(table.name, errors, "nothing was imported")
     if not rows:
         raise InputFileError(table.name, [CellError(table.name, None, None, "it has no rows")])
     result = PlanImport()
-    plan = plan_for(session, year, create=True)
+    plan_id = id_of(_plan_to_add_to(session, year))
     outcomes = {
         o.text: o
-        for o in session.exec(select(PlanOutcome).where(PlanOutcome.plan_id == plan.id))  # type: ignore[union-attr]
+        for o in session.exec(select(PlanOutcome).where(col(PlanOutcome.plan_id) == plan_id))
     }
-    for values, lead, dates in rows:
+    for values, lead_officer, due, done in rows:
         outcome = outcomes.get(values["outcome"])
         if outcome is None:
-            outcome = PlanOutcome(plan_id=plan.id, number=len(outcomes) + 1, text=values["outcome"])  # type: ignore[union-attr]
+            outcome = PlanOutcome(plan_id=plan_id, number=len(outcomes) + 1, text=values["outcome"])
             session.add(outcome)
             session.flush()
             outcomes[outcome.text] = outcome
             result.outcomes += 1
         objective = session.exec(
             select(PlanObjective).where(
-                PlanObjective.outcome_id == outcome.id, PlanObjective.text == values["objective"]
+                col(PlanObjective.outcome_id) == outcome.id,
+                col(PlanObjective.text) == values["objective"],
             )
         ).first()
         if objective is None:
-            objective = PlanObjective(outcome_id=outcome.id, text=values["objective"])  # type: ignore[arg-type]
+            objective = PlanObjective(outcome_id=id_of(outcome), text=values["objective"])
             session.add(objective)
             session.flush()
             result.objectives += 1
         activity = session.exec(
             select(PlanActivity).where(
-                PlanActivity.objective_id == objective.id, PlanActivity.text == values["activity"]
+                col(PlanActivity.objective_id) == objective.id,
+                col(PlanActivity.text) == values["activity"],
             )
         ).first()
         if activity is None:
             activity = PlanActivity(
-                objective_id=objective.id,  # type: ignore[arg-type]
+                objective_id=id_of(objective),
                 text=values["activity"],
-                completion_date=dates["completion_date"],
+                completion_date=due,
                 added_on=on,
             )
             session.add(activity)
             result.activities += 1
         else:
             result.updated += 1
-        activity.lead_officer_id = lead.id
-        activity.completion_date = dates["completion_date"]
+        activity.lead_officer_id = lead_officer.id
+        activity.completion_date = due
         activity.progress = values["progress"] or activity.progress
-        activity.completed_on = dates["completed_on"] or activity.completed_on
+        activity.completed_on = done or activity.completed_on
     if len(outcomes) > MAX_OUTCOMES:
         session.rollback()
         raise InputFileError(
@@ -252,6 +256,17 @@ def import_plan(session: Session, path: Path, *, year: int, on: date) -> PlanImp
     return result
 
 
+def _date_cell(
+    file: str, row: int, column: str, text: str, errors: list[CellError]
+) -> date | None:
+    """A date cell of the plan, or None with the error noted."""
+    try:
+        return parse_date(text[:10])
+    except InvalidInput:
+        errors.append(CellError(file, row, column, f"{text[:20]!r} is not a date YYYY-MM-DD"))
+        return None
+
+
 @dataclass
 class PlanTree:
     """A year's plan: its outcomes in order, each with its objectives, each with its activities."""
@@ -261,7 +276,7 @@ class PlanTree:
 
     @property
     def objective_ids(self) -> list[int]:
-        return [o.id for _, objectives in self.outcomes for o, _ in objectives]  # type: ignore[misc]
+        return [id_of(o) for _, objectives in self.outcomes for o, _ in objectives]
 
 
 def plan_tree(session: Session, year: int) -> PlanTree | None:
@@ -270,25 +285,27 @@ def plan_tree(session: Session, year: int) -> PlanTree | None:
     if plan is None:
         return None
     outcomes = session.exec(
-        select(PlanOutcome).where(PlanOutcome.plan_id == plan.id).order_by(PlanOutcome.number)
+        select(PlanOutcome)
+        .where(col(PlanOutcome.plan_id) == plan.id)
+        .order_by(col(PlanOutcome.number))
     ).all()
     objectives = session.exec(
         select(PlanObjective)
-        .where(PlanObjective.outcome_id.in_([o.id for o in outcomes]))  # type: ignore[attr-defined]
-        .order_by(PlanObjective.id)
+        .where(col(PlanObjective.outcome_id).in_([o.id for o in outcomes]))
+        .order_by(col(PlanObjective.id))
     ).all()
     activities = session.exec(
         select(PlanActivity)
-        .where(PlanActivity.objective_id.in_([o.id for o in objectives]))  # type: ignore[attr-defined]
-        .order_by(PlanActivity.id)
+        .where(col(PlanActivity.objective_id).in_([o.id for o in objectives]))
+        .order_by(col(PlanActivity.id))
     ).all()
     by_objective: dict[int, list[PlanActivity]] = {}
     for a in activities:
         by_objective.setdefault(a.objective_id, []).append(a)
     by_outcome: dict[int, list[tuple[PlanObjective, list[PlanActivity]]]] = {}
     for o in objectives:
-        by_outcome.setdefault(o.outcome_id, []).append((o, by_objective.get(o.id, [])))  # type: ignore[arg-type]
-    return PlanTree(plan, [(o, by_outcome.get(o.id, [])) for o in outcomes])  # type: ignore[arg-type]
+        by_outcome.setdefault(o.outcome_id, []).append((o, by_objective.get(id_of(o), [])))
+    return PlanTree(plan, [(o, by_outcome.get(id_of(o), [])) for o in outcomes])
 
 
 def plan_rows(session: Session, year: int) -> list[list[object]]:
@@ -296,7 +313,9 @@ def plan_rows(session: Session, year: int) -> list[list[object]]:
     tree = plan_tree(session, year)
     if tree is None:
         return []
-    leads = dict(session.execute(sa.select(Staff.id, Staff.name)).tuples().all())
+    leads: dict[int | None, str] = {
+        staff_id: name for staff_id, name in session.exec(select(id_column(Staff), col(Staff.name)))
+    }
     rows: list[list[object]] = []
     for outcome, objectives in tree.outcomes:
         if not objectives:
