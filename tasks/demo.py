@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import csv
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from models import Case, Staff
+from models.base import id_column
 from models.enums import FeedbackSource, ImportKind, OrderType, Role
 from models.errors import InvalidInput
 from tasks.importing import COLUMNS, ImportReport, import_file
 
+T = TypeVar("T")
 DEMO_DOMAIN = "yot.example.org"  # every demo member of staff has an email here
 TEAMS = {  # team: (case managers, the order types it mostly holds)
     "North Locality": (5, "community"),
@@ -200,8 +204,16 @@ FEEDBACK_THEMES = [
 ]
 
 
-def _pick(rng: random.Random, weighted: list[tuple[object, int]]) -> object:
+def _pick(rng: random.Random, weighted: Sequence[tuple[T, int]]) -> T:
     return rng.choices([v for v, _ in weighted], weights=[w for _, w in weighted])[0]
+
+
+@dataclass(frozen=True)
+class _DemoCase:
+    """A case's row in the current extract, and in the earlier one if it was open then."""
+
+    current: dict[str, str]
+    earlier: dict[str, str] | None
 
 
 @dataclass
@@ -270,14 +282,14 @@ def write_demo_files(directory: Path, *, seed: int, as_of: date, service: str = 
         as_of=as_of,
     )
     feedback = _feedback(rng, as_of, cases)
-    earlier = [c["earlier"] for c in cases if c["earlier"] is not None]
-    current = [c["current"] for c in cases]
+    earlier = [c.earlier for c in cases if c.earlier is not None]
+    current = [c.current for c in cases]
     if service:
         for row in [*staff, *earlier, *current, *feedback]:
-            _prefix(row, service)  # type: ignore[arg-type]
+            _prefix(row, service)
     _write(files.staff, COLUMNS[ImportKind.STAFF], staff)
-    _write(files.earlier_cases, COLUMNS[ImportKind.CASES], earlier)  # type: ignore[arg-type]
-    _write(files.cases, COLUMNS[ImportKind.CASES], current)  # type: ignore[arg-type]
+    _write(files.earlier_cases, COLUMNS[ImportKind.CASES], earlier)
+    _write(files.cases, COLUMNS[ImportKind.CASES], current)
     _write(files.feedback, COLUMNS[ImportKind.FEEDBACK], feedback)
     return files
 
@@ -309,15 +321,13 @@ def _cases(
     case_managers: dict[str, list[str]],
     leaver: str,
     leaver_team: str,
-) -> list[dict[str, dict[str, str] | None]]:
-    out: list[dict[str, dict[str, str] | None]] = []
+) -> list[_DemoCase]:
+    out: list[_DemoCase] = []
     team_weights = [(t, n) for t, (n, _) in TEAMS.items()]
     young_people: list[dict[str, str]] = []
     for number in range(1, 421):
-        team = str(_pick(rng, team_weights))
+        team = _pick(rng, team_weights)
         order = _pick(rng, ORDER_MIX[TEAMS[team][1]])
-        if not isinstance(order, OrderType):
-            raise TypeError(f"ORDER_MIX holds {order!r}, not an order type")
         # Recent openings are more common: most of the open caseload started within the year.
         opened = as_of - timedelta(days=int(730 * rng.random() ** 1.6) + 1)
         low, high = DURATION_DAYS[order]
@@ -325,7 +335,7 @@ def _cases(
         closed = ends if ends <= as_of else None
         yp = rng.choice(young_people) if young_people and rng.random() < 0.08 else None
         if yp is None or not 10 <= _age(yp["date_of_birth"], opened) <= 17:
-            age = int(str(_pick(rng, AGES)))  # type: ignore[arg-type]
+            age = _pick(rng, AGES)
             born = opened - timedelta(days=int(365.25 * age) + rng.randint(0, 364))
             gender = rng.choices(["male", "female", "not_known"], weights=[84, 15, 1])[0]
             first = rng.choice(YOUNG_FIRST_NAMES)
@@ -334,15 +344,15 @@ def _cases(
                 "young_person_name": f"{first} {rng.choice(SURNAMES)}",
                 "date_of_birth": born.isoformat(),
                 "gender": gender,
-                "ethnicity": str(_pick(rng, ETHNICITIES)),
-            }  # type: ignore[arg-type]
+                "ethnicity": _pick(rng, ETHNICITIES),
+            }
             young_people.append(yp)
         rosh = _pick(rng, [("low", 55), ("medium", 34), ("high", 9), ("very_high", 2)])
         if order is OrderType.OUT_OF_COURT and rng.random() < 0.3:
             rosh = ""
         mappa = ""
         if rosh in ("high", "very_high") and rng.random() < 0.5:
-            mappa = str(_pick(rng, [("level_1", 70), ("level_2", 25), ("level_3", 5)]))
+            mappa = _pick(rng, [("level_1", 70), ("level_2", 25), ("level_3", 5)])
         holder = rng.choice(case_managers[team])
         if team == leaver_team and rng.random() < 0.25:
             holder = leaver
@@ -362,21 +372,19 @@ def _cases(
             "closed_on": closed.isoformat() if closed else "",
             "case_manager_email": final,
             "team": team,
-            "social_care_status": str(
-                _pick(
-                    rng,
-                    [
-                        ("none", 60),
-                        ("child_in_need", 15),
-                        ("child_protection", 7),
-                        ("looked_after", 13),
-                        ("care_leaver", 5),
-                    ],
-                )
+            "social_care_status": _pick(
+                rng,
+                [
+                    ("none", 60),
+                    ("child_in_need", 15),
+                    ("child_protection", 7),
+                    ("looked_after", 13),
+                    ("care_leaver", 5),
+                ],
             ),
             "rosh_level": rosh,
-            "vulnerability_level": str(
-                _pick(rng, [("low", 45), ("medium", 38), ("high", 15), ("very_high", 2)])
+            "vulnerability_level": _pick(
+                rng, [("low", 45), ("medium", 38), ("high", 15), ("very_high", 2)]
             ),
             "mappa_level": mappa,
         }
@@ -387,7 +395,7 @@ def _cases(
                 "case_manager_email": holder,
                 "closed_on": closed.isoformat() if closed and closed <= earlier_as_of else "",
             }
-        out.append({"current": row, "earlier": earlier})
+        out.append(_DemoCase(current=row, earlier=earlier))
     return out
 
 
@@ -397,7 +405,7 @@ def _age(born: str, on: date) -> int:
 
 
 def _feedback(
-    rng: random.Random, as_of: date, cases: list[dict[str, dict[str, str] | None]]
+    rng: random.Random, as_of: date, cases: list[_DemoCase]
 ) -> list[dict[str, str]]:
     rows = []
     sources = [
@@ -408,11 +416,9 @@ def _feedback(
         (FeedbackSource.PROFESSIONAL_FEEDBACK, 10),
         (FeedbackSource.CASE_MANAGEMENT_REVIEW, 5),
     ]
-    closed = [c["current"] for c in cases if c["current"] and c["current"]["closed_on"]]
+    closed = [c.current for c in cases if c.current and c.current["closed_on"]]
     for _ in range(64):
         source = _pick(rng, sources)
-        if not isinstance(source, FeedbackSource):
-            raise TypeError(f"the feedback mix holds {source!r}, not a feedback source")
         case = rng.choice(closed)
         received = date.fromisoformat(case["closed_on"]) + timedelta(days=rng.randint(1, 40))
         if received > as_of or received < as_of - timedelta(days=365):
@@ -470,13 +476,14 @@ def _write(path: Path, columns: list[str], rows: list[dict[str, str]]) -> None:
 def holds_a_service(session: Session) -> bool:
     """Whether the database already holds staff or cases (a real service, or a demo loaded before)."""
     return any(
-        session.execute(sa.select(table.id).limit(1)).first() is not None for table in (Staff, Case)
+        session.execute(sa.select(id_column(table)).limit(1)).first() is not None
+        for table in (Staff, Case)
     )
 
 
 def is_demo_service(session: Session) -> bool:
     """Whether every member of staff is the demo service's (their email at the demo's domain)."""
-    emails = session.execute(sa.select(Staff.email)).scalars()
+    emails = session.exec(select(Staff.email))
     return all(e.endswith(DEMO_DOMAIN) for e in emails)
 
 

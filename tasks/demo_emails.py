@@ -7,10 +7,10 @@ import tempfile
 from datetime import date, timedelta
 from pathlib import Path
 
-import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models import ActionPoint, Audit, Case, EmailMessage, Staff
+from models.base import id_of
 from models.db import make_engine, upgrade
 from models.enums import AuditKind, AuditStatus
 from models.settings import Settings, get_settings
@@ -55,11 +55,11 @@ def write_examples(out_dir: Path, settings: Settings | None = None) -> dict[str,
 def _play(session: Session, settings: Settings) -> None:
     sample_month(session, START)
     audits = session.exec(
-        select(Audit).where(Audit.kind == AuditKind.CASE_FILE).order_by(Audit.id)
+        select(Audit).where(col(Audit.kind) == AuditKind.CASE_FILE).order_by(col(Audit.id))
     ).all()
-    team_of = dict(session.execute(sa.select(Case.id, Case.team_id)).tuples().all())
-    first_team = team_of[audits[0].case_id]  # type: ignore[index]
-    same_team = [a for a in audits if team_of[a.case_id] == first_team][:4]  # type: ignore[index]
+    team_of = dict(session.exec(select(col(Case.id), col(Case.team_id))).all())
+    first_team = team_of[audits[0].case_id]
+    same_team = [a for a in audits if team_of[a.case_id] == first_team][:4]
     done = add_working_days(START, 5)
     for n, audit in enumerate(same_team):
         answers = {}
@@ -72,16 +72,16 @@ def _play(session: Session, settings: Settings) -> None:
                     "text": "Robbery",
                 }[q.answer_type.value]
             )
-        owner = session.get(Staff, audit.subject_staff_id)
+        owner = session.get_one(Staff, audit.subject_staff_id)
         form = AuditForm(
-            audit_id=audit.id,
-            recorded_by=session.get(Staff, audit.auditor_id).email,
-            answers=answers,  # type: ignore[arg-type, union-attr]
+            audit_id=id_of(audit),
+            recorded_by=session.get_one(Staff, audit.auditor_id).email,
+            answers=answers,
             action_points=[
                 ActionIn(
                     priority=1,
                     text="Complete and countersign the VMP",
-                    owner_email=owner.email,  # type: ignore[union-attr]
+                    owner_email=owner.email,
                     deadline=done + timedelta(days=14),
                 )
             ],
@@ -92,28 +92,28 @@ def _play(session: Session, settings: Settings) -> None:
         )
         record_audit(session, form, on=done, source="example", settings=settings)
     # An action point's owner asks for a new date through their link; the line manager agrees.
-    first = session.exec(select(ActionPoint).order_by(ActionPoint.id)).first()
+    first = session.exec(select(ActionPoint).order_by(col(ActionPoint.id)).limit(1)).one()
     request = request_new_date(
         session,
-        first.id,  # type: ignore[union-attr, arg-type]
-        by_id=first.owner_id,  # type: ignore[union-attr]
+        id_of(first),
+        by_id=first.owner_id,
         reason="The VMP review meeting moved: the social worker is on leave until the 20th",
-        proposed_on=first.deadline + timedelta(days=14),  # type: ignore[union-attr]
+        proposed_on=first.deadline + timedelta(days=14),
         on=done,
     )
     decide_new_date(
         session,
-        request.id,
+        id_of(request),
         by_id=request.decider_id,
         agree=True,
         note="Agreed: book it now",
-        on=done,  # type: ignore[arg-type]
+        on=done,
     )
     # Someone leaves, then a month of chasing: reminders, chases, escalations and a reassignment.
-    leaver = session.get(
+    leaver = session.get_one(
         Staff, next(a for a in audits if a.status is AuditStatus.ASSIGNED).auditor_id
     )
-    leaver.active = False  # type: ignore[union-attr]
+    leaver.active = False
     session.commit()
     day = START
     while day <= START + timedelta(days=40):
@@ -141,7 +141,7 @@ def _monthly_reports(session: Session, scratch: Path) -> None:
 def _write(session: Session, settings: Settings, out_dir: Path) -> dict[str, Path]:
     """Per kind, the fullest message (the digest with most sections shows them all)."""
     best: dict[str, EmailMessage] = {}
-    for message in session.exec(select(EmailMessage).order_by(EmailMessage.id)):
+    for message in session.exec(select(EmailMessage).order_by(col(EmailMessage.id))):
         if message.kind not in best or len(message.body_text) > len(best[message.kind].body_text):
             best[message.kind] = message
     out_dir.mkdir(parents=True, exist_ok=True)
