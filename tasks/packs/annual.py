@@ -12,7 +12,7 @@ from typing import Any
 import openpyxl
 import sqlalchemy as sa
 from markupsafe import Markup
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from models import Case, ExceptionFinding, Staff, Team
 from tasks.mail import TEMPLATES, environment
@@ -101,7 +101,7 @@ def spot_check(session: Session, year: int, on: date) -> dict[str, Any]:
     """T13: every data-quality rule over the caseload now, the year's monthly exception counts, and
     a seeded random sample of the year's cases to check against the files by hand."""
     start, end = Quarter(year, 1).first_day, min(Quarter(year, 4).last_day, on)
-    teams = dict(session.execute(sa.select(Team.id, Team.name)).tuples().all())
+    teams = dict(session.execute(sa.select(col(Team.id), col(Team.name))).tuples().all())
     rules = load_rules()
     by_rule = []
     for rule in rules:
@@ -110,18 +110,21 @@ def spot_check(session: Session, year: int, on: date) -> dict[str, Any]:
     months = [str(m) for q in range(1, 5) for m in Quarter(year, q).months]
     monthly = dict(
         session.execute(
-            sa.select(ExceptionFinding.period, sa.func.count())
-            .where(ExceptionFinding.period.in_(months))  # type: ignore[attr-defined]
-            .group_by(ExceptionFinding.period)
+            sa.select(col(ExceptionFinding.period), sa.func.count())
+            .where(col(ExceptionFinding.period).in_(months))
+            .group_by(col(ExceptionFinding.period))
         )
         .tuples()
         .all()
     )
     in_year = session.execute(
-        sa.select(Case.case_ref, Case.team_id, Staff.name)
-        .join(Staff, Staff.id == Case.case_manager_id)
-        .where(Case.opened_on <= end, sa.or_(Case.closed_on.is_(None), Case.closed_on >= start))  # type: ignore[union-attr]
-        .order_by(Case.case_ref)
+        sa.select(col(Case.case_ref), col(Case.team_id), col(Staff.name))
+        .join(Staff, col(Staff.id) == Case.case_manager_id)
+        .where(
+            col(Case.opened_on) <= end,
+            sa.or_(col(Case.closed_on).is_(None), col(Case.closed_on) >= start),
+        )
+        .order_by(col(Case.case_ref))
     ).all()
     rng = random.Random(f"spot-check:{year}")  # reproducible: the same year draws the same cases
     chosen = sorted(rng.sample(in_year, min(SPOT_CHECK_SIZE, len(in_year))))
@@ -176,7 +179,7 @@ def annual_html(pack: AnnualPack, service: str) -> str:
 
 def annual_workbook(pack: AnnualPack, service: str) -> openpyxl.Workbook:
     wb = openpyxl.Workbook()
-    ws = wb.active
+    ws = wb.worksheets[0]  # a new workbook's one sheet
     ws.title = "Year by quarter"
     write_table(
         ws,

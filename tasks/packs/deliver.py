@@ -6,7 +6,7 @@ from datetime import date
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from models import Staff
 from models.enums import Role
@@ -18,9 +18,9 @@ def pack_recipients(session: Session, settings: Settings) -> tuple[list[str], li
     """To: the service manager(s) and the board list; copied: the QA manager(s)."""
     people = dict(
         session.execute(
-            sa.select(Staff.email, Staff.role).where(
-                Staff.active == sa.true(),
-                Staff.role.in_([Role.SERVICE_MANAGER, Role.QA_MANAGER]),  # type: ignore[attr-defined]
+            sa.select(col(Staff.email), col(Staff.role)).where(
+                col(Staff.active) == sa.true(),
+                col(Staff.role).in_([Role.SERVICE_MANAGER, Role.QA_MANAGER]),
             )
         )
         .tuples()

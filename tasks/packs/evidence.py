@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from models import (
     Acknowledgement,
@@ -32,26 +32,31 @@ from tasks.recording.difficulties import difficulties_alerted
 from tasks.workdays import london_date
 
 
+def _iso(day: date | None) -> str:
+    """YYYY-MM-DD, or "" for no date (the queries here read completed audits, which have one)."""
+    return day.isoformat() if day is not None else ""
+
+
 def good_practice_and_risk(session: Session, scope: Scope) -> dict[str, Any]:
     """Good practice to share, and high-risk issues raised (E3), from the quarter's audits."""
     quarter, redact = scope.quarter, scope.redact
     subject = aliased(Staff)
     team = team_of(subject)
-    in_quarter = Audit.completed_on.between(quarter.first_day, quarter.last_day)  # type: ignore[union-attr]
+    in_quarter = col(Audit.completed_on).between(quarter.first_day, quarter.last_day)
     good = [
         {
             "team": scope.team(t),
             "kind": kind.label,
-            "completed_on": done.isoformat(),
+            "completed_on": _iso(done),
             "text": redact(text),
         }
         for text, kind, done, t in session.execute(
-            sa.select(GoodPractice.text, Audit.kind, Audit.completed_on, team)
-            .join(Audit, Audit.id == GoodPractice.audit_id)
-            .join(subject, subject.id == Audit.subject_staff_id)
-            .outerjoin(Case, Case.id == Audit.case_id)
-            .where(in_quarter, GoodPractice.shared == sa.true())
-            .order_by(Audit.completed_on, GoodPractice.id)
+            sa.select(col(GoodPractice.text), col(Audit.kind), col(Audit.completed_on), team)
+            .join(Audit, col(Audit.id) == GoodPractice.audit_id)
+            .join(subject, col(subject.id) == Audit.subject_staff_id)
+            .outerjoin(Case, col(Case.id) == Audit.case_id)
+            .where(in_quarter, col(GoodPractice.shared) == sa.true())
+            .order_by(col(Audit.completed_on), col(GoodPractice.id))
         )
     ]
     raised_with = aliased(Staff)
@@ -59,18 +64,24 @@ def good_practice_and_risk(session: Session, scope: Scope) -> dict[str, Any]:
         {
             "case": ref or "-",
             "team": scope.team(t),
-            "raised_on": done.isoformat(),
+            "raised_on": _iso(done),
             "raised_with": role.label if role else "-",
             "text": redact(text),
         }
         for text, ref, done, t, role in session.execute(
-            sa.select(HighRiskIssue.text, Case.case_ref, Audit.completed_on, team, raised_with.role)
-            .join(Audit, Audit.id == HighRiskIssue.audit_id)
-            .join(subject, subject.id == Audit.subject_staff_id)
-            .outerjoin(Case, Case.id == Audit.case_id)
-            .outerjoin(raised_with, raised_with.id == HighRiskIssue.raised_with_id)
+            sa.select(
+                col(HighRiskIssue.text),
+                col(Case.case_ref),
+                col(Audit.completed_on),
+                team,
+                col(raised_with.role),
+            )
+            .join(Audit, col(Audit.id) == HighRiskIssue.audit_id)
+            .join(subject, col(subject.id) == Audit.subject_staff_id)
+            .outerjoin(Case, col(Case.id) == Audit.case_id)
+            .outerjoin(raised_with, col(raised_with.id) == HighRiskIssue.raised_with_id)
             .where(in_quarter)
-            .order_by(Audit.completed_on, HighRiskIssue.id)
+            .order_by(col(Audit.completed_on), col(HighRiskIssue.id))
         )
     ]
     return {"good_practice": good, "high_risk": risks}
@@ -84,16 +95,21 @@ def acknowledgements(session: Session, scope: Scope) -> dict[str, Any]:
     subject = aliased(Staff)
     team = team_of(subject)
     rows = session.execute(
-        sa.select(Case.case_ref, team, Acknowledgement.acknowledged_at, Acknowledgement.response)
-        .select_from(Audit)
-        .join(subject, subject.id == Audit.subject_staff_id)
-        .outerjoin(Case, Case.id == Audit.case_id)
-        .outerjoin(Acknowledgement, Acknowledgement.audit_id == Audit.id)
-        .where(
-            Audit.status == AuditStatus.COMPLETED,
-            Audit.completed_on.between(quarter.first_day, quarter.last_day),  # type: ignore[union-attr]
+        sa.select(
+            col(Case.case_ref),
+            team,
+            col(Acknowledgement.acknowledged_at),
+            col(Acknowledgement.response),
         )
-        .order_by(Audit.completed_on, Audit.id)
+        .select_from(Audit)
+        .join(subject, col(subject.id) == Audit.subject_staff_id)
+        .outerjoin(Case, col(Case.id) == Audit.case_id)
+        .outerjoin(Acknowledgement, col(Acknowledgement.audit_id) == Audit.id)
+        .where(
+            col(Audit.status) == AuditStatus.COMPLETED,
+            col(Audit.completed_on).between(quarter.first_day, quarter.last_day),
+        )
+        .order_by(col(Audit.completed_on), col(Audit.id))
     ).all()
     by_team: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     responses = []
@@ -131,8 +147,8 @@ def feedback(session: Session, scope: Scope) -> dict[str, Any]:
     items = (
         session.execute(
             sa.select(Feedback)
-            .where(Feedback.received_on.between(quarter.first_day, quarter.last_day))  # type: ignore[attr-defined]
-            .order_by(Feedback.received_on, Feedback.id)
+            .where(col(Feedback.received_on).between(quarter.first_day, quarter.last_day))
+            .order_by(col(Feedback.received_on), col(Feedback.id))
         )
         .scalars()
         .all()
@@ -178,7 +194,7 @@ def difficulties(session: Session, scope: Scope) -> list[dict[str, Any]]:
     questions = {
         code: (section, text)
         for code, section, text in session.execute(
-            sa.select(Question.code, Question.section, Question.text)
+            sa.select(col(Question.code), col(Question.section), col(Question.text))
         )
     }
     return [
@@ -196,7 +212,7 @@ def makeup(session: Session, scope: Scope) -> list[dict[str, Any]]:
     """S5: the quarter's samples beside the caseload they were drawn from, per dimension."""
     runs = (
         session.execute(
-            sa.select(SamplingRun).where(SamplingRun.period.in_(months_of(scope.quarter)))  # type: ignore[attr-defined]
+            sa.select(SamplingRun).where(col(SamplingRun.period).in_(months_of(scope.quarter)))
         )
         .scalars()
         .all()
@@ -237,11 +253,11 @@ def plan_figures(session: Session, scope: Scope) -> dict[str, Any]:
     tree = plan_tree(session, quarter.year)
     if tree is None:
         return {"title": "", "outcomes": [], "new": 0, "completed": 0, "linked_actions": 0}
-    leads = dict(session.execute(sa.select(Staff.id, Staff.name)).tuples().all())
+    leads = dict(session.execute(sa.select(col(Staff.id), col(Staff.name))).tuples().all())
     linked = Counter(
         session.execute(
-            sa.select(ActionPoint.objective_id).where(
-                ActionPoint.objective_id.in_(tree.objective_ids)  # type: ignore[union-attr]
+            sa.select(col(ActionPoint.objective_id)).where(
+                col(ActionPoint.objective_id).in_(tree.objective_ids)
             )
         ).scalars()
     )
@@ -261,7 +277,7 @@ def plan_figures(session: Session, scope: Scope) -> dict[str, Any]:
             "completed_this_quarter": in_quarter(a.completed_on),
         }
 
-    outcomes = [
+    outcomes: list[dict[str, Any]] = [
         {
             "number": outcome.number,
             "text": redact(outcome.text),

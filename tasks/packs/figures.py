@@ -14,9 +14,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from models import ActionPoint, Audit, Case, Finding, Question, Staff, Team
+from models.base import id_of
 from models.enums import ActionStatus, AuditStatus, Judgement
 from tasks.packs.redact import Redactor
 from tasks.workdays import Quarter
@@ -36,7 +37,7 @@ class Scope:
     redact: Redactor
 
     def team(self, team_id: int | None) -> str:
-        return self.teams.get(team_id, "No team")  # type: ignore[arg-type]
+        return "No team" if team_id is None else self.teams.get(team_id, "No team")
 
     @classmethod
     def of(cls, session: Session, quarter: Quarter, on: date) -> Scope:
@@ -44,12 +45,13 @@ class Scope:
 
 
 def team_names(session: Session) -> dict[int, str]:
-    return dict(session.execute(sa.select(Team.id, Team.name)).tuples().all())
+    return {id_of(t): t.name for t in session.exec(select(Team))}
 
 
-def team_of(subject: Any) -> Any:
-    """An audit's team: its case's team, or the audited member of staff's for an observation."""
-    return sa.func.coalesce(Case.team_id, subject.team_id)
+def team_of(subject: type[Staff]) -> sa.ColumnElement[int | None]:
+    """An audit's team: its case's team, or the audited member of staff's for an observation
+    (`subject` the audited member of staff, aliased; None if neither has a team)."""
+    return sa.func.coalesce(col(Case.team_id), col(subject.team_id))
 
 
 def share(ok: int, judged: int) -> float | None:
@@ -65,12 +67,14 @@ def audit_figures(session: Session, scope: Scope) -> dict[str, Any]:
     quarter, on = scope.quarter, scope.on
     auditor, subject = aliased(Staff), aliased(Staff)
     rows = session.execute(
-        sa.select(Audit, auditor.name, auditor.role, team_of(subject), Case.case_ref)
-        .join(auditor, auditor.id == Audit.auditor_id)
-        .join(subject, subject.id == Audit.subject_staff_id)
-        .outerjoin(Case, Case.id == Audit.case_id)
-        .where(Audit.period.in_(months_of(quarter)), Audit.status != AuditStatus.WITHDRAWN)  # type: ignore[attr-defined]
-        .order_by(Audit.due_on, Audit.id)
+        sa.select(Audit, col(auditor.name), col(auditor.role), team_of(subject), col(Case.case_ref))
+        .join(auditor, col(auditor.id) == Audit.auditor_id)
+        .join(subject, col(subject.id) == Audit.subject_staff_id)
+        .outerjoin(Case, col(Case.id) == Audit.case_id)
+        .where(
+            col(Audit.period).in_(months_of(quarter)), col(Audit.status) != AuditStatus.WITHDRAWN
+        )
+        .order_by(col(Audit.due_on), col(Audit.id))
     ).all()
     by_team: dict[str, Counter[str]] = defaultdict(Counter)
     by_auditor: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
@@ -119,6 +123,8 @@ def audit_figures(session: Session, scope: Scope) -> dict[str, Any]:
 
 def _outcome(audit: Audit, on: date) -> str:
     if audit.status is AuditStatus.COMPLETED:
+        if audit.completed_on is None:
+            raise RuntimeError(f"audit {audit.id} is completed but has no completion date")
         return "on time" if audit.completed_on <= audit.due_on else "late"
     if audit.status is AuditStatus.NOT_DONE:
         return "not done"
@@ -132,23 +138,25 @@ def judgement_figures(
     teams = teams if teams is not None else team_names(session)
     subject = aliased(Staff)
     rows = session.execute(
-        sa.select(Question.section, team_of(subject), Finding.judgement, sa.func.count())
-        .join(Finding, Finding.question_id == Question.id)
-        .join(Audit, Audit.id == Finding.audit_id)
-        .join(subject, subject.id == Audit.subject_staff_id)
-        .outerjoin(Case, Case.id == Audit.case_id)
+        sa.select(col(Question.section), team_of(subject), col(Finding.judgement), sa.func.count())
+        .join(Finding, col(Finding.question_id) == Question.id)
+        .join(Audit, col(Audit.id) == Finding.audit_id)
+        .join(subject, col(subject.id) == Audit.subject_staff_id)
+        .outerjoin(Case, col(Case.id) == Audit.case_id)
         .where(
-            Audit.status == AuditStatus.COMPLETED,
-            Audit.completed_on.between(quarter.first_day, quarter.last_day),  # type: ignore[union-attr]
-            Finding.judgement.in_(JUDGED),  # type: ignore[union-attr]
+            col(Audit.status) == AuditStatus.COMPLETED,
+            col(Audit.completed_on).between(quarter.first_day, quarter.last_day),
+            col(Finding.judgement).in_(JUDGED),
         )
-        .group_by(Question.section, team_of(subject), Finding.judgement)
+        .group_by(col(Question.section), team_of(subject), col(Finding.judgement))
     ).all()
     sections: dict[str, Counter[str]] = defaultdict(Counter)
     grid: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     for section, team_id, judgement, n in rows:
+        if judgement is None:
+            continue  # never: the query reads judged findings only
         sections[section][judgement.value] += n
-        cell = grid[(teams.get(team_id, "No team"), section)]
+        cell = grid[("No team" if team_id is None else teams.get(team_id, "No team"), section)]
         cell["judged"] += n
         cell["ok"] += n if judgement in OK else 0
     order = _section_order(session, list(sections))
@@ -184,7 +192,9 @@ def _section_order(session: Session, sections: list[str]) -> list[str]:
     """Sections in the audit tool's own order (their first question's position)."""
     first = dict(
         session.execute(
-            sa.select(Question.section, sa.func.min(Question.position)).group_by(Question.section)
+            sa.select(col(Question.section), sa.func.min(col(Question.position))).group_by(
+                col(Question.section)
+            )
         )
         .tuples()
         .all()
@@ -198,15 +208,18 @@ def action_figures(session: Session, scope: Scope) -> dict[str, Any]:
     end = min(quarter.last_day, scope.on)
     subject = aliased(Staff)
     rows = session.execute(
-        sa.select(ActionPoint, Audit.completed_on, Case.case_ref, team_of(subject))
-        .join(Audit, Audit.id == ActionPoint.audit_id)
-        .join(subject, subject.id == Audit.subject_staff_id)
-        .outerjoin(Case, Case.id == Audit.case_id)
-        .where(Audit.completed_on <= end, ActionPoint.status != ActionStatus.CANCELLED)  # type: ignore[operator]
+        sa.select(ActionPoint, col(Audit.completed_on), col(Case.case_ref), team_of(subject))
+        .join(Audit, col(Audit.id) == ActionPoint.audit_id)
+        .join(subject, col(subject.id) == Audit.subject_staff_id)
+        .outerjoin(Case, col(Case.id) == Audit.case_id)
+        .where(col(Audit.completed_on) <= end, col(ActionPoint.status) != ActionStatus.CANCELLED)
     ).all()
-    totals, by_team = Counter[str](), defaultdict(Counter)
-    overdue = []
+    totals = Counter[str]()
+    by_team: dict[str, Counter[str]] = defaultdict(Counter)
+    overdue: list[dict[str, Any]] = []
     for action, raised_on, ref, team_id in rows:
+        if raised_on is None:
+            continue  # never: the query reads actions of completed audits only
         team = scope.team(team_id)
         done_by_end = action.completed_on is not None and action.completed_on <= end
         flags = {

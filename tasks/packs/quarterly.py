@@ -9,7 +9,7 @@ from statistics import median
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from models import Audit, PackSnapshot
 from models.types import utcnow
@@ -98,7 +98,7 @@ def compile_quarter(session: Session, quarter: Quarter, on: date) -> QuarterPack
 def _snapshot(session: Session, quarter: Quarter) -> PackSnapshot | None:
     return session.execute(
         sa.select(PackSnapshot).where(
-            PackSnapshot.kind == KIND, PackSnapshot.period == str(quarter)
+            col(PackSnapshot.kind) == KIND, col(PackSnapshot.period) == str(quarter)
         )
     ).scalar_one_or_none()
 
@@ -138,7 +138,7 @@ def trend(session: Session, quarter: Quarter, current: dict[str, Any]) -> dict[s
     quarters = [quarter]
     while len(quarters) < TREND_QUARTERS:
         quarters.insert(0, quarters[0].previous())
-    first_audit = session.execute(sa.select(sa.func.min(Audit.completed_on))).scalar()
+    first_audit = session.execute(sa.select(sa.func.min(col(Audit.completed_on)))).scalar()
     columns: list[dict[str, Any]] = []
     sources = []
     for q in quarters:
@@ -155,8 +155,8 @@ def trend(session: Session, quarter: Quarter, current: dict[str, Any]) -> dict[s
             columns.append(judgement_figures(session, q))
             sources.append("live")
     sections: list[str] = []
-    for col in [current, *columns]:
-        for row in col["sections"]:
+    for column in [current, *columns]:
+        for row in column["sections"]:
             if row["section"] not in sections:
                 sections.append(row["section"])
     share = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from models import Case
 
@@ -18,7 +18,7 @@ class Redactor:
     def __init__(self, session: Session) -> None:
         words: set[str] = set()
         for (name,) in session.execute(
-            sa.select(Case.young_person_name).where(Case.young_person_name != "")
+            sa.select(col(Case.young_person_name)).where(col(Case.young_person_name) != "")
         ):
             words.add(name.strip())
             words.update(part for part in re.split(r"[\s,]+", name) if len(part) >= 3)

@@ -32,8 +32,9 @@ class PackFiles:
     pages: int
 
 
-def write_atomically(path: Path, write: Callable[[Path], None]) -> Path:
-    """Write to a temporary file in the same folder, then rename it over `path`."""
+def write_atomically(path: Path, write: Callable[[Path], object]) -> Path:
+    """Write to a temporary file in the same folder, then rename it over `path` (what `write`
+    returns, such as the byte count of `Path.write_text`, is not used)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(fd)
@@ -170,21 +171,17 @@ def quarter_workbook(pack: QuarterPack, service: str) -> openpyxl.Workbook:
     """The pack's data, one sheet per table, with the same figures as the PDF."""
     f = pack.figures
     wb = openpyxl.Workbook()
-    summary = wb.active
+    summary = wb.worksheets[0]  # a new workbook's one sheet
     summary.title = "Summary"
-    write_table(
-        summary,
-        ["item", "value"],
-        [
-            ["service", service],
-            ["quarter", f["period"]],
-            ["from", f["first_day"]],
-            ["to", f["last_day"]],
-            ["status", pack.status_line],
-            ["compiled on", pack.on.isoformat()],
-            *[["summary", line] for line in pack.narrative],
-        ],
-    )
+    about: list[list[object]] = [
+        ["service", service],
+        ["quarter", f["period"]],
+        ["from", f["first_day"]],
+        ["to", f["last_day"]],
+        ["status", pack.status_line],
+        ["compiled on", pack.on.isoformat()],
+    ]
+    write_table(summary, ["item", "value"], about + [["summary", line] for line in pack.narrative])
 
     def sheet(title: str, rows: list[dict[str, Any]], columns: list[str]) -> None:
         write_table(wb.create_sheet(title), columns, [[r[c] for c in columns] for r in rows])
