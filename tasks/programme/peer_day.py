@@ -180,7 +180,7 @@ def organisers(session: Session) -> Organisers:
 
 
 def _planned(session: Session, period: Month) -> bool:
-    query = select(SamplingRun.id).where(
+    query = select(col(SamplingRun.id)).where(
         SamplingRun.period == str(period), SamplingRun.kind == SamplingKind.PEER_AUDIT_DAY
     )
     return session.exec(query).first() is not None
@@ -400,7 +400,7 @@ def latest_report(session: Session, on: date, root: Path) -> PeerReport | None:
     """The report of the most recent peer audit day in the year before `on`, if there was one."""
     since = str(Month.of(on - timedelta(days=365)))
     period = session.exec(
-        select(SamplingRun.period)
+        select(col(SamplingRun.period))
         .where(
             SamplingRun.kind == SamplingKind.PEER_AUDIT_DAY,
             SamplingRun.period >= since,
