@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models import Acknowledgement, ActionPoint, Audit, Case, EmailMessage, Staff, Team
+from models.base import id_column, id_of
 from models.enums import (
     ActionStatus,
     AnswerType,
@@ -138,8 +139,8 @@ def _quality(session: Session, audit: Audit, start: date, day: date) -> float:
         select(sa.func.count())
         .select_from(ActionPoint)
         .where(
-            ActionPoint.owner_id == audit.subject_staff_id,
-            ActionPoint.status == ActionStatus.COMPLETED,
+            col(ActionPoint.owner_id) == audit.subject_staff_id,
+            col(ActionPoint.status) == ActionStatus.COMPLETED,
         )
     ).one()
     months = max(0, (day - start).days // 30)
@@ -151,7 +152,7 @@ def filled_form(
 ) -> AuditForm:
     """A plausible completed form: judgements drawn around the case manager's quality."""
     rng = _rng(seed, "form", audit.id or 0)
-    auditor = session.get(Staff, audit.auditor_id)
+    auditor = session.get_one(Staff, audit.auditor_id)
     subject = session.get(Staff, audit.subject_staff_id)
     case = session.get(Case, audit.case_id) if audit.case_id else None
     p = _quality(session, audit, start, day)
@@ -182,18 +183,22 @@ def filled_form(
         else:
             value = "Seen on file" if ok else "Not found on file"
         answers[q.code] = Answer(value=value)
-    actions = [
-        ActionIn(
-            priority=n,
-            text=rng.choice(ACTIONS),
-            owner_email=subject.email,
-            deadline=add_working_days(day, rng.randint(10, 30)),
-        )
-        for n in range(1, min(weak, 3) + 1)
-        if subject is not None and subject.active
-    ]
+    owner = subject if subject is not None and subject.active else None
+    actions = (
+        [
+            ActionIn(
+                priority=n,
+                text=rng.choice(ACTIONS),
+                owner_email=owner.email,
+                deadline=add_working_days(day, rng.randint(10, 30)),
+            )
+            for n in range(1, min(weak, 3) + 1)
+        ]
+        if owner is not None
+        else []
+    )
     return AuditForm(
-        audit_id=audit.id,
+        audit_id=id_of(audit),
         recorded_by=auditor.email,
         answers=answers,
         action_points=actions,
@@ -217,8 +222,8 @@ def act_as_auditors(
     settings = settings or get_settings()
     open_audits = session.exec(
         select(Audit)
-        .where(Audit.status == AuditStatus.ASSIGNED, Audit.assigned_on <= day)
-        .order_by(Audit.id)
+        .where(col(Audit.status) == AuditStatus.ASSIGNED, col(Audit.assigned_on) <= day)
+        .order_by(col(Audit.id))
     ).all()
     for audit in open_audits:
         fate, when = fate_of(audit, seed)
@@ -230,7 +235,11 @@ def act_as_auditors(
         if fate == NOT_DONE:
             rng = _rng(seed, "reason", audit.id or 0)
             mark_not_done(
-                session, audit.id, reason=rng.choice(NOT_DONE_REASONS), on=day, via="simulation"
+                session,
+                id_of(audit),
+                reason=rng.choice(NOT_DONE_REASONS),
+                on=day,
+                via="simulation",
             )
             result.not_done += 1
         else:
@@ -251,10 +260,10 @@ def act_as_owners(session: Session, day: date, *, seed: int) -> int:
     """Action owners complete most actions, some late, a few never (they show as overdue)."""
     done = 0
     rows = session.exec(
-        select(ActionPoint, Audit.completed_on)
-        .join(Audit, Audit.id == ActionPoint.audit_id)
-        .where(ActionPoint.status == ActionStatus.OPEN)
-        .order_by(ActionPoint.id)
+        select(ActionPoint, col(Audit.completed_on))
+        .join(Audit, col(Audit.id) == col(ActionPoint.audit_id))
+        .where(col(ActionPoint.status) == ActionStatus.OPEN)
+        .order_by(col(ActionPoint.id))
     ).all()
     for action, raised_on in rows:
         rng = _rng(seed, "action", action.id or 0)
@@ -264,7 +273,11 @@ def act_as_owners(session: Session, day: date, *, seed: int) -> int:
         when = raised_on + timedelta(days=int(span * rng.uniform(0.3, 1.4)))
         if when <= day:
             complete_action(
-                session, action.id, on=day, evidence="Checked on file (simulated)", via="simulation"
+                session,
+                id_of(action),
+                on=day,
+                evidence="Checked on file (simulated)",
+                via="simulation",
             )
             done += 1
     return done
@@ -283,25 +296,25 @@ def act_as_case_managers(session: Session, day: date, *, seed: int) -> int:
     response, as they would from the link in their feedback email."""
     done = 0
     rows = session.exec(
-        select(Audit)
-        .outerjoin(Acknowledgement, Acknowledgement.audit_id == Audit.id)  # type: ignore[arg-type]
+        select(Audit, col(Audit.completed_on))
+        .outerjoin(Acknowledgement, col(Acknowledgement.audit_id) == col(Audit.id))
         .where(
-            Audit.status == AuditStatus.COMPLETED,
-            Audit.completed_on <= day,  # type: ignore[operator]
-            Acknowledgement.id.is_(None),  # type: ignore[union-attr]
+            col(Audit.status) == AuditStatus.COMPLETED,
+            col(Audit.completed_on) <= day,
+            col(Acknowledgement.id).is_(None),
         )
-        .order_by(Audit.id)
+        .order_by(col(Audit.id))
     ).all()
-    for audit in rows:
+    for audit, completed_on in rows:
         rng = _rng(seed, "acknowledge", audit.id or 0)
-        if rng.random() < 0.15:
+        if rng.random() < 0.15 or completed_on is None:  # (never None: selected as <= day)
             continue  # never acknowledged: the pack shows the share
-        when = audit.completed_on + timedelta(days=rng.randint(0, 12))  # type: ignore[operator]
+        when = completed_on + timedelta(days=rng.randint(0, 12))
         response = rng.choice(RESPONSES) if rng.random() < 0.3 else ""
         if when <= day:
             acknowledge_findings(
                 session,
-                audit.id,  # type: ignore[arg-type]
+                id_of(audit),
                 by_id=audit.subject_staff_id,
                 response=response,
                 via="simulation",
@@ -318,8 +331,10 @@ def monthly_feedback(session: Session, day: date, *, seed: int, directory: Path)
 
     month = Month.of(day).next(-1)
     rng = random.Random(f"{seed}:feedback:{month}")
-    cases = session.execute(
-        sa.select(Case.case_ref, Team.name).join(Team, Team.id == Case.team_id).order_by(Case.id)
+    cases = session.exec(
+        select(col(Case.case_ref), col(Team.name))
+        .join(Team, col(Team.id) == col(Case.team_id))
+        .order_by(col(Case.id))
     ).all()
     if not cases:
         return 0
@@ -415,11 +430,11 @@ def staff_change(session: Session, day: date, *, seed: int) -> str:
     managers = session.exec(
         select(Staff)
         .where(
-            Staff.role == Role.OPERATIONAL_MANAGER,
-            Staff.active == sa.true(),
-            Staff.team_id.is_not(None),  # type: ignore[union-attr]
+            col(Staff.role) == Role.OPERATIONAL_MANAGER,
+            col(Staff.active) == sa.true(),
+            col(Staff.team_id).is_not(None),
         )
-        .order_by(Staff.id)
+        .order_by(col(Staff.id))
     ).all()
     if len(managers) < 2:
         return ""
@@ -442,7 +457,7 @@ def staff_change(session: Session, day: date, *, seed: int) -> str:
     leaver.active = False
     session.add(leaver)
     session.flush()
-    for report in session.exec(select(Staff).where(Staff.line_manager_id == leaver.id)):
+    for report in session.exec(select(Staff).where(col(Staff.line_manager_id) == leaver.id)):
         report.line_manager_id = successor.id
         session.add(report)
     session.commit()
@@ -454,7 +469,7 @@ def staff_change(session: Session, day: date, *, seed: int) -> str:
 class TimetableResult:
     span: SpanResult
     runs: Counter[str] = field(default_factory=Counter)
-    seconds: Counter[str] = field(default_factory=Counter)
+    seconds: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
     sent: int = 0
     written: int = 0  # as .eml files: no SMTP host is set
     emails: dict[str, int] = field(default_factory=dict)
@@ -475,7 +490,7 @@ def demo_service_for(session: Session, start: date) -> tuple[bool, int | None]:
             "Point YOTQA_DATABASE_URL at a new database (e.g. sqlite:///var/simulation.db) "
             "and run again; the demo service is loaded for you."
         )
-    weak = session.execute(sa.select(Team.id).order_by(Team.id)).scalars().first()
+    weak = session.exec(select(id_column(Team)).order_by(col(Team.id))).first()
     return loaded, weak
 
 
@@ -545,7 +560,9 @@ def simulate_timetable(
     )
     _delivered(result, steps.send_outbox())
     result.emails = dict(
-        session.execute(sa.select(EmailMessage.kind, sa.func.count()).group_by(EmailMessage.kind))
+        session.execute(
+            sa.select(col(EmailMessage.kind), sa.func.count()).group_by(col(EmailMessage.kind))
+        )
         .tuples()
         .all()
     )
