@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
+import sqlalchemy as sa
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 
@@ -15,7 +19,9 @@ config = context.config
 target_metadata = SQLModel.metadata
 
 
-def _render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
+def _render_item(
+    type_: str, obj: object, autogen_context: AutogenContext
+) -> str | Literal[False]:
     """Write portable SQLAlchemy types into migrations, never the product's own classes."""
     if type_ == "type":
         if isinstance(obj, UTCDateTime):
@@ -25,7 +31,7 @@ def _render_item(type_: str, obj: object, autogen_context: object) -> str | bool
     return False
 
 
-def _configure(connection) -> None:  # type: ignore[no-untyped-def]
+def _configure(connection: sa.Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
