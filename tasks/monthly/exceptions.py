@@ -4,7 +4,7 @@ its fix; each team manager is sent their team's exceptions; fixes since last mon
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlmodel import Session, col, select
 
 from models import Case, ExceptionFinding, Staff, Team
-from models.base import id_of
+from models.base import id_column, id_of
 from models.enums import OrderType, RiskLevel
 from models.errors import DataFileError
 from models.settings import DATA_DIR
@@ -29,12 +29,7 @@ from tasks.xlsx import write_table
 
 RULES_FILE = DATA_DIR / "exception_rules.yaml"
 Found = list[tuple[int, int]]  # (case id, team id)
-CASE_AND_TEAM = (col(Case.id), col(Case.team_id))
-
-
-def _found(rows: Iterable[tuple[int | None, int]]) -> Found:
-    """(case id, team id) pairs: a case read from the database always has its id."""
-    return [(case_id, team_id) for case_id, team_id in rows if case_id is not None]
+CASE_AND_TEAM = (id_column(Case), col(Case.team_id))
 
 
 def _ethnicity_missing(session: Session, on: date, p: dict[str, Any]) -> Found:
@@ -42,7 +37,7 @@ def _ethnicity_missing(session: Session, on: date, p: dict[str, Any]) -> Found:
     q = sa.select(*CASE_AND_TEAM).where(
         open_on(on), sa.func.lower(sa.func.trim(col(Case.ethnicity))).in_(values)
     )
-    return _found(session.execute(q).tuples())
+    return list(session.execute(q).tuples())
 
 
 def _implausible_age(session: Session, on: date, p: dict[str, Any]) -> Found:
@@ -54,7 +49,7 @@ def _implausible_age(session: Session, on: date, p: dict[str, Any]) -> Found:
         age = opened.year - born.year - ((opened.month, opened.day) < (born.month, born.day))
         if not youngest <= age <= oldest:
             found.append((cid, team))
-    return _found(found)
+    return found
 
 
 def _no_active_case_manager(session: Session, on: date, p: dict[str, Any]) -> Found:
@@ -63,14 +58,14 @@ def _no_active_case_manager(session: Session, on: date, p: dict[str, Any]) -> Fo
         .join(Staff, col(Staff.id) == Case.case_manager_id)
         .where(open_on(on), col(Staff.active) == sa.false())
     )
-    return _found(session.execute(q).tuples())
+    return list(session.execute(q).tuples())
 
 
 def _closed_before_opened(session: Session, on: date, p: dict[str, Any]) -> Found:
     q = sa.select(*CASE_AND_TEAM).where(
         col(Case.closed_on).is_not(None), col(Case.closed_on) < Case.opened_on
     )
-    return _found(session.execute(q).tuples())
+    return list(session.execute(q).tuples())
 
 
 def _high_rosh_without_mappa(session: Session, on: date, p: dict[str, Any]) -> Found:
@@ -79,7 +74,7 @@ def _high_rosh_without_mappa(session: Session, on: date, p: dict[str, Any]) -> F
         col(Case.rosh_level).in_([RiskLevel.HIGH, RiskLevel.VERY_HIGH]),
         col(Case.mappa_level).is_(None),
     )
-    return _found(session.execute(q).tuples())
+    return list(session.execute(q).tuples())
 
 
 def _unchanged_for(session: Session, on: date, p: dict[str, Any]) -> Found:
@@ -90,7 +85,7 @@ def _unchanged_for(session: Session, on: date, p: dict[str, Any]) -> Found:
     ):
         if updated.date() < cutoff:
             found.append((cid, team))
-    return _found(found)
+    return found
 
 
 def _duplicate_young_person_dob(session: Session, on: date, p: dict[str, Any]) -> Found:
@@ -100,7 +95,7 @@ def _duplicate_young_person_dob(session: Session, on: date, p: dict[str, Any]) -
         .having(sa.func.count(sa.distinct(col(Case.date_of_birth))) > 1)
     )
     q = sa.select(*CASE_AND_TEAM).where(open_on(on), col(Case.young_person_ref).in_(doubtful))
-    return _found(session.execute(q).tuples())
+    return list(session.execute(q).tuples())
 
 
 def _open_longer_than(session: Session, on: date, p: dict[str, Any]) -> Found:
@@ -108,7 +103,7 @@ def _open_longer_than(session: Session, on: date, p: dict[str, Any]) -> Found:
     q = sa.select(*CASE_AND_TEAM).where(open_on(on), col(Case.opened_on) < cutoff)
     if p.get("order_type"):
         q = q.where(col(Case.order_type) == OrderType(p["order_type"]))
-    return _found(session.execute(q).tuples())
+    return list(session.execute(q).tuples())
 
 
 CHECKS: dict[str, Callable[[Session, date, dict[str, Any]], Found]] = {
@@ -180,8 +175,8 @@ def run_exception_report(
     rules = rules if rules is not None else load_rules()
     period, previous = Month.of(on), str(Month.of(on).next(-1))
     report = ExceptionReport(str(period), on)
-    refs = dict(session.execute(sa.select(col(Case.id), col(Case.case_ref))).tuples().all())
-    teams = dict(session.execute(sa.select(col(Team.id), col(Team.name))).tuples().all())
+    refs = dict(session.execute(sa.select(id_column(Case), col(Case.case_ref))).tuples().all())
+    teams = dict(session.execute(sa.select(id_column(Team), col(Team.name))).tuples().all())
     found: set[tuple[str, int, int]] = set()
     for rule in rules:
         for case_id, team_id in CHECKS[rule.check](session, on, rule.params):

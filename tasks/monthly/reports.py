@@ -14,7 +14,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from models import ActionPoint, Audit, Case, Feedback, Finding, Staff, Team
-from models.base import id_of
+from models.base import id_column, id_of
 from models.enums import AuditKind, AuditStatus, FeedbackSource, Judgement, Role
 from tasks.outbox import queue_email
 from tasks.workdays import Month, financial_year
@@ -61,7 +61,7 @@ def team_audits_report(session: Session, on: date) -> TeamAuditsReport:
         if judgement is not Judgement.NOT_APPLICABLE:
             judged[audit_id]["all"] += 1
             judged[audit_id]["ok"] += judgement in GOOD_ENOUGH
-    teams = dict(session.execute(sa.select(col(Team.id), col(Team.name))).tuples().all())
+    teams = dict(session.execute(sa.select(id_column(Team), col(Team.name))).tuples().all())
     per: dict[int, Counter[str]] = defaultdict(Counter)
     names: dict[int, tuple[str, str]] = {}
     for audit, who, ref in audits:

@@ -15,6 +15,7 @@ from markupsafe import Markup
 from sqlmodel import Session, col
 
 from models import Case, ExceptionFinding, Staff, Team
+from models.base import id_column
 from tasks.mail import TEMPLATES, environment
 from tasks.monthly.exceptions import CHECKS, load_rules
 from tasks.outputs import PackPaths
@@ -101,7 +102,7 @@ def spot_check(session: Session, year: int, on: date) -> dict[str, Any]:
     """T13: every data-quality rule over the caseload now, the year's monthly exception counts, and
     a seeded random sample of the year's cases to check against the files by hand."""
     start, end = Quarter(year, 1).first_day, min(Quarter(year, 4).last_day, on)
-    teams = dict(session.execute(sa.select(col(Team.id), col(Team.name))).tuples().all())
+    teams = dict(session.execute(sa.select(id_column(Team), col(Team.name))).tuples().all())
     rules = load_rules()
     by_rule = []
     for rule in rules:

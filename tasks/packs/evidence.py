@@ -25,6 +25,7 @@ from models import (
     SamplingRun,
     Staff,
 )
+from models.base import id_column
 from models.enums import AuditStatus, FeedbackSource
 from tasks.packs.figures import Scope, months_of, share, team_of
 from tasks.plan import plan_tree
@@ -253,7 +254,7 @@ def plan_figures(session: Session, scope: Scope) -> dict[str, Any]:
     tree = plan_tree(session, quarter.year)
     if tree is None:
         return {"title": "", "outcomes": [], "new": 0, "completed": 0, "linked_actions": 0}
-    leads = dict(session.execute(sa.select(col(Staff.id), col(Staff.name))).tuples().all())
+    leads = dict(session.execute(sa.select(id_column(Staff), col(Staff.name))).tuples().all())
     linked = Counter(
         session.execute(
             sa.select(col(ActionPoint.objective_id)).where(

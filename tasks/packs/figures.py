@@ -14,10 +14,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from models import ActionPoint, Audit, Case, Finding, Question, Staff, Team
-from models.base import id_of
+from models.base import id_column
 from models.enums import ActionStatus, AuditStatus, Judgement
 from tasks.packs.redact import Redactor
 from tasks.workdays import Quarter
@@ -45,7 +45,7 @@ class Scope:
 
 
 def team_names(session: Session) -> dict[int, str]:
-    return {id_of(t): t.name for t in session.exec(select(Team))}
+    return dict(session.execute(sa.select(id_column(Team), col(Team.name))).tuples().all())
 
 
 def team_of(subject: type[Staff]) -> sa.ColumnElement[int | None]:

@@ -23,7 +23,7 @@ from models import (
     Question,
     Staff,
 )
-from models.base import id_of
+from models.base import id_column, id_of
 from models.enums import AuditStatus, Role
 from models.errors import FieldProblems, InvalidInput
 from models.settings import Settings, get_settings
@@ -115,12 +115,15 @@ def _store(
     via: str,
 ) -> list[ActionPoint]:
     audit_id = id_of(audit)
-    ids = {
-        q.code: id_of(q)
-        for q in session.exec(
-            select(Question).where(Question.question_set_id == audit.question_set_id)
+    ids = dict(
+        session.execute(
+            sa.select(col(Question.code), id_column(Question)).where(
+                col(Question.question_set_id) == audit.question_set_id
+            )
         )
-    }
+        .tuples()
+        .all()
+    )
     session.add_all(
         Finding(
             audit_id=audit_id,
