@@ -12,6 +12,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display; must precede pyplot
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies.
 INSUFFICIENT, SUFFICIENT, GOOD, EXCELLENT = "#D55E00", "#F0E442", "#56B4E9", "#009E73"
@@ -31,7 +32,7 @@ plt.rcParams.update(
 )
 
 
-def _image(fig: Any, title: str) -> str:
+def _image(fig: Figure, title: str) -> str:
     """The chart as an <img> holding a PNG (WeasyPrint lays out a PNG far faster than an SVG)."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})

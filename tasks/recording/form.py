@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -281,7 +281,7 @@ def _actions(
     return sorted(clean, key=lambda a: a.priority)
 
 
-def _date(value: Any) -> date | None:
+def _date(value: date | str | None) -> date | None:
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
