@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -25,7 +24,8 @@ class EmailMessage(SQLModel, table=True):
     body_text: str
     body_html: str
     # [{"filename": ..., "mime_type": ..., "content": text}]
-    attachments: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)
+    # filename, mime_type, content and, for a file, encoding (tasks/outbox.py)
+    attachments: list[dict[str, str]] = Field(default_factory=list, sa_type=sa.JSON)
     status: EmailStatus = enum_field(
         EmailStatus, "email_status", default=EmailStatus.PENDING, index=True
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -25,10 +24,11 @@ class SamplingRun(SQLModel, table=True):
     sampler_id: int = Field(foreign_key="staff.id", index=True)
     sampling_date: date
     seed: str = Field(max_length=80)
-    rules: list[Any] = Field(default_factory=list, sa_type=sa.JSON)
+    rules: list[str] = Field(default_factory=list, sa_type=sa.JSON)
     pool_size: int = 0
-    pool_makeup: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
-    sample_makeup: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    # makeup(): each dimension's count of cases by category (S5)
+    pool_makeup: dict[str, dict[str, int]] = Field(default_factory=dict, sa_type=sa.JSON)
+    sample_makeup: dict[str, dict[str, int]] = Field(default_factory=dict, sa_type=sa.JSON)
     requested_by_id: int | None = Field(default=None, foreign_key="staff.id")
     run_at: datetime = created_at_field()
 

@@ -183,7 +183,7 @@ def calendar_attachment(filename: str, ics: str) -> dict[str, str]:
     return {"filename": filename, "mime_type": "text/calendar", "content": ics}
 
 
-def attachment_bytes(a: dict[str, Any]) -> bytes:  # a stored attachment, read from JSON
+def attachment_bytes(a: dict[str, str]) -> bytes:
     if a.get("encoding") == "base64":
         return base64.b64decode(a["content"])
     return str(a["content"]).encode()

@@ -16,6 +16,7 @@ from models.db import session_scope
 from models.settings import get_settings
 from tasks.outputs import Outputs
 from tasks.programme.notices import Notice
+from tasks.sampling.report import SelectionReport
 
 
 def draw_and_assign(as_of: date) -> dict[str, Any]:
@@ -26,7 +27,7 @@ def draw_and_assign(as_of: date) -> dict[str, Any]:
         return asdict(sample_month(session, as_of))
 
 
-def selection_report(period: str) -> dict[str, Any]:
+def selection_report(period: str) -> SelectionReport:
     """The month's selections, make-up and rejections, for the flow run's artifacts (references only)."""
     from tasks.sampling.report import selection_report as build
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypedDict
 
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
@@ -12,7 +12,18 @@ from models import Audit, Case, SamplingRejection, SamplingRun, SamplingSelectio
 from models.enums import SamplingKind
 
 
-def selection_report(session: Session, period: str) -> dict[str, Any]:
+class SelectionReport(TypedDict):
+    """A month's sampling as plain data: rows of text, and each make-up's counts by category."""
+
+    period: str
+    selections: list[dict[str, str]]
+    rejections: list[dict[str, str]]
+    pool_makeup: dict[str, dict[str, int]]
+    sample_makeup: dict[str, dict[str, int]]
+    rules: list[str]
+
+
+def selection_report(session: Session, period: str) -> SelectionReport:
     """Plain rows for tables and markdown: case references and staff names, never a young person's name."""
     auditor = aliased(Staff)
     selections = [
@@ -96,7 +107,7 @@ def rejection_rows(
     ]
 
 
-def makeup_markdown(report: dict[str, Any]) -> str:
+def makeup_markdown(report: SelectionReport) -> str:
     """S5: the sample's make-up beside the caseload's, and every case passed over (S4, S10)."""
     lines = [
         f"# Sample for {report['period']}",
