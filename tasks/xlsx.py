@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
@@ -28,7 +26,7 @@ def first_sheet(book: Workbook, title: str) -> Worksheet:
     return sheet
 
 
-def write_table(sheet: Any, header: list[str], rows: list[list[object]]) -> None:
+def write_table(sheet: Worksheet, header: list[str], rows: list[list[object]]) -> None:
     sheet.append(header)
     for cell in sheet[1]:
         cell.font = Font(bold=True)
