@@ -71,7 +71,9 @@ def team_audits_report(session: Session, on: date) -> TeamAuditsReport:
         c["assigned"] += 1
         if audit.status is AuditStatus.COMPLETED:
             c["done"] += 1
-            c["on time"] += audit.completed_on is not None and audit.completed_on <= audit.due_on
+            if audit.completed_on is None:
+                raise RuntimeError(f"audit {audit_id} is completed but has no completion date")
+            c["on time"] += audit.completed_on <= audit.due_on
         elif audit.status is AuditStatus.NOT_DONE:
             c["not done"] += 1
             report.not_done.append(
