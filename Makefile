@@ -37,6 +37,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	@$(BIN)/ruff check .
+	@$(BIN)/mypy
 
 bench: $(STAMP)
 	@$(BIN)/python benchmarks/results.py
