@@ -16,7 +16,7 @@ from models.enums import Gender, ImportKind, MappaLevel, OrderType, RiskLevel, S
 from models.errors import CellError, InputFileError
 from models.types import utcnow
 from tasks.importing.common import ImportReport, record_import
-from tasks.importing.fields import RowReader
+from tasks.importing.fields import RowReader, readable_rows
 from tasks.importing.reader import in_file_order, open_table
 
 CASE_COLUMNS = [
@@ -82,10 +82,7 @@ def import_cases(session: Session, path: Path, *, as_of: date) -> ImportReport:
     report = ImportReport(ImportKind.CASES, table.name)
     pending = _Pending()
     now = utcnow()
-    for number, record in table.rows:
-        cells = RowReader(table.name, number, record, errors, personal=PERSONAL)
-        if not cells.readable:
-            continue
+    for cells in readable_rows(table, errors, personal=PERSONAL):
         values = _read_case(cells, staff, teams, as_of)
         ref = values.get("case_ref")
         if ref and ref in first_row:
@@ -93,7 +90,7 @@ def import_cases(session: Session, path: Path, *, as_of: date) -> ImportReport:
                 "case_ref", f"{ref} appears twice in this file: first on row {first_row[ref]}"
             )
         elif ref:
-            first_row[ref] = number
+            first_row[ref] = cells.row
         if not cells.ok:
             continue
         report.rows += 1

@@ -14,7 +14,7 @@ from models.base import id_column
 from models.enums import FeedbackSource, ImportKind
 from models.errors import CellError, InputFileError
 from tasks.importing.common import ImportReport, record_import
-from tasks.importing.fields import RowReader
+from tasks.importing.fields import readable_rows
 from tasks.importing.reader import in_file_order, open_table
 
 FEEDBACK_COLUMNS = [
@@ -51,10 +51,7 @@ def import_feedback(session: Session, path: Path, *, as_of: date) -> ImportRepor
     errors: list[CellError] = []
     report = ImportReport(ImportKind.FEEDBACK, table.name)
     seen: dict[str, int] = {}
-    for number, record in table.rows:
-        cells = RowReader(table.name, number, record, errors)
-        if not cells.readable:
-            continue
+    for cells in readable_rows(table, errors):
         received = cells.date("received_on")
         source = cells.choice("source", FeedbackSource)
         team_id = cells.team("team", teams)
@@ -83,7 +80,7 @@ def import_feedback(session: Session, path: Path, *, as_of: date) -> ImportRepor
         if key in seen:
             cells.error(None, f"the same feedback as row {seen[key]}")
             continue
-        seen[key] = number
+        seen[key] = cells.row
         report.rows += 1
         values: _FeedbackValues = {
             "received_on": received,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import date, datetime
 from enum import Enum
 from typing import Any, TypeVar
 
 from models.enums import LabelledEnum
 from models.errors import CellError
+from tasks.importing.reader import Table
 
 E = TypeVar("E", bound=LabelledEnum)
 
@@ -180,6 +182,17 @@ class RowReader:
             f"{self._show(column, value)} is not yes or no: expected true/false, yes/no or 1/0",
         )
         return None
+
+
+def readable_rows(
+    table: Table, errors: list[CellError], personal: frozenset[str] = frozenset()
+) -> Iterator[RowReader]:
+    """A reader of each row of `table` the file could deliver; a row it could not deliver is
+    one error in `errors` (the reader notes it) and is not checked cell by cell."""
+    for number, record in table.rows:
+        cells = RowReader(table.name, number, record, errors, personal=personal)
+        if cells.readable:
+            yield cells
 
 
 def _quote(value: str, limit: int = 60) -> str:

@@ -14,7 +14,7 @@ from models.enums import ImportKind, Role
 from models.errors import CellError, InputFileError
 from models.types import utcnow
 from tasks.importing.common import ImportReport, record_import
-from tasks.importing.fields import RowReader
+from tasks.importing.fields import readable_rows
 from tasks.importing.reader import in_file_order, open_table
 
 STAFF_COLUMNS = ["email", "name", "role", "team", "line_manager_email", "active"]
@@ -48,10 +48,7 @@ def import_staff(session: Session, path: Path, *, as_of: date) -> ImportReport:
     errors: list[CellError] = []
     rows: list[_StaffRow] = []
     first_row: dict[str, int] = {}
-    for number, record in table.rows:
-        cells = RowReader(table.name, number, record, errors)
-        if not cells.readable:
-            continue
+    for cells in readable_rows(table, errors):
         email = cells.email("email")
         name = cells.name("name")
         role = cells.choice("role", Role)
@@ -61,7 +58,7 @@ def import_staff(session: Session, path: Path, *, as_of: date) -> ImportReport:
         if email and email in first_row:
             cells.error("email", f"{email} appears twice: first on row {first_row[email]}")
         elif email:
-            first_row[email] = number
+            first_row[email] = cells.row
         if role in TEAM_ROLES and team == "":
             cells.error("team", f"a team is required for the role {role.value}")
         if manager and manager == email:
@@ -75,7 +72,7 @@ def import_staff(session: Session, path: Path, *, as_of: date) -> ImportReport:
             or manager is None
             or active is None
         ):
-            rows.append(_StaffRow(number, email, name, role, team, manager, active))
+            rows.append(_StaffRow(cells.row, email, name, role, team, manager, active))
 
     existing = {s.email: s for s in session.exec(select(Staff))}
     known = set(existing) | set(first_row)
