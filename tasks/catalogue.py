@@ -205,51 +205,59 @@ def case_level_data(day: date, run: Run = directly) -> Outcome:
     )
 
 
-def exception_report(day: date, run: Run = directly) -> Outcome:
-    """T3: the exception report for data cleansing; each team manager is sent their team's list."""
-    result = run(steps.exception_report, day)
+def _monthly_report(
+    day: date,
+    run: Run,
+    step: Callable[[date], dict[str, Any]],
+    artifacts: Callable[[dict[str, Any]], list[Artifact]],
+    said: Callable[[dict[str, Any]], str],
+) -> Outcome:
+    """A monthly report (T3, F1, F2): written, sent, said and shown."""
+    result = run(step, day)
     sent = run(steps.send_outbox)
     return Outcome(
         {**result, **_emails(sent)},
-        [
-            f"Exceptions for {result['period']}: {result['exceptions']} now, {result['fixed']} "
-            f"fixed since last month; {result['emails']} team managers told. Written to "
-            f"{result['path']}. Emails: {sent['summary']}"
-        ],
-        _report_artifacts(
+        [f"{said(result)} Written to {result['path']}. Emails: {sent['summary']}"],
+        artifacts(result),
+    )
+
+
+def exception_report(day: date, run: Run = directly) -> Outcome:
+    """T3: the exception report for data cleansing; each team manager is sent their team's list."""
+    return _monthly_report(
+        day,
+        run,
+        steps.exception_report,
+        lambda r: _report_artifacts(
             "exceptions",
-            result,
-            [{"rule": k, "exceptions": v} for k, v in sorted(result["by_rule"].items())],
-            f"Exceptions for data cleansing ({result['fixed']} fixed since last month)",
+            r,
+            [{"rule": k, "exceptions": v} for k, v in sorted(r["by_rule"].items())],
+            f"Exceptions for data cleansing ({r['fixed']} fixed since last month)",
         ),
+        lambda r: f"Exceptions for {r['period']}: {r['exceptions']} now, {r['fixed']} fixed "
+        f"since last month; {r['emails']} team managers told.",
     )
 
 
 def team_audits_report(day: date, run: Run = directly) -> Outcome:
     """Fig. 2: the month's report on cases audited by team managers, to the service manager."""
-    result = run(steps.team_audits_report, day)
-    sent = run(steps.send_outbox)
-    return Outcome(
-        {**result, **_emails(sent)},
-        [
-            f"Cases audited by team managers, {result['period']}: {result['managers']} managers. "
-            f"Written to {result['path']}. Emails: {sent['summary']}"
-        ],
-        _report_artifacts("team-audits", result, result["rows"], "Cases audited by team managers"),
+    return _monthly_report(
+        day,
+        run,
+        steps.team_audits_report,
+        lambda r: _report_artifacts("team-audits", r, r["rows"], "Cases audited by team managers"),
+        lambda r: f"Cases audited by team managers, {r['period']}: {r['managers']} managers.",
     )
 
 
 def feedback_report(day: date, run: Run = directly) -> Outcome:
     """Fig. 2: service-user feedback data for managers, this month and the year to date."""
-    result = run(steps.feedback_report, day)
-    sent = run(steps.send_outbox)
-    return Outcome(
-        {**result, **_emails(sent)},
-        [
-            f"Service-user feedback, {result['period']}: {result['this_month']} items this "
-            f"month. Written to {result['path']}. Emails: {sent['summary']}"
-        ],
-        _report_artifacts("feedback", result, result["by_source"], "Service-user feedback"),
+    return _monthly_report(
+        day,
+        run,
+        steps.feedback_report,
+        lambda r: _report_artifacts("feedback", r, r["by_source"], "Service-user feedback"),
+        lambda r: f"Service-user feedback, {r['period']}: {r['this_month']} items this month.",
     )
 
 

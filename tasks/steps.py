@@ -8,12 +8,13 @@ from collections.abc import Callable
 from dataclasses import asdict
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlmodel import Session
 
 from models.db import session_scope
 from models.settings import get_settings
+from tasks.monthly import reports
 from tasks.outputs import Outputs
 from tasks.programme.notices import Notice
 from tasks.sampling.report import SelectionReport
@@ -89,31 +90,45 @@ def exception_report(as_of: date) -> dict[str, Any]:
     }
 
 
+class _Monthly(Protocol):
+    period: str
+
+
+M = TypeVar("M", bound=_Monthly)
+
+
+def _written_and_sent(
+    as_of: date,
+    build: Callable[[Session, date], M],
+    path: Callable[[Outputs, str], Path],
+    send: Callable[[Session, M, Path], int],
+) -> tuple[M, Path, int]:
+    """A monthly report built, written where `path` names it and sent: (report, file, emails)."""
+    with session_scope() as session:
+        report = build(session, as_of)
+        file = path(Outputs.configured(), report.period)
+        return report, file, send(session, report, file)
+
+
 def team_audits_report(as_of: date) -> dict[str, Any]:
     """Fig. 2: cases audited by team managers this month, to the service manager (XLSX + email)."""
-    from tasks.monthly.reports import TEAM_HEADER, send_team_audits_report, team_audits_report
-
-    with session_scope() as session:
-        report = team_audits_report(session, as_of)
-        path = Outputs.configured().team_audits(report.period)
-        emails = send_team_audits_report(session, report, path)
+    report, path, emails = _written_and_sent(
+        as_of, reports.team_audits_report, Outputs.team_audits, reports.send_team_audits_report
+    )
     return {
         "period": report.period,
         "path": str(path),
         "managers": len(report.rows),
         "emails": emails,
-        "rows": [dict(zip(TEAM_HEADER, r, strict=True)) for r in report.rows],
+        "rows": [dict(zip(reports.TEAM_HEADER, r, strict=True)) for r in report.rows],
     }
 
 
 def feedback_report(as_of: date) -> dict[str, Any]:
     """Fig. 2: service-user feedback data to managers (XLSX + email)."""
-    from tasks.monthly.reports import feedback_report, send_feedback_report
-
-    with session_scope() as session:
-        report = feedback_report(session, as_of)
-        path = Outputs.configured().feedback_report(report.period)
-        emails = send_feedback_report(session, report, path)
+    report, path, emails = _written_and_sent(
+        as_of, reports.feedback_report, Outputs.feedback_report, reports.send_feedback_report
+    )
     return {
         "period": report.period,
         "path": str(path),
