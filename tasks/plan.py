@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -207,23 +208,17 @@ def import_plan(session: Session, path: Path, *, year: int, on: date) -> PlanImp
             session.flush()
             outcomes[outcome.text] = outcome
             result.outcomes += 1
-        objective = session.exec(
-            select(PlanObjective).where(
-                col(PlanObjective.outcome_id) == outcome.id,
-                col(PlanObjective.text) == values["objective"],
-            )
-        ).first()
+        objective = _with_text(
+            session, PlanObjective, col(PlanObjective.outcome_id) == outcome.id, values["objective"]
+        )
         if objective is None:
             objective = PlanObjective(outcome_id=id_of(outcome), text=values["objective"])
             session.add(objective)
             session.flush()
             result.objectives += 1
-        activity = session.exec(
-            select(PlanActivity).where(
-                col(PlanActivity.objective_id) == objective.id,
-                col(PlanActivity.text) == values["activity"],
-            )
-        ).first()
+        activity = _with_text(
+            session, PlanActivity, col(PlanActivity.objective_id) == objective.id, values["activity"]
+        )
         if activity is None:
             activity = PlanActivity(
                 objective_id=id_of(objective),
@@ -254,6 +249,21 @@ def import_plan(session: Session, path: Path, *, year: int, on: date) -> PlanImp
         )
     session.commit()
     return result
+
+
+class _Texted(Protocol):
+    text: str
+
+
+_Row = TypeVar("_Row", bound=_Texted)
+
+
+def _with_text(
+    session: Session, table: type[_Row], under: sa.ColumnElement[bool], text: str
+) -> _Row | None:
+    """The row of `table` under the same parent (`under`) with this text: what an earlier import
+    of the plan made, matched as a re-import matches it."""
+    return session.exec(select(table).where(under, col(table.text) == text)).first()
 
 
 def _date_cell(
