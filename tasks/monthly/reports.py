@@ -4,9 +4,11 @@ service-user feedback data (for managers)."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import sqlalchemy as sa
@@ -101,6 +103,34 @@ def team_audits_report(session: Session, on: date) -> TeamAuditsReport:
     return report
 
 
+def _queue_for_each(
+    session: Session,
+    people: Iterable[Staff],
+    *,
+    kind: str,
+    period: str,
+    template: str,
+    subject: str,
+    **context: Any,
+) -> int:
+    """Queue a monthly report's email to each of `people`, once a person for `period` (its key
+    is kind, period and person); how many were queued now."""
+    sent = 0
+    for person in people:
+        if queue_email(
+            session,
+            to=[person],
+            template=template,
+            subject=subject,
+            key=f"{kind}:{period}:{person.id}",
+            kind=kind,
+            period=period,
+            **context,
+        ):
+            sent += 1
+    return sent
+
+
 TEAM_HEADER = [
     "Team",
     "Team manager",
@@ -126,23 +156,20 @@ def send_team_audits_report(session: Session, report: TeamAuditsReport, path: Pa
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     book.save(path)
-    sent = 0
-    for sm in session.exec(
+    service_managers = session.exec(
         select(Staff).where(Staff.role == Role.SERVICE_MANAGER, Staff.active == sa.true())
-    ):
-        if queue_email(
-            session,
-            to=[sm],
-            template="team_audits",
-            subject=f"Cases audited by team managers, {report.period}",
-            key=f"team-audits:{report.period}:{sm.id}",
-            kind="team-audits",
-            period=report.period,
-            header=TEAM_HEADER,
-            rows=report.rows,
-            not_done=report.not_done,
-        ):
-            sent += 1
+    )
+    sent = _queue_for_each(
+        session,
+        service_managers,
+        kind="team-audits",
+        period=report.period,
+        template="team_audits",
+        subject=f"Cases audited by team managers, {report.period}",
+        header=TEAM_HEADER,
+        rows=report.rows,
+        not_done=report.not_done,
+    )
     session.commit()
     return sent
 
@@ -236,20 +263,16 @@ def send_feedback_report(session: Session, report: FeedbackReport, path: Path) -
         )
         .order_by(col(Staff.id))
     ).all()
-    sent = 0
-    for manager in managers:
-        if queue_email(
-            session,
-            to=[manager],
-            template="feedback_data",
-            subject=f"Service-user feedback, {report.period}",
-            key=f"feedback-data:{report.period}:{manager.id}",
-            kind="feedback-data",
-            period=report.period,
-            by_source=report.by_source,
-            themes=report.themes[:8],
-            complaints=[c for c in report.complaints if c[5] == "open"],
-        ):
-            sent += 1
+    sent = _queue_for_each(
+        session,
+        managers,
+        kind="feedback-data",
+        period=report.period,
+        template="feedback_data",
+        subject=f"Service-user feedback, {report.period}",
+        by_source=report.by_source,
+        themes=report.themes[:8],
+        complaints=[c for c in report.complaints if c[5] == "open"],
+    )
     session.commit()
     return sent
