@@ -17,7 +17,6 @@ import shutil
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from datetime import date
 from pathlib import Path
 
@@ -25,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlmodel import Session  # noqa: E402
 
-from benchmarks.record import peak_mb, record  # noqa: E402
+from benchmarks.record import in_worker_processes, peak_mb, record  # noqa: E402
 from models.db import make_engine, upgrade  # noqa: E402
 from models.settings import get_settings  # noqa: E402
 from tasks.demo import load_demo, write_demo_files  # noqa: E402
@@ -126,10 +125,7 @@ def main() -> None:
                 db = folder / f"service-{n}.db"
                 shutil.copy(template, db)
                 jobs.append((str(db), str(folder / f"out-{n}")))
-            started = time.perf_counter()
-            with ProcessPoolExecutor(max_workers=args.workers) as pool:
-                each = list(pool.map(one_service, jobs))
-            wall = time.perf_counter() - started
+            each, wall = in_worker_processes(one_service, jobs, args.workers)
             print(
                 f"\n{args.services} services' packs with {args.workers} workers: {wall:.1f} s "
                 f"({wall / args.services:.2f} s a pack; each {min(each):.1f}-{max(each):.1f} s); "

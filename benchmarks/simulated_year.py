@@ -25,7 +25,6 @@ import shutil
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from datetime import date
 from pathlib import Path
 
@@ -34,7 +33,7 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # figures only, not every run's log
 
-from benchmarks.record import record  # noqa: E402
+from benchmarks.record import in_worker_processes, record  # noqa: E402
 from models.db import make_engine, upgrade  # noqa: E402
 from models.settings import get_settings  # noqa: E402
 
@@ -160,11 +159,8 @@ def main() -> None:
         record("simulated year peak memory, one service", float(demo["rss_mb"]), "MB",  # type: ignore[arg-type]
                target=500, database="sqlite")  # fmt: skip
         if args.services:
-            started = time.perf_counter()
             jobs = [(str(folder / f"s{n:03d}"), 100 + n) for n in range(args.services)]
-            with ProcessPoolExecutor(max_workers=args.workers) as pool:
-                each = list(pool.map(one_year, jobs))
-            wall = time.perf_counter() - started
+            each, wall = in_worker_processes(one_year, jobs, args.workers)
             print(
                 f"estate: {args.services} services' years with {args.workers} workers: {wall:.0f} s "
                 f"wall (each {min(e['seconds'] for e in each):.0f}-{max(e['seconds'] for e in each):.0f} s "
