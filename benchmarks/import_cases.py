@@ -90,11 +90,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="yotqa-bench-"))
-    if args.postgres:
-        with scratch_postgres(args.postgres) as url:
-            run(args.rows, url, folder)
-    else:
-        run(args.rows, f"sqlite:///{folder / 'bench.db'}", folder)
+    with scratch_database(args.postgres, folder / "bench.db") as url:
+        run(args.rows, url, folder)
 
 
 @contextmanager
@@ -110,6 +107,17 @@ def scratch_postgres(server_url: str) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@contextmanager
+def scratch_database(server_url: str, sqlite_file: Path) -> Iterator[str]:
+    """A new database on the PostgreSQL server `server_url`, dropped afterwards; with no server,
+    the SQLite file `sqlite_file`."""
+    if server_url:
+        with scratch_postgres(server_url) as url:
+            yield url
+    else:
+        yield f"sqlite:///{sqlite_file}"
 
 
 def run(rows: int, url: str, folder: Path) -> None:
