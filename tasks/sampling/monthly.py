@@ -8,7 +8,7 @@ import random
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TypedDict
+from typing import Any, TypedDict
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -411,12 +411,26 @@ def notify(session: Session, period: Month, audits: list[Audit], *, key: str = "
         manager_id = staff[a.subject_staff_id].line_manager_id
         if manager_id is not None and manager_id != a.auditor_id:
             rows_by_manager[manager_id].append(row)
+
+    def queue(*, kind: str, template: str, to: int, subject: str, **context: Any) -> bool:
+        """One email about the period's audits to the member of staff whose id is `to`, once:
+        its key is kind, period, scope and person."""
+        return queue_email(
+            session,
+            key=f"{kind}:{period}:{scope}{to}",
+            kind=kind,
+            template=template,
+            subject=subject,
+            to=[staff[to]],
+            period=str(period),
+            **context,
+        )
+
     count = 0
     links = Links(session, max(a.assigned_on for a in audits))
     links.preload("audit", [id_of(a) for a in audits])
     links.preload("staff", list(rows_by_auditor))
     for auditor_id, rows in rows_by_auditor.items():
-        auditor = staff[auditor_id]
         subject = f"QA audits for {period}: {len(rows)} to complete, first due {rows[0]['due_on']}"
         ics = calendar_file(
             [
@@ -429,15 +443,12 @@ def notify(session: Session, period: Month, audits: list[Audit], *, key: str = "
                 for r in rows
             ]
         )
-        if queue_email(
-            session,
-            key=f"assignment:{period}:{scope}{auditor_id}",
+        if queue(
             kind="assignment",
             template="assignment",
+            to=auditor_id,
             subject=subject,
-            to=[auditor],
             attachments=[calendar_attachment(f"qa-audits-{period}.ics", ics)],
-            period=str(period),
             audits=[
                 {**r, "links": links.audit(auditor_id, r["audit_id"], r["due"])}
                 for r in rows
@@ -446,17 +457,9 @@ def notify(session: Session, period: Month, audits: list[Audit], *, key: str = "
         ):
             count += 1
     for manager_id, rows in rows_by_manager.items():
-        manager = staff[manager_id]
         subject = f"QA audits for {period}: {len(rows)} of your team's cases selected"
-        if queue_email(
-            session,
-            key=f"team-notice:{period}:{scope}{manager_id}",
-            kind="team-notice",
-            template="team_notice",
-            subject=subject,
-            to=[manager],
-            period=str(period),
-            audits=rows,
+        if queue(
+            kind="team-notice", template="team_notice", to=manager_id, subject=subject, audits=rows
         ):
             count += 1
     session.flush()
