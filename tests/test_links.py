@@ -28,7 +28,9 @@ from tasks.links import (
 )
 from tasks.recording.actions import complete_action
 from tasks.recording.record import mark_not_done, withdraw_record
-from tests.web_world import TODAY, World
+from tests.web_world import TODAY, WORLD, World
+
+pytestmark = WORLD  # a copy of the served world for each test (tests/web_world.py)
 
 
 def _token(path: str) -> str:

@@ -26,7 +26,9 @@ from tasks.chase import arrived_by_link, due_steps
 from tasks.links import ACKNOWLEDGE, ACTION_DONE, ITEMS, NEW_DATE, NOT_DONE, RECORD
 from tasks.recording.record import NOT_DONE_REASONS, questions_for
 from tasks.workdays import add_working_days, today
-from tests.web_world import TODAY, World, app_for, csrf_of, links_in
+from tests.web_world import TODAY, WORLD, World, app_for, csrf_of, links_in
+
+pytestmark = WORLD  # a copy of the served world for each test (tests/web_world.py)
 
 SECURITY = {
     "referrer-policy": "no-referrer",
@@ -331,6 +333,7 @@ def test_items_page_lists_only_the_persons_own_open_items_with_their_links(
             .where(Audit.auditor_id != auditor.id)
         )
     }
+    assert refs, "the auditor has no open audit: nothing would be checked"
     assert all(r in page.text for r in refs)
     assert not [r for r in others - refs if r in page.text]
     for path in links_in(page.text):

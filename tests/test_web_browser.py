@@ -41,7 +41,9 @@ from tasks.recording.form import ActionIn
 from tests import web_world
 from tests.browser import chromium
 from tests.smtp import Recorder, free_port, smtp_server
-from tests.web_world import LINK, TODAY, World, app_for, links_in, served
+from tests.web_world import LINK, TODAY, WORLD, World, app_for, links_in, served
+
+pytestmark = WORLD  # a copy of the served world for each test (tests/web_world.py)
 
 A11Y = Path(__file__).resolve().parent / "a11y"
 AXE = A11Y / "node_modules" / "axe-core" / "axe.min.js"
@@ -85,7 +87,9 @@ def axe_script() -> Path:
     return AXE
 
 
-@pytest.fixture(scope="session")
+# For this module only: Playwright's sync API keeps an event loop running in this thread while
+# it is open, and Prefect's sync-or-async calls made by later tests on the worker would see it.
+@pytest.fixture(scope="module")
 def browser(axe_script: Path) -> Iterator[Any]:
     executable = chromium()  # skips, or fails with YOTQA_REQUIRE_CHROMIUM=1, when missing
     try:

@@ -18,7 +18,9 @@ from models.settings import get_settings
 from tasks.links import RECORD, Links
 from tasks.recording.record import questions_for
 from tasks.sampling.monthly import sample_month
-from tests.web_world import World, csrf_of, served
+from tests.web_world import WORLD, World, csrf_of, served
+
+pytestmark = WORLD  # a copy of the served world for each test (tests/web_world.py)
 
 ON = date(2027, 2, 3)  # the pages' date: December's, January's and February's audits are open
 

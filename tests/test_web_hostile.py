@@ -72,9 +72,11 @@ from tasks.outbox import send_pending
 from tasks.recording.actions import request_new_date
 from tasks.recording.form import ActionIn
 from tasks.recording.record import NOT_DONE_REASONS, questions_for
-from tests.web_world import TODAY, World, app_for, csrf_of, served
+from tests.web_world import TODAY, WORLD, World, app_for, csrf_of, served
 from web.security import Csrf
 from web.serve import log_config
+
+pytestmark = WORLD  # a copy of the served world for each test (tests/web_world.py)
 
 TABLES = (
     "audit",

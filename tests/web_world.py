@@ -21,11 +21,10 @@ from sqlmodel import Session, select
 from models import ActionPoint, Audit, EmailMessage, Staff
 from models.enums import AuditKind, AuditStatus
 from models.settings import get_settings
-from tasks.demo import load_demo, write_demo_files
 from tasks.links import Links
 from tasks.recording.form import ActionIn, Answer, AuditForm
 from tasks.recording.record import questions_for, record_audit
-from tasks.sampling.monthly import sample_month
+from tests.demo_service import demo_of, demo_of_mark
 from tests.smtp import free_port
 
 SAMPLED_ON = date(2026, 12, 1)
@@ -106,20 +105,32 @@ class World:
         return self.session.exec(select(ActionPoint).where(ActionPoint.audit_id == audit.id)).one()
 
 
+# The world's database: the demo service sampled for December 2026, its emails' links to the
+# in-process test client. Every test that uses `world` carries this mark (as `pytestmark`), and
+# `db_url` hands it a copy of the world built once (tests/demo_service.py).
+WORLD_ENV = {"YOTQA_WEB_URL": "http://testserver"}
+WORLD = pytest.mark.demo(seed=21, as_of=date(2026, 11, 25), sampled_on=SAMPLED_ON, env=WORLD_ENV)
+
+
 @pytest.fixture
 def world(
-    session: Session, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    request: pytest.FixtureRequest,
+    session: Session,
+    db_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[World]:
-    """The demo service sampled for December 2026; settings point at this test's folder."""
+    """The demo service sampled for December 2026; settings point at this test's folder (which
+    holds the world's own, with the key its links were signed with)."""
+    if demo_of(request.node) != demo_of_mark(WORLD):
+        pytest.fail("a test using `world` must be marked with tests.web_world.WORLD")
     var = tmp_path / "var"
     monkeypatch.setenv("YOTQA_DATABASE_URL", db_url)
     monkeypatch.setenv("YOTQA_OUTPUT_DIR", str(var))
-    monkeypatch.setenv("YOTQA_WEB_URL", "http://testserver")
+    for name, value in WORLD_ENV.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.delenv("YOTQA_WEB_SECRET", raising=False)
     get_settings.cache_clear()
-    load_demo(session, write_demo_files(tmp_path / "demo", seed=21, as_of=date(2026, 11, 25)))
-    sample_month(session, SAMPLED_ON)
-    session.commit()
     yield World(session, db_url, var)
     get_settings.cache_clear()
 
