@@ -18,7 +18,9 @@ def _staff(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
 
 def test_plan_commands_build_the_master_copy(cli, tmp_path: Path, session: Session) -> None:
     _staff(cli, tmp_path)
-    assert "No improvement plan for 2026" in cli("plan", "show", "--year", "2026").stdout
+    empty = cli("plan", "show", "--year", "2026")
+    assert empty.exit_code == 0, empty.output
+    assert "No improvement plan for 2026" in empty.stdout
     assert cli("plan", "add-outcome", "Better plans", "--year", "2026").exit_code == 0
     result = cli("plan", "add-objective", "1", "Plans reviewed at 3 months", "--year", "2026")
     assert result.exit_code == 0, result.output
@@ -41,24 +43,49 @@ def test_plan_commands_build_the_master_copy(cli, tmp_path: Path, session: Sessi
     assert (
         cli("plan", "progress", activity.id, "Booked", "--completed", "2026-12-10").exit_code == 0
     )
-    shown = cli("plan", "show", "--year", "2026").stdout
-    assert "Better plans" in shown and "Workshop" in shown and "completed 2026-12-10" in shown
+    shown = cli("plan", "show", "--year", "2026")
+    assert shown.exit_code == 0, shown.output
+    assert "Better plans" in shown.stdout and "Workshop" in shown.stdout
+    assert "completed 2026-12-10" in shown.stdout
 
 
-def test_plan_commands_say_what_is_wrong(cli, tmp_path: Path) -> None:
+def _plan(cli, outcomes: int = 1) -> None:  # type: ignore[no-untyped-def]
+    """The 2026 plan with `outcomes` outcomes, the first with one objective."""
+    for n in range(1, outcomes + 1):
+        assert cli("plan", "add-outcome", f"Outcome {n}", "--year", "2026").exit_code == 0
+    assert cli("plan", "add-objective", "1", "B", "--year", "2026").exit_code == 0
+
+
+def test_add_objective_names_a_missing_outcome(cli, tmp_path: Path) -> None:
     _staff(cli, tmp_path)
     result = cli("plan", "add-objective", "3", "x", "--year", "2026")
     assert result.exit_code == 1 and "the 2026 plan has no outcome 3" in result.output
-    cli("plan", "add-outcome", "A", "--year", "2026")
-    cli("plan", "add-objective", "1", "B", "--year", "2026")
+
+
+def test_add_activity_names_a_date_that_is_not_one(cli, tmp_path: Path) -> None:
+    _staff(cli, tmp_path)
+    _plan(cli)
     result = cli("plan", "add-activity", "1", "C", "--by", "2026-13-01", "--lead", MANAGER)
     assert result.exit_code == 1 and "'2026-13-01' is not a date" in result.output
+
+
+def test_add_activity_names_a_lead_who_is_not_active_staff(cli, tmp_path: Path) -> None:
+    _staff(cli, tmp_path)
+    _plan(cli)
     result = cli("plan", "add-activity", "1", "C", "--by", "2026-12-01", "--lead", "who@x.org")
     assert result.exit_code == 1 and "'who@x.org' is not an active member" in result.output
-    for n in range(2, 7):
-        cli("plan", "add-outcome", f"Outcome {n}", "--year", "2026")
+
+
+def test_add_outcome_refuses_a_seventh(cli, tmp_path: Path) -> None:
+    _staff(cli, tmp_path)
+    _plan(cli, outcomes=6)
     result = cli("plan", "add-outcome", "Seventh", "--year", "2026")
     assert result.exit_code == 1 and "five or six a year" in result.output
+
+
+def test_link_names_a_missing_action_point(cli, tmp_path: Path) -> None:
+    _staff(cli, tmp_path)
+    _plan(cli)
     result = cli("plan", "link", "99", "1")
     assert result.exit_code == 1 and "there is no action point 99" in result.output
 
