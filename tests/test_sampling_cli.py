@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import openpyxl
+import pytest
 from sqlmodel import Session, select
 
 from models import Audit, Case, SamplingRun, Staff
@@ -13,25 +14,26 @@ from models.enums import AuditKind, Role, SamplingKind
 DAY = "2026-11-25"
 
 
-def _service(cli) -> None:  # type: ignore[no-untyped-def]
-    assert cli("demo-data", "--seed", "5", "--as-of", DAY).exit_code == 0
+# Every test here starts from the demo service (`yotqa demo-data --seed 5 --as-of DAY`), a copy
+# of the one built once (tests/demo_service.py).
+pytestmark = pytest.mark.demo(seed=5, as_of=DAY)
 
 
 def test_run_sample_twice_assigns_once_and_sends_once(cli, session: Session) -> None:
-    _service(cli)
     first = cli("run", "sample", "--as-of", "2026-12-01")
     assert first.exit_code == 0, first.stderr
     assert "audits assigned" in first.stdout
     assert "written to" in first.stdout and "no SMTP host is set, nothing sent" in first.stdout
     again = cli("run", "sample", "--as-of", "2026-12-01")
+    assert again.exit_code == 0, again.stderr
     assert "already drawn: nothing changed, nothing sent (S11)" in again.stdout
     listing = cli("outbox", "list")
+    assert listing.exit_code == 0, listing.stderr
     assert "Totals: written" in listing.stdout and "pending" not in listing.stdout
 
 
 def test_themed_sample_uses_the_theme_filter_and_its_question_set(cli, session: Session) -> None:
     """S7: random from the cases matching the theme, audited with the theme's variant."""
-    _service(cli)
     result = cli("run", "sample", "--as-of", "2026-12-03", "--theme", "high-rosh")
     assert result.exit_code == 0, result.stderr
     session.expire_all()
@@ -41,14 +43,16 @@ def test_themed_sample_uses_the_theme_filter_and_its_question_set(cli, session: 
         assert session.get(Case, a.case_id).rosh_level.value in ("high", "very_high")
     run = session.exec(select(SamplingRun).where(SamplingRun.kind == SamplingKind.THEMED)).one()
     assert run.theme == "high-rosh" and run.seed
-    assert cli("run", "sample", "--theme", "stars").stderr.startswith(
-        "error: unknown theme 'stars'"
-    )
+
+
+def test_themed_sample_names_an_unknown_theme(cli) -> None:
+    result = cli("run", "sample", "--theme", "stars")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: unknown theme 'stars'")
 
 
 def test_targeted_selection_records_who_asked_and_why(cli, session: Session) -> None:
     """S8: not random; the reason and the requester are kept."""
-    _service(cli)
     case = session.exec(
         select(Case).where(Case.closed_on.is_(None)).order_by(Case.opened_on)
     ).first()
@@ -76,14 +80,19 @@ def test_targeted_selection_records_who_asked_and_why(cli, session: Session) -> 
     assert run.requested_by_id == sm.id and "S8: not random" in run.rules
     manager = session.get(Staff, session.get(Staff, case.case_manager_id).line_manager_id)
     assert audit.auditor_id == manager.id
+
+
+def test_targeted_selection_needs_a_reason(cli, session: Session) -> None:
+    case = session.exec(select(Case).where(Case.closed_on.is_(None))).first()
+    sm = session.exec(select(Staff).where(Staff.role == Role.SERVICE_MANAGER)).one()
     missing = cli("run", "sample", "--target", case.case_ref, "--requested-by", sm.email)
     assert missing.exit_code == 1 and "needs --reason" in missing.stderr
+    assert not session.exec(select(Audit)).all()
 
 
 def test_export_selections_writes_three_sheets(cli, tmp_path: Path) -> None:
     """S12: a spreadsheet record of all cases selected, re-opened and checked."""
-    _service(cli)
-    cli("run", "sample", "--as-of", "2027-01-04")
+    assert cli("run", "sample", "--as-of", "2027-01-04").exit_code == 0
     path = tmp_path / "sel.xlsx"
     result = cli("export", "selections", "--period", "2027-01", "--out", path)
     assert result.exit_code == 0, result.stderr
@@ -96,6 +105,9 @@ def test_export_selections_writes_three_sheets(cli, tmp_path: Path) -> None:
     assert {r[0] for r in rows[1:]} == {"2027-01"}
     makeup = list(book["Make-up"].iter_rows(values_only=True))
     assert any(r[3] == "order type" and r[4] == "DTO" for r in makeup[1:])
+
+
+def test_export_selections_names_a_period_that_is_not_a_month(cli) -> None:
     bad = cli("export", "selections", "--period", "January")
     assert bad.exit_code == 1 and "expected YYYY-MM" in bad.stderr
 
@@ -105,7 +117,6 @@ def test_outbox_retry_queues_failed_and_interrupted_messages_only(cli, session: 
     from models import EmailMessage
     from models.enums import EmailStatus
 
-    _service(cli)
     assert cli("run", "sample", "--as-of", "2026-12-01").exit_code == 0
     session.expire_all()
     first, second, third = session.exec(select(EmailMessage).order_by(EmailMessage.id)).all()[:3]
@@ -121,7 +132,9 @@ def test_outbox_retry_queues_failed_and_interrupted_messages_only(cli, session: 
         f"Queued again: {first.id}, {second.id}; not failed, interrupted or written, left as "
         f"they are: {third.id}" in result.stdout
     )
-    assert "2 written to" in cli("outbox", "send").stdout
+    sent = cli("outbox", "send")
+    assert sent.exit_code == 0, sent.stderr
+    assert "2 written to" in sent.stdout
 
 
 def test_outbox_retry_queues_a_message_only_written_as_a_file(cli, session: Session) -> None:
@@ -129,7 +142,6 @@ def test_outbox_retry_queues_a_message_only_written_as_a_file(cli, session: Sess
     from models import EmailMessage
     from models.enums import EmailStatus
 
-    _service(cli)
     assert cli("run", "sample", "--as-of", "2026-12-01").exit_code == 0
     session.expire_all()
     written = session.exec(select(EmailMessage).order_by(EmailMessage.id)).first()
