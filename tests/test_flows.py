@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
+import os
+import subprocess
+import sys
 from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,43 +22,58 @@ from models.enums import EmailStatus
 from models.settings import get_settings
 from tasks.catalogue import CATALOGUE
 from tasks.timetable import load_timetable, runs_between
+from tests.conftest import artifacts_of
 
 LONDON = ZoneInfo("Europe/London")
+ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_sample_and_assign_flow_runs_and_reports(prefect_harness, cli, session: Session) -> None:
-    from prefect.client.orchestration import get_client
-
+def _sample_and_assign():  # type: ignore[no-untyped-def]
     from flows.timetable import FLOWS
 
-    sample_and_assign = FLOWS["sample-and-assign"]
-
-    assert cli("demo-data", "--seed", "9", "--as-of", "2026-11-25").exit_code == 0
     get_settings.cache_clear()
-    result = sample_and_assign(as_of=date(2026, 12, 1))
+    return FLOWS["sample-and-assign"]
+
+
+@pytest.mark.demo(seed=9, as_of="2026-11-25")
+def test_sample_and_assign_flow_runs_and_reports(prefect_harness, cli, session: Session) -> None:
+    state = _sample_and_assign()(as_of=date(2026, 12, 1), return_state=True)
+    assert state.is_completed(), state.message
+    result = state.result()
     assert result["created"] and result["audits"] > 0
     assert (
         result["written"]
         == session.execute(sa.select(sa.func.count()).select_from(EmailMessage)).scalar_one()
     )
     assert result["sent"] == 0  # no SMTP host is set: written as files, not sent
-    again = sample_and_assign(as_of=date(2026, 12, 1))  # S11 through the flow too
-    assert not again["created"] and again["written"] == 0
-    assert (
-        session.execute(sa.select(sa.func.count()).select_from(Audit)).scalar_one()
-        == result["audits"]
-    )
     statuses = {s for (s,) in session.execute(sa.select(EmailMessage.status))}
     assert statuses == {EmailStatus.WRITTEN}
 
-    async def artifacts() -> dict[str, str]:
-        async with get_client() as client:
-            return {a.key: a.type for a in await client.read_artifacts() if a.key}
-
-    keys = asyncio.run(artifacts())
+    keys = artifacts_of(state)  # this run's own
     assert keys.get("selection-202612") == "table"
     assert keys.get("sample-makeup-202612") == "markdown"
     assert "selections-xlsx-202612" in keys  # a link artifact (Prefect stores it as markdown)
+
+
+@pytest.mark.demo(seed=9, as_of="2026-11-25")
+def test_sample_and_assign_flow_run_again_changes_nothing(
+    prefect_harness, cli, session: Session
+) -> None:
+    """S11 through the flow too."""
+    sample_and_assign = _sample_and_assign()
+    first = sample_and_assign(as_of=date(2026, 12, 1))
+    assert first["created"] and first["audits"] > 0
+    emails = session.execute(sa.select(sa.func.count()).select_from(EmailMessage)).scalar_one()
+    again = sample_and_assign(as_of=date(2026, 12, 1))
+    assert not again["created"] and again["written"] == 0
+    assert (
+        session.execute(sa.select(sa.func.count()).select_from(Audit)).scalar_one()
+        == first["audits"]
+    )
+    assert (
+        session.execute(sa.select(sa.func.count()).select_from(EmailMessage)).scalar_one()
+        == emails
+    )
 
 
 # Every deployment `yotqa serve` offers: one per job of the catalogue, the audit form in the
@@ -65,22 +87,44 @@ def test_every_job_of_the_catalogue_has_a_row_of_the_shipped_timetable_and_each_
     assert len(CATALOGUE) == 14  # T1-T13 (T1 and T11 share one, T8 and T13 another), F1, F2, the chase
 
 
-def test_every_deployment_entrypoint_loads() -> None:
-    from prefect.flows import load_flow_from_entrypoint
-
+@functools.cache
+def _deployments() -> tuple[Any, ...]:
+    """The deployments `yotqa serve` builds (on a fixed day); built once, read by the tests."""
     from deployments.build import build_deployments
 
-    deployments = build_deployments(date(2026, 11, 25))
-    assert {d.name for d in deployments} == DEPLOYMENTS
-    for d in deployments:
-        flow = load_flow_from_entrypoint(d.entrypoint)
-        assert flow.name == d.flow_name
-        if (
-            d.name != "record-audit"
-        ):  # many auditors fill in forms at once; the rest run one at a time
-            assert d.concurrency_limit == 1 or d.concurrency_options is not None
-        assert all(s.slug for s in d.schedules)  # stable slugs: a redeploy never duplicates runs
-        assert d.schedules or d.name == "record-audit"  # the form is started on demand
+    deployments = tuple(build_deployments(date(2026, 11, 25)))
+    assert deployments, "no deployment built: nothing would be checked"
+    return deployments
+
+
+def test_deployments_are_the_jobs_the_audit_form_and_the_outbox() -> None:
+    assert {d.name for d in _deployments()} == DEPLOYMENTS
+
+
+def test_every_deployment_entrypoint_loads_its_flow() -> None:
+    from prefect.flows import load_flow_from_entrypoint
+
+    for d in _deployments():
+        assert load_flow_from_entrypoint(d.entrypoint).name == d.flow_name, d.name
+
+
+def test_every_deployment_but_the_audit_form_runs_one_at_a_time() -> None:
+    """Many auditors fill in forms at once; the rest run one at a time."""
+    for d in _deployments():
+        if d.name != "record-audit":
+            assert d.concurrency_limit == 1 or d.concurrency_options is not None, d.name
+
+
+def test_every_schedule_has_a_stable_slug() -> None:
+    """A redeploy never duplicates runs."""
+    for d in _deployments():
+        assert all(s.slug for s in d.schedules), d.name
+
+
+def test_every_deployment_but_the_audit_form_has_a_schedule() -> None:
+    """The form is started on demand."""
+    for d in _deployments():
+        assert d.schedules or d.name == "record-audit", d.name
 
 
 def _next_dates(schedule, start: datetime, n: int) -> list[datetime]:  # type: ignore[no-untyped-def]
@@ -125,11 +169,88 @@ def test_outbox_schedule_runs_every_15_minutes_on_weekdays() -> None:
     assert dates[3] - dates[2] == timedelta(minutes=15)
 
 
-@pytest.mark.parametrize("module", ["flows.timetable", "flows.send_outbox"])
-def test_flow_modules_import_without_side_effects(module: str) -> None:
-    import importlib
+# Imports a module in a fresh interpreter and writes, as JSON, what importing it changed. The
+# `flows` package itself comes first, with Prefect: its umask for personal data is on purpose.
+_IMPORT_PROBE = """
+import json, os, sys, threading
+sys.path.insert(0, sys.argv[1])
+import prefect, flows
 
-    assert importlib.import_module(module)
+def state():
+    fds = {}
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            fds[fd] = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            pass
+    children = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                if int(stat.read().rsplit(")", 1)[1].split()[1]) == os.getpid():
+                    children.append(pid)
+        except (OSError, ValueError, IndexError):
+            pass
+    umask = os.umask(0o077); os.umask(umask)
+    return {
+        "files": sorted(str(p) for p in __import__("pathlib").Path.cwd().rglob("*")),
+        "threads": sorted(t.name for t in threading.enumerate()),
+        "open files and sockets": sorted(fds.values()),
+        "child processes": children,
+        "environment": dict(os.environ),
+        "umask": umask,
+        "working directory": os.getcwd(),
+        "sys.path": list(sys.path),
+    }
+
+before = state()
+out, err = os.dup(1), os.dup(2)
+with open("printed", "w+b") as printed:
+    os.dup2(printed.fileno(), 1); os.dup2(printed.fileno(), 2)
+    try:
+        __import__(sys.argv[2])
+    finally:
+        sys.stdout.flush(); sys.stderr.flush()
+        os.dup2(out, 1); os.dup2(err, 2); os.close(out); os.close(err)
+    printed.seek(0)
+    said = printed.read().decode(errors="replace")
+after = state()
+after["files"].remove(str(__import__("pathlib").Path.cwd() / "printed"))
+changed = {k: {"before": before[k], "after": after[k]} for k in before if before[k] != after[k]}
+if said:
+    changed["printed"] = said
+json.dump(changed, open(sys.argv[3], "w"), default=str)
+"""
+FLOW_MODULES = sorted(
+    f"flows.{p.stem}" for p in (ROOT / "flows").glob("*.py") if p.stem != "__init__"
+)
+
+
+@pytest.mark.parametrize("module", FLOW_MODULES)
+def test_flow_modules_import_without_side_effects(module: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Prefect imports each flow's module to load a deployment: importing one must do nothing
+    else: no file written (the database, var/), nothing printed, no thread, socket, file or
+    process left open, no change to the environment, umask, working directory or sys.path."""
+    work = tmp_path / "cwd"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "YOTQA_"))}
+    env |= {
+        "PREFECT_HOME": str(work / "prefect-home"),
+        "YOTQA_DATABASE_URL": f"sqlite:///{work / 'yotqa.db'}",
+        "YOTQA_OUTPUT_DIR": str(work / "var"),
+        "DO_NOT_TRACK": "1",
+    }
+    report = tmp_path / "changed.json"
+    done = subprocess.run(
+        [sys.executable, "-c", _IMPORT_PROBE, str(ROOT), module, str(report)],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(report.read_text()) == {}, f"importing {module} changed this"
 
 
 def test_chase_schedule_is_every_working_day_at_eight() -> None:
