@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pytest
@@ -13,19 +14,22 @@ from sqlmodel import Session, select
 from models import Audit, Case, EmailMessage, ExceptionFinding
 from models.enums import AuditCategory, ImportKind
 from models.errors import DataFileError
-from tasks.demo import YOUNG_FIRST_NAMES, load_demo, write_demo_files
+from models.settings import get_settings
+from tasks.demo import YOUNG_FIRST_NAMES
 from tasks.importing import import_file
 from tasks.monthly.case_level import build_case_level, write_case_level
 from tasks.monthly.exceptions import load_rules, run_exception_report, write_exceptions
-from tasks.sampling.monthly import sample_month
 from tasks.sampling.pool import open_on
+from tests.conftest import artifacts_of
 from tests.factories import CM_B, MANAGER, base_staff, case_row, write_csv
 
+# The demo service (seed 4) with December's sample drawn, copied for each test that asks.
+SAMPLED = pytest.mark.demo(seed=4, as_of=date(2026, 11, 25), sampled_on=date(2026, 12, 1))
 
+
+@SAMPLED
 def test_case_level_data_set_matches_the_database(session: Session, tmp_path: Path) -> None:
     """T2: open cases per team and case manager, gaps in compliance audits, audits due and done."""
-    load_demo(session, write_demo_files(tmp_path / "demo", seed=4, as_of=date(2026, 11, 25)))
-    sample_month(session, date(2026, 12, 1))
     on = date(2026, 12, 17)
     data = build_case_level(session, on)
     path = write_case_level(data, tmp_path / "t2.xlsx")
@@ -158,19 +162,30 @@ def test_a_rule_naming_an_unknown_check_is_refused(tmp_path: Path) -> None:
     assert "rule 2: field 'code'" in str(caught.value)
 
 
-def test_monthly_flows_run_under_prefect(prefect_harness, cli, session: Session) -> None:
-    import asyncio
-
-    from prefect.client.orchestration import get_client
-
+def _run(name: str, as_of: date) -> tuple[dict[str, Any], set[str]]:
+    """Run the job's flow; what it returned and the keys of the artifacts its run made."""
     from flows.timetable import FLOWS
-    from models.settings import get_settings
 
-    assert cli("demo-data", "--as-of", "2026-11-25").exit_code == 0
     get_settings.cache_clear()
-    t2 = FLOWS["case-level-data"](as_of=date(2026, 12, 17))
+    state = FLOWS[name](as_of=as_of, return_state=True)
+    assert state.is_completed(), state.message
+    return state.result(), set(artifacts_of(state))
+
+
+@pytest.mark.demo(as_of="2026-11-25")
+def test_case_level_data_flow_writes_its_data_set_under_prefect(prefect_harness, cli) -> None:
+    """T2."""
+    t2, artifacts = _run("case-level-data", date(2026, 12, 17))
     assert Path(t2["path"]).is_file() and t2["summary"]["open cases"] > 0
-    t3 = FLOWS["exception-report"](as_of=date(2026, 12, 1))
+    assert {"case-level-data-202612", "case-level-data-xlsx-202612"} <= artifacts
+
+
+@pytest.mark.demo(as_of="2026-11-25")
+def test_exception_report_flow_writes_its_report_and_emails_under_prefect(
+    prefect_harness, cli, session: Session
+) -> None:
+    """T3: with no SMTP host set, the team managers' emails are written as files."""
+    t3, artifacts = _run("exception-report", date(2026, 12, 1))
     assert Path(t3["path"]).is_file() and t3["exceptions"] >= 1
     statuses = {
         s
@@ -179,24 +194,26 @@ def test_monthly_flows_run_under_prefect(prefect_harness, cli, session: Session)
         )
     }
     assert statuses == {"written"}
-    f1 = FLOWS["team-audits-report"](as_of=date(2026, 12, 23))
-    f2 = FLOWS["feedback-report"](as_of=date(2026, 11, 25))
-    assert Path(f1["path"]).is_file() and Path(f2["path"]).is_file()
-
-    async def keys() -> set[str]:
-        async with get_client() as client:
-            return {a.key for a in await client.read_artifacts() if a.key}
-
-    found = asyncio.run(keys())
-    for name, period in (
-        ("case-level-data", "202612"),
-        ("exceptions", "202612"),
-        ("team-audits", "202612"),
-        ("feedback", "202611"),
-    ):
-        assert {f"{name}-{period}", f"{name}-xlsx-{period}"} <= found, name
+    assert {"exceptions-202612", "exceptions-xlsx-202612"} <= artifacts
 
 
+@pytest.mark.demo(as_of="2026-11-25")
+def test_team_audits_report_flow_writes_its_report_under_prefect(prefect_harness, cli) -> None:
+    """F1."""
+    f1, artifacts = _run("team-audits-report", date(2026, 12, 23))
+    assert Path(f1["path"]).is_file()
+    assert {"team-audits-202612", "team-audits-xlsx-202612"} <= artifacts
+
+
+@pytest.mark.demo(as_of="2026-11-25")
+def test_feedback_report_flow_writes_its_report_under_prefect(prefect_harness, cli) -> None:
+    """F2."""
+    f2, artifacts = _run("feedback-report", date(2026, 11, 25))
+    assert Path(f2["path"]).is_file()
+    assert {"feedback-202611", "feedback-xlsx-202611"} <= artifacts
+
+
+@SAMPLED
 def test_team_audits_report_counts_each_managers_month(session: Session, tmp_path: Path) -> None:
     """Fig. 2: assigned, done on time, overdue, not done with its reason (D4), for the service manager."""
     from models import Staff
@@ -204,8 +221,6 @@ def test_team_audits_report_counts_each_managers_month(session: Session, tmp_pat
     from tasks.monthly.reports import send_team_audits_report, team_audits_report
     from tasks.recording.record import mark_not_done
 
-    load_demo(session, write_demo_files(tmp_path / "demo", seed=4, as_of=date(2026, 11, 25)))
-    sample_month(session, date(2026, 12, 1))
     managers = {
         s.id for s in session.exec(select(Staff).where(Staff.role == Role.OPERATIONAL_MANAGER))
     }
@@ -232,12 +247,12 @@ def test_team_audits_report_counts_each_managers_month(session: Session, tmp_pat
     assert email.to_addrs == [sm.email] and "Case transferred out of area" in email.body_text
 
 
+@pytest.mark.demo(seed=4, as_of=date(2026, 11, 25))
 def test_feedback_report_matches_the_feedback_held(session: Session, tmp_path: Path) -> None:
     """Fig. 2: feedback this month and year to date by source and theme; open complaints listed."""
     from models import Feedback
     from tasks.monthly.reports import feedback_report, send_feedback_report
 
-    load_demo(session, write_demo_files(tmp_path / "demo", seed=4, as_of=date(2026, 11, 25)))
     on = date(2026, 11, 25)
     report = feedback_report(session, on)
     items = session.exec(select(Feedback)).all()
