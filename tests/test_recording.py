@@ -22,7 +22,6 @@ from models import (
     Staff,
 )
 from models.enums import ActionStatus, AuditKind, AuditStatus, Judgement, Role
-from tasks.demo import load_demo, write_demo_files
 from tasks.recording.actions import complete_action
 from tasks.recording.files import read_form, write_form
 from tasks.recording.form import FormInvalid
@@ -32,11 +31,14 @@ from tasks.sampling.monthly import sample_month
 DONE_ON = date(2026, 12, 10)
 
 
+# The demo service with December's sample drawn, copied for each test (tests/demo_service.py).
+SAMPLED = pytest.mark.demo(seed=21, as_of=date(2026, 11, 25), sampled_on=date(2026, 12, 1))
+
+
 @pytest.fixture
-def assigned(session: Session, tmp_path: Path) -> tuple[Session, Audit]:
+def assigned(request: pytest.FixtureRequest, session: Session) -> tuple[Session, Audit]:
     """The demo service with December's sample drawn; one team manager's case-file audit."""
-    load_demo(session, write_demo_files(tmp_path / "demo", seed=21, as_of=date(2026, 11, 25)))
-    sample_month(session, date(2026, 12, 1))
+    assert request.node.get_closest_marker("demo"), "a test using `assigned` needs @SAMPLED"
     audit = session.exec(
         select(Audit)
         .where(Audit.kind == AuditKind.CASE_FILE, Audit.three_way_meeting == sa.false())
@@ -84,6 +86,7 @@ def _staff(session: Session, audit: Audit) -> tuple[Staff, Staff]:
     return cm, session.get(Staff, cm.line_manager_id)
 
 
+@SAMPLED
 def test_xlsx_form_round_trip_records_findings_actions_and_emails(assigned, tmp_path: Path) -> None:
     session, audit = assigned
     cm, manager = _staff(session, audit)
@@ -141,6 +144,7 @@ def test_xlsx_form_round_trip_records_findings_actions_and_emails(assigned, tmp_
     assert not [e for e in emails if e.kind == "high-risk"]
 
 
+@SAMPLED
 def test_invalid_form_names_each_question_and_records_nothing(assigned, tmp_path: Path) -> None:
     session, audit = assigned
     path = write_form(session, audit.id, tmp_path / "form.xlsx")
@@ -177,6 +181,7 @@ def test_invalid_form_names_each_question_and_records_nothing(assigned, tmp_path
     assert not session.exec(select(Finding)).all()
 
 
+@SAMPLED
 def test_recording_twice_is_refused_until_withdrawn_with_a_reason(assigned, tmp_path: Path) -> None:
     session, audit = assigned
     form_path = fill(write_form(session, audit.id, tmp_path / "f.xlsx"), {}, [])
@@ -198,6 +203,7 @@ def test_recording_twice_is_refused_until_withdrawn_with_a_reason(assigned, tmp_
     )
 
 
+@SAMPLED
 def test_high_risk_issue_alerts_line_manager_and_service_manager_once(
     assigned, tmp_path: Path
 ) -> None:
@@ -218,6 +224,7 @@ def test_high_risk_issue_alerts_line_manager_and_service_manager_once(
     assert session.exec(select(HighRiskIssue)).one().raised_with_id == manager.id
 
 
+@SAMPLED
 def test_json_form_is_validated_the_same_way(assigned, tmp_path: Path) -> None:
     session, audit = assigned
     path = tmp_path / "form.json"
@@ -236,6 +243,7 @@ def test_json_form_is_validated_the_same_way(assigned, tmp_path: Path) -> None:
         read_form(garbage)
 
 
+@SAMPLED
 def test_not_done_keeps_the_reason_and_actions_close(assigned, tmp_path: Path) -> None:
     """D4 and D3."""
     session, audit = assigned
@@ -256,8 +264,8 @@ def test_not_done_keeps_the_reason_and_actions_close(assigned, tmp_path: Path) -
     assert session.get(ActionPoint, action.id).status is ActionStatus.COMPLETED
 
 
+@pytest.mark.demo(as_of="2026-11-25")
 def test_audits_commands_round_trip(cli, tmp_path: Path, session: Session) -> None:
-    assert cli("demo-data", "--as-of", "2026-11-25").exit_code == 0
     assert cli("run", "sample", "--as-of", "2026-12-01").exit_code == 0
     listing = cli("audits", "list", "--status", "assigned")
     assert listing.exit_code == 0 and "Audits (" in listing.stdout
@@ -275,9 +283,12 @@ def test_audits_commands_round_trip(cli, tmp_path: Path, session: Session) -> No
     good = cli("audits", "record", tmp_path / "a.xlsx", "--as-of", "2026-12-10")
     assert good.exit_code == 0, good.stderr
     assert "recorded as completed on 2026-12-10" in good.stdout
-    assert "Action points (0)" in cli("actions", "list").stdout
+    actions = cli("actions", "list")
+    assert actions.exit_code == 0, actions.stderr
+    assert "Action points (0)" in actions.stdout
 
 
+@SAMPLED
 def test_consistent_difficulty_is_reported_once_per_standard_team_and_quarter(
     assigned, tmp_path: Path
 ) -> None:

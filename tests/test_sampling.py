@@ -6,7 +6,6 @@ import re
 import threading
 from collections import Counter
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -25,7 +24,6 @@ from models.db import make_engine
 from models.enums import AuditKind, EmailStatus, Role, SamplingKind
 from models.settings import get_settings
 from models.types import utcnow
-from tasks.demo import load_demo, write_demo_files
 from tasks.outbox import send_pending
 from tasks.sampling.monthly import due_date, sample_month
 from tasks.workdays import Month, first_working_day
@@ -34,10 +32,14 @@ from tests.smtp import smtp_server, text_of
 DEMO_DAY = date(2026, 11, 25)
 
 
+# The tests with a database here run on a copy of the demo service (tests/demo_service.py).
+pytestmark = pytest.mark.demo(seed=11, as_of=DEMO_DAY)
+
+
 @pytest.fixture
-def service(session: Session, tmp_path: Path) -> Session:
-    """The demo service, imported through the real importers."""
-    load_demo(session, write_demo_files(tmp_path / "demo", seed=11, as_of=DEMO_DAY))
+def service(request: pytest.FixtureRequest, session: Session) -> Session:
+    """The demo service, imported through the real importers (once, as the template copied)."""
+    assert request.node.get_closest_marker("demo"), "a test using `service` needs its demo mark"
     return session
 
 
@@ -116,7 +118,9 @@ def test_every_case_holder_is_sampled_within_two_months(service: Session) -> Non
             select(Staff).where(Staff.role == Role.CASE_MANAGER, Staff.active == sa.true())
         )
     }
-    assert eligible & active <= sampled
+    expected = eligible & active
+    assert expected, "no active case manager holds an eligible case: nothing would be proved"
+    assert expected <= sampled, f"never sampled: {sorted(expected - sampled)}"
 
 
 def test_a_case_selected_within_six_weeks_is_passed_over_and_recorded(service: Session) -> None:
