@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ import sqlalchemy as sa
 
 from models.db import make_engine
 from models.settings import get_settings
-from tests.conftest import Cli, new_postgres_database
+from tests.demo_service import Demo, DemoTemplates
 
 MONTH = date(2026, 10, 1)
 
@@ -57,11 +58,14 @@ def cutter(postgres_server: str) -> Iterator[Any]:
         cut.admin.dispose()
 
 
-def _service(monkeypatch: pytest.MonkeyPatch, server: str) -> tuple[str, Any]:
-    url, drop = new_postgres_database(server)
-    cli = Cli(monkeypatch, url)
-    assert cli("init").exit_code == 0
-    assert cli("demo-data", "--seed", "12", "--as-of", "2026-09-25").exit_code == 0
+def _service(
+    monkeypatch: pytest.MonkeyPatch, server: str, templates: DemoTemplates, var: Path
+) -> tuple[str, Any]:
+    """A database of its own holding the demo service (`yotqa demo-data --seed 12 --as-of
+    2026-09-25`, copied from the template), set as the product's."""
+    url, drop = templates.copy_postgres(Demo(seed=12, as_of=date(2026, 9, 25)), server, var)
+    monkeypatch.setenv("YOTQA_DATABASE_URL", url)
+    get_settings.cache_clear()
     return url, drop
 
 
@@ -97,14 +101,21 @@ def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.postgres
 def test_connection_lost_once_the_task_tries_again_and_ends_as_a_clean_run(
-    prefect_harness, postgres_server: str, cutter, quick_retries, monkeypatch, settings_env
+    prefect_harness,
+    postgres_server: str,
+    demo_templates: DemoTemplates,
+    tmp_path: Path,
+    cutter,
+    quick_retries,
+    monkeypatch,
+    settings_env,
 ) -> None:
     from flows.timetable import FLOWS
 
     sample_and_assign = FLOWS["sample-and-assign"]
 
-    clean_url, drop_clean = _service(monkeypatch, postgres_server)
-    url, drop = _service(monkeypatch, postgres_server)
+    clean_url, drop_clean = _service(monkeypatch, postgres_server, demo_templates, tmp_path / "var")
+    url, drop = _service(monkeypatch, postgres_server, demo_templates, tmp_path / "var")
     try:
         monkeypatch.setenv("YOTQA_DATABASE_URL", clean_url)
         get_settings.cache_clear()
@@ -127,13 +138,20 @@ def test_connection_lost_once_the_task_tries_again_and_ends_as_a_clean_run(
 
 @pytest.mark.postgres
 def test_connection_lost_for_good_fails_cleanly_and_a_rerun_finishes_the_month(
-    prefect_harness, postgres_server: str, cutter, quick_retries, monkeypatch, settings_env
+    prefect_harness,
+    postgres_server: str,
+    demo_templates: DemoTemplates,
+    tmp_path: Path,
+    cutter,
+    quick_retries,
+    monkeypatch,
+    settings_env,
 ) -> None:
     from flows.timetable import FLOWS
 
     sample_and_assign = FLOWS["sample-and-assign"]
 
-    url, drop = _service(monkeypatch, postgres_server)
+    url, drop = _service(monkeypatch, postgres_server, demo_templates, tmp_path / "var")
     try:
         get_settings.cache_clear()
         before = _month(url)

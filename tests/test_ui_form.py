@@ -50,6 +50,8 @@ def _good_answers(session: Session, audit: Audit) -> dict[str, object]:
     return answers
 
 
+@pytest.mark.slow
+@pytest.mark.demo(as_of="2026-11-25")
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_form_suspends_asks_again_on_bad_input_and_records_good_input(
     cli, session: Session, db_url: str, tmp_path: Path
@@ -59,7 +61,6 @@ def test_form_suspends_asks_again_on_bad_input_and_records_good_input(
     from prefect.flow_runs import resume_flow_run
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    assert cli("demo-data", "--as-of", "2026-11-25").exit_code == 0
     assert cli("run", "sample", "--as-of", "2026-12-01").exit_code == 0
     audit = session.exec(
         select(Audit).where(Audit.kind == AuditKind.CASE_FILE).order_by(Audit.id)
