@@ -50,22 +50,27 @@ class FormPage:
     staff: list[tuple[str, str]] = field(default_factory=list)  # (email, "name, role")
 
 
-def form_page(session: Session, audit_id: int) -> FormPage:
+def _audit(session: Session, audit_id: int) -> Audit:
     audit = session.get(Audit, audit_id)
     if audit is None:
         raise LookupError(f"there is no audit {audit_id}")
+    return audit
+
+
+def form_page(session: Session, audit_id: int) -> FormPage:
+    audit = _audit(session, audit_id)
     case = session.get(Case, audit.case_id) if audit.case_id else None
     tool = session.get(QuestionSet, audit.question_set_id)
     subject = session.get(Staff, audit.subject_staff_id)
     page = FormPage(
-        id_of(audit),
-        case.case_ref if case else "-",
-        audit.kind.label,
-        f"{tool.title}, version {tool.version}" if tool else "",
-        audit.due_on,
-        audit.three_way_meeting,
-        audit.selection_reason,
-        subject.email if subject else "",
+        audit_id=id_of(audit),
+        case_ref=case.case_ref if case else "-",
+        kind=audit.kind.label,
+        tool=f"{tool.title}, version {tool.version}" if tool else "",
+        due_on=audit.due_on,
+        three_way=audit.three_way_meeting,
+        reason=audit.selection_reason,
+        default_owner=subject.email if subject else "",
     )
     sections: dict[str, list[QuestionField]] = {}
     for q in session.exec(
@@ -200,9 +205,7 @@ def receipt(session: Session, audit_id: int) -> Receipt:
     """What the auditor is told once the audit is recorded: when, and who was sent what."""
     from tasks.links import when
 
-    audit = session.get(Audit, audit_id)
-    if audit is None:
-        raise LookupError(f"there is no audit {audit_id}")
+    audit = _audit(session, audit_id)
     case = session.get(Case, audit.case_id) if audit.case_id else None
     subject = session.get(Staff, audit.subject_staff_id)
     manager = (
