@@ -16,10 +16,10 @@ from openpyxl.worksheet.worksheet import Worksheet
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
-from models import Audit, Case, Question, QuestionSet, Staff
+from models import Case, Question, Staff
 from models.enums import AnswerType
-from models.errors import InvalidInput
 from tasks.recording.form import AuditForm, FormInvalid
+from tasks.recording.record import audit_by_id, question_set_of
 from tasks.xlsx import safe_cell
 
 CHOICES = {
@@ -32,13 +32,9 @@ FILL = PatternFill("solid", fgColor="2F5597")
 
 def write_form(session: Session, audit_id: int, path: Path) -> Path:
     """A pre-filled form: case details, one row per question with guidance, drop-downs for judgements."""
-    audit = session.get(Audit, audit_id)
-    if audit is None:
-        raise InvalidInput(f"there is no audit {audit_id}: `yotqa audits list` shows them")
+    audit = audit_by_id(session, audit_id)
     case = session.get(Case, audit.case_id) if audit.case_id else None
-    qs = session.get(QuestionSet, audit.question_set_id)
-    if qs is None:
-        raise InvalidInput(f"audit {audit_id}'s question set {audit.question_set_id} is missing")
+    qs = question_set_of(session, audit)
     people = {s.id: s for s in session.exec(select(Staff))}
     book = openpyxl.Workbook()
     about = book.worksheets[0]  # a new workbook's one sheet

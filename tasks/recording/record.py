@@ -21,6 +21,7 @@ from models import (
     GoodPractice,
     HighRiskIssue,
     Question,
+    QuestionSet,
     Staff,
 )
 from models.base import id_column, id_of
@@ -46,7 +47,15 @@ def questions_for(session: Session, audit: Audit) -> list[QuestionView]:
     return [QuestionView(q.code, q.text, q.answer_type, q.required, q.section) for q in rows]
 
 
-def _audit(session: Session, audit_id: int) -> Audit:
+def question_set_of(session: Session, audit: Audit) -> QuestionSet:
+    """The question set the audit is recorded against (its tool)."""
+    qs = session.get(QuestionSet, audit.question_set_id)
+    if qs is None:
+        raise InvalidInput(f"audit {audit.id}'s question set {audit.question_set_id} is missing")
+    return qs
+
+
+def audit_by_id(session: Session, audit_id: int) -> Audit:
     audit = session.get(Audit, audit_id)
     if audit is None:
         raise InvalidInput(f"there is no audit {audit_id}: `yotqa audits list` shows them")
@@ -323,7 +332,7 @@ def withdraw_record(
     session: Session, audit_id: int, *, reason: str, by_email: str | None = None
 ) -> Audit:
     """Undo a recorded audit so it can be recorded again; the withdrawal and its reason are kept."""
-    audit = _audit(session, audit_id)
+    audit = audit_by_id(session, audit_id)
     if audit.status is not AuditStatus.COMPLETED:
         raise InvalidInput(
             f"audit {audit_id} is {audit.status.value}, not recorded: nothing to withdraw"

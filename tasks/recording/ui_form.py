@@ -9,11 +9,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, create_model
 from sqlmodel import Session, col, select
 
-from models import Audit, Case, Question, QuestionSet, Staff
+from models import Audit, Case, Question, Staff
 from models.base import id_of
 from models.enums import AnswerType
 from models.errors import InvalidInput
 from tasks.recording.form import ActionIn, Answer, AuditForm
+from tasks.recording.record import question_set_of
 
 JUDGEMENTS = Literal["insufficient", "sufficient", "good", "excellent", "not applicable"]
 YES_NO = Literal["yes", "no", "not applicable"]
@@ -43,9 +44,7 @@ def form_spec(session: Session, audit_id: int) -> FormSpec:
     if audit is None:
         raise InvalidInput(f"there is no audit {audit_id}")
     case = session.get(Case, audit.case_id) if audit.case_id else None
-    qs = session.get(QuestionSet, audit.question_set_id)
-    if qs is None:
-        raise InvalidInput(f"audit {audit_id}'s question set {audit.question_set_id} is missing")
+    qs = question_set_of(session, audit)
     questions = session.exec(
         select(Question)
         .where(Question.question_set_id == audit.question_set_id)
