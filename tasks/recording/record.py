@@ -226,49 +226,48 @@ def _notify_recorded(
             ]
         )
         attachments = [calendar_attachment(f"actions-{case_ref}.ics", ics)]
-    context: dict[str, Any] = {  # the template's variables, as queue_email takes them
+    noun = f"{len(rows)} action point{'s' if len(rows) != 1 else ''}"
+    stamp = f"{audit.recorded_at:%Y%m%d%H%M%S}"
+    last_day = max([a.deadline for a in actions] + [on])
+
+    def queue(kind: str, **email: Any) -> None:
+        """One of this record's emails, keyed by its kind, the audit and when it was recorded."""
+        queue_email(session, key=f"{kind}:{audit.id}:{stamp}", kind=kind, **email)
+
+    feedback: dict[str, Any] = {  # the case manager's email, as queue_email takes it
+        "template": "feedback",
+        "attachments": attachments,
+        "actions": rows,
+        "findings_url": links.url(subject_cm_id, ACKNOWLEDGE, id_of(audit), last_day),
+        "items_url": links.items(subject_cm_id),
+        "copy_for": None,
         "audit_kind": audit.kind.label,
         "case_ref": case_ref,
         "auditor": auditor.name,
         "good_practice": form.good_practice,
         "three_way": audit.three_way_meeting,
     }
-    noun = f"{len(rows)} action point{'s' if len(rows) != 1 else ''}"
-    stamp = f"{audit.recorded_at:%Y%m%d%H%M%S}"
-    last_day = max([a.deadline for a in actions] + [on])
-    queue_email(
-        session,
-        key=f"feedback:{audit.id}:{stamp}",
-        kind="feedback",
-        template="feedback",
+    queue(
+        "feedback",
         subject=f"Audit feedback for case {case_ref}: {noun}",
         to=[subject_cm],
-        attachments=attachments,
-        actions=rows,
-        findings_url=links.url(subject_cm_id, ACKNOWLEDGE, id_of(audit), last_day),
-        items_url=links.items(subject_cm_id),
-        copy_for=None,
-        **context,
+        **feedback,
     )
     if manager and manager.id != subject_cm_id:
-        queue_email(
-            session,
-            key=f"feedback-copy:{audit.id}:{stamp}",
-            kind="feedback-copy",
-            template="feedback",
+        copy = feedback | {  # the same without the links: a link is its one person's
+            "actions": [{**r, "links": None} for r in rows],
+            "findings_url": None,
+            "items_url": None,
+            "copy_for": subject_cm.name,
+        }
+        queue(
+            "feedback-copy",
             subject=f"Copy: audit feedback for case {case_ref} ({subject_cm.name}): {noun}",
             to=[manager],
-            attachments=attachments,
-            actions=[{**r, "links": None} for r in rows],
-            findings_url=None,
-            items_url=None,
-            copy_for=subject_cm.name,
-            **context,
+            **copy,
         )
-    queue_email(
-        session,
-        key=f"recorded:{audit.id}:{stamp}",
-        kind="recorded",
+    queue(
+        "recorded",
         template="recorded",
         subject=f"Audit of case {case_ref} recorded",
         to=[auditor],
