@@ -26,8 +26,8 @@ from models import (
     Staff,
 )
 from models.base import id_column
-from models.enums import AuditStatus, FeedbackSource
-from tasks.packs.figures import Scope, months_of, share, team_of
+from models.enums import FeedbackSource
+from tasks.packs.figures import Scope, completed_in, months_of, share, team_of
 from tasks.plan import plan_tree
 from tasks.recording.difficulties import difficulties_alerted
 from tasks.workdays import london_date
@@ -106,10 +106,7 @@ def acknowledgements(session: Session, scope: Scope) -> dict[str, Any]:
         .join(subject, col(subject.id) == Audit.subject_staff_id)
         .outerjoin(Case, col(Case.id) == Audit.case_id)
         .outerjoin(Acknowledgement, col(Acknowledgement.audit_id) == Audit.id)
-        .where(
-            col(Audit.status) == AuditStatus.COMPLETED,
-            col(Audit.completed_on).between(quarter.first_day, quarter.last_day),
-        )
+        .where(completed_in(quarter))
         .order_by(col(Audit.completed_on), col(Audit.id))
     ).all()
     by_team: dict[str, list[int]] = defaultdict(lambda: [0, 0])

@@ -54,6 +54,14 @@ def team_of(subject: type[Staff]) -> sa.ColumnElement[int | None]:
     return sa.func.coalesce(col(Case.team_id), col(subject.team_id))
 
 
+def completed_in(quarter: Quarter) -> sa.ColumnElement[bool]:
+    """The audits completed within the quarter, as a query's condition."""
+    return sa.and_(
+        col(Audit.status) == AuditStatus.COMPLETED,
+        col(Audit.completed_on).between(quarter.first_day, quarter.last_day),
+    )
+
+
 def share(ok: int, judged: int) -> float | None:
     return round(ok / judged, 4) if judged else None
 
@@ -143,11 +151,7 @@ def judgement_figures(
         .join(Audit, col(Audit.id) == Finding.audit_id)
         .join(subject, col(subject.id) == Audit.subject_staff_id)
         .outerjoin(Case, col(Case.id) == Audit.case_id)
-        .where(
-            col(Audit.status) == AuditStatus.COMPLETED,
-            col(Audit.completed_on).between(quarter.first_day, quarter.last_day),
-            col(Finding.judgement).in_(JUDGED),
-        )
+        .where(completed_in(quarter), col(Finding.judgement).in_(JUDGED))
         .group_by(col(Question.section), team_of(subject), col(Finding.judgement))
     ).all()
     sections: dict[str, Counter[str]] = defaultdict(Counter)
