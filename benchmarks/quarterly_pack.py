@@ -78,6 +78,7 @@ def phases(path: Path, out: Path) -> dict[str, float]:
 
 def one_service(args: tuple[str, str]) -> float:
     """A whole pack for one service's database, as the flow's task does (figures to files)."""
+    from tasks.outputs import Outputs
     from tasks.packs.quarterly import compile_quarter
     from tasks.packs.render import write_quarter
 
@@ -86,7 +87,7 @@ def one_service(args: tuple[str, str]) -> float:
     engine = make_engine(f"sqlite:///{path}")
     with Session(engine, expire_on_commit=False) as session:
         pack = compile_quarter(session, QUARTER, ON)
-    write_quarter(pack, Path(out), "Benchmark YOT")
+    write_quarter(pack, Outputs(Path(out)).quarterly_pack(str(QUARTER)), "Benchmark YOT")
     engine.dispose()
     return time.perf_counter() - started
 
