@@ -108,11 +108,11 @@ def _job_command(job: Job) -> None:
         _say(job(date_option(as_of)))
 
     command.__doc__ = job.doc
-    run_app.command(job.command)(command)
+    run_app.command(job.run_command)(command)
 
 
 for _job in JOBS:
-    if _job.command and _job.command != "sample":  # the sample's command has its own options
+    if _job.run_command not in (None, "sample"):  # the sample's command has its own options
         _job_command(_job)
 
 

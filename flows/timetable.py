@@ -55,7 +55,7 @@ def timetable_flow(job: Job) -> Flow[..., dict[str, Any]]:
     def run(as_of: date | None = None, **options: Any) -> dict[str, Any]:
         day = the_day(job, as_of)
         if day is None:
-            return {"skipped": f"overtaken by a later day's {job.command or job.name}"}
+            return {"skipped": f"overtaken by a later day's {job.run_command or job.name}"}
         outcome = job(day, in_prefect, **options)
         for artifact in outcome.artifacts:
             publish(artifact)

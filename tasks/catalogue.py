@@ -14,6 +14,7 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from operator import itemgetter
 from typing import Any, ParamSpec, Protocol, TypeVar
 
 from tasks import steps
@@ -61,9 +62,17 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Job:
-    name: str  # the flow's and the deployment's name, as the timetable's `flow:` field names it
     work: Callable[..., Outcome]  # (day, run=directly, **its own options) -> Outcome
-    command: str | None = None  # its `yotqa run` command, if it has one
+    command: str | None = ""  # its `yotqa run` command ("" for its name), None for none
+
+    @property
+    def name(self) -> str:
+        """The flow's and the deployment's name, as the timetable's `flow:` field names it."""
+        return self.work.__name__.replace("_", "-")
+
+    @property
+    def run_command(self) -> str | None:
+        return self.name if self.command == "" else self.command
 
     @property
     def doc(self) -> str:
@@ -209,56 +218,50 @@ def _monthly_report(
     day: date,
     run: Run,
     step: Callable[[date], dict[str, Any]],
-    artifacts: Callable[[dict[str, Any]], list[Artifact]],
-    said: Callable[[dict[str, Any]], str],
+    name: str,
+    said: str,
+    shown: str,
+    table: Callable[[dict[str, Any]], list[dict[str, Any]]],
 ) -> Outcome:
-    """A monthly report (T3, F1, F2): written, sent, said and shown."""
+    """A monthly report (T3, F1, F2): written and sent; what it says and shows is `said` and
+    `shown`, filled in from its result, and `table` of its result."""
     result = run(step, day)
     sent = run(steps.send_outbox)
     return Outcome(
         {**result, **_emails(sent)},
-        [f"{said(result)} Written to {result['path']}. Emails: {sent['summary']}"],
-        artifacts(result),
+        [f"{said.format(**result)} Written to {result['path']}. Emails: {sent['summary']}"],
+        _report_artifacts(name, result, table(result), shown.format(**result)),
     )
 
 
 def exception_report(day: date, run: Run = directly) -> Outcome:
     """T3: the exception report for data cleansing; each team manager is sent their team's list."""
-    return _monthly_report(
-        day,
-        run,
-        steps.exception_report,
-        lambda r: _report_artifacts(
-            "exceptions",
-            r,
-            [{"rule": k, "exceptions": v} for k, v in sorted(r["by_rule"].items())],
-            f"Exceptions for data cleansing ({r['fixed']} fixed since last month)",
-        ),
-        lambda r: f"Exceptions for {r['period']}: {r['exceptions']} now, {r['fixed']} fixed "
-        f"since last month; {r['emails']} team managers told.",
+    said = (
+        "Exceptions for {period}: {exceptions} now, {fixed} fixed since last month; "
+        "{emails} team managers told."
     )
+    shown = "Exceptions for data cleansing ({fixed} fixed since last month)"
+    return _monthly_report(day, run, steps.exception_report, "exceptions", said, shown, _by_rule)
+
+
+def _by_rule(result: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"rule": k, "exceptions": v} for k, v in sorted(result["by_rule"].items())]
 
 
 def team_audits_report(day: date, run: Run = directly) -> Outcome:
     """Fig. 2: the month's report on cases audited by team managers, to the service manager."""
-    return _monthly_report(
-        day,
-        run,
-        steps.team_audits_report,
-        lambda r: _report_artifacts("team-audits", r, r["rows"], "Cases audited by team managers"),
-        lambda r: f"Cases audited by team managers, {r['period']}: {r['managers']} managers.",
-    )
+    said = "Cases audited by team managers, {period}: {managers} managers."
+    shown = "Cases audited by team managers"
+    table = itemgetter("rows")
+    return _monthly_report(day, run, steps.team_audits_report, "team-audits", said, shown, table)
 
 
 def feedback_report(day: date, run: Run = directly) -> Outcome:
     """Fig. 2: service-user feedback data for managers, this month and the year to date."""
-    return _monthly_report(
-        day,
-        run,
-        steps.feedback_report,
-        lambda r: _report_artifacts("feedback", r, r["by_source"], "Service-user feedback"),
-        lambda r: f"Service-user feedback, {r['period']}: {r['this_month']} items this month.",
-    )
+    said = "Service-user feedback, {period}: {this_month} items this month."
+    shown = "Service-user feedback"
+    table = itemgetter("by_source")
+    return _monthly_report(day, run, steps.feedback_report, "feedback", said, shown, table)
 
 
 def _pack_artifacts(name: str, result: dict[str, Any]) -> list[Artifact]:
@@ -376,20 +379,27 @@ def peer_audit_day(day: date, run: Run = directly) -> Outcome:
     return Outcome({**result, **_emails(sent)}, said, artifacts)
 
 
+# Each job is named after its function (sample_and_assign: "sample-and-assign"); its `yotqa run`
+# command is its name but for the two an admin types most, and the packs, which `yotqa pack`
+# compiles for any period.
 JOBS = [
-    Job("sample-and-assign", sample_and_assign, "sample"),
-    Job("chase-overdue", chase_overdue, "chase"),
-    Job("case-level-data", case_level_data, "case-level-data"),
-    Job("exception-report", exception_report, "exception-report"),
-    Job("team-audits-report", team_audits_report, "team-audits-report"),
-    Job("feedback-report", feedback_report, "feedback-report"),
-    Job("audits-due", audits_due, "audits-due"),
-    Job("management-meeting-pack", management_meeting_pack, "management-meeting-pack"),
-    Job("quarterly-review", quarterly_review, "quarterly-review"),
-    Job("staff-qa-forum", staff_qa_forum, "staff-qa-forum"),
-    Job("appraisal-objectives", appraisal_objectives, "appraisal-objectives"),
-    Job("peer-audit-day", peer_audit_day, "peer-audit-day"),
-    Job("quarterly-pack", quarterly_pack),  # `yotqa pack quarterly` takes any quarter
-    Job("annual-pack", annual_pack),  # `yotqa pack annual` takes any year
+    Job(sample_and_assign, command="sample"),
+    Job(chase_overdue, command="chase"),
+    *(
+        Job(work)
+        for work in (
+            case_level_data,
+            exception_report,
+            team_audits_report,
+            feedback_report,
+            audits_due,
+            management_meeting_pack,
+            quarterly_review,
+            staff_qa_forum,
+            appraisal_objectives,
+            peer_audit_day,
+        )
+    ),
+    *(Job(work, command=None) for work in (quarterly_pack, annual_pack)),
 ]
 CATALOGUE: dict[str, Job] = {job.name: job for job in JOBS}

@@ -91,20 +91,23 @@ FEEDBACK_MIX = [
 
 @dataclass
 class DayResult:
+    """What the simulated auditors did on a day."""
+
     day: date
     recorded: int = 0
     not_done: int = 0
-    actions_completed: int = 0
 
 
 @dataclass
 class SpanResult:
+    """What happened over a simulated span: the months sampled, then the days' totals."""
+
+    months: list[str] = field(default_factory=list)
     days: int = 0
     samples: int = 0
     recorded: int = 0
     not_done: int = 0
     actions_completed: int = 0
-    months: list[str] = field(default_factory=list)
 
 
 def _rng(seed: int, what: str, ident: int) -> random.Random:

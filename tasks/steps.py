@@ -16,8 +16,13 @@ from models.db import session_scope
 from models.settings import get_settings
 from tasks.monthly import reports
 from tasks.outputs import Outputs
+from tasks.packs.annual import compile_year, write_year
+from tasks.packs.deliver import send_pack
+from tasks.packs.quarterly import compile_quarter
+from tasks.packs.render import PackFiles, write_quarter
 from tasks.programme.notices import Notice
 from tasks.sampling.report import SelectionReport
+from tasks.workdays import Quarter
 
 
 def draw_and_assign(as_of: date) -> dict[str, Any]:
@@ -102,110 +107,64 @@ def _written_and_sent(
     build: Callable[[Session, date], M],
     path: Callable[[Outputs, str], Path],
     send: Callable[[Session, M, Path], int],
-) -> tuple[M, Path, int]:
-    """A monthly report built, written where `path` names it and sent: (report, file, emails)."""
+) -> tuple[M, dict[str, Any]]:
+    """A monthly report built, written where `path` names it and sent: the report, and its
+    period, file and emails queued."""
     with session_scope() as session:
         report = build(session, as_of)
         file = path(Outputs.configured(), report.period)
-        return report, file, send(session, report, file)
+        emails = send(session, report, file)
+    return report, {"period": report.period, "path": str(file), "emails": emails}
 
 
 def team_audits_report(as_of: date) -> dict[str, Any]:
     """Fig. 2: cases audited by team managers this month, to the service manager (XLSX + email)."""
-    report, path, emails = _written_and_sent(
+    report, result = _written_and_sent(
         as_of, reports.team_audits_report, Outputs.team_audits, reports.send_team_audits_report
     )
-    return {
-        "period": report.period,
-        "path": str(path),
-        "managers": len(report.rows),
-        "emails": emails,
-        "rows": [dict(zip(reports.TEAM_HEADER, r, strict=True)) for r in report.rows],
-    }
+    rows = [dict(zip(reports.TEAM_HEADER, r, strict=True)) for r in report.rows]
+    return {**result, "managers": len(report.rows), "rows": rows}
 
 
 def feedback_report(as_of: date) -> dict[str, Any]:
     """Fig. 2: service-user feedback data to managers (XLSX + email)."""
-    report, path, emails = _written_and_sent(
+    report, result = _written_and_sent(
         as_of, reports.feedback_report, Outputs.feedback_report, reports.send_feedback_report
     )
+    by_source = [{"source": s, "this_month": m, "year_to_date": y} for s, m, y in report.by_source]
+    return {**result, "this_month": len(report.month), "by_source": by_source}
+
+
+def _pack_result(files: PackFiles, emailed: bool) -> dict[str, Any]:
+    """Where a pack's files are, its summary in markdown, its pages and whether it was emailed."""
     return {
-        "period": report.period,
-        "path": str(path),
-        "this_month": len(report.month),
-        "emails": emails,
-        "by_source": [
-            {"source": s, "this_month": m, "year_to_date": y} for s, m, y in report.by_source
-        ],
+        "pdf": str(files.pdf),
+        "xlsx": str(files.xlsx),
+        "markdown": files.markdown.read_text(encoding="utf-8"),
+        "pages": files.pages,
+        "emailed": emailed,
     }
 
 
 def compile_quarterly_pack(quarter: str, as_of: date, email: bool = True) -> dict[str, Any]:
     """Q2: compile the quarter's figures (frozen once closed), write PDF, XLSX and markdown, queue the email."""
-    from tasks.packs.deliver import send_pack
-    from tasks.packs.quarterly import compile_quarter
-    from tasks.packs.render import write_quarter
-    from tasks.workdays import Quarter
-
     settings = get_settings()
     with session_scope() as session:
         pack = compile_quarter(session, Quarter.parse(quarter), as_of)
-        files = write_quarter(pack, Outputs.configured().quarterly_pack(quarter), settings.service_name)
-        sent = email and send_pack(
-            session,
-            settings,
-            kind="quarterly",
-            title="quarterly quality assurance report",
-            period=quarter,
-            status=pack.status,
-            status_line=pack.status_line,
-            narrative=pack.narrative,
-            files=[files.pdf, files.xlsx],
-            on=as_of,
-            frozen_on=pack.frozen_on,
-        )
-    return {
-        "period": quarter,
-        "status": pack.status,
-        "issue": pack.issue,
-        "pdf": str(files.pdf),
-        "xlsx": str(files.xlsx),
-        "markdown": files.markdown.read_text(encoding="utf-8"),
-        "pages": files.pages,
-        "emailed": bool(sent),
-    }
+        paths = Outputs.configured().quarterly_pack(quarter)
+        files = write_quarter(pack, paths, settings.service_name)
+        sent = email and send_pack(session, settings, pack, [files.pdf, files.xlsx], as_of)
+    return {"period": quarter, "status": pack.status, "issue": pack.issue, **_pack_result(files, sent)}
 
 
 def compile_annual_pack(year: int, as_of: date, email: bool = True) -> dict[str, Any]:
     """Q3: the framework review pack (four quarters side by side) and the data-quality spot check."""
-    from tasks.packs.annual import compile_year, write_year
-    from tasks.packs.deliver import send_pack
-
     settings = get_settings()
     with session_scope() as session:
         pack = compile_year(session, year, as_of)
         files = write_year(pack, Outputs.configured().annual_pack(year), settings.service_name)
-        sent = email and send_pack(
-            session,
-            settings,
-            kind="annual",
-            title="annual review of the quality assurance framework",
-            period=pack.label,
-            status="issued",
-            status_line="; ".join(f"{q['label']}: {q['state']}" for q in pack.quarters),
-            narrative=[],
-            files=[files.pdf, files.xlsx],
-            on=as_of,
-        )
-    return {
-        "period": pack.label,
-        "status": "compiled",
-        "pdf": str(files.pdf),
-        "xlsx": str(files.xlsx),
-        "markdown": files.markdown.read_text(encoding="utf-8"),
-        "pages": files.pages,
-        "emailed": bool(sent),
-    }
+        sent = email and send_pack(session, settings, pack, [files.pdf, files.xlsx], as_of)
+    return {"period": pack.label, "status": "compiled", **_pack_result(files, sent)}
 
 
 def queue_notice(notice: Callable[[Session, date, Path], Notice], as_of: date) -> dict[str, Any]:

@@ -38,9 +38,26 @@ class AnnualPack:
     quarters: list[dict[str, Any]] = field(default_factory=list)  # label, state, figures
     spot_check: dict[str, Any] = field(default_factory=dict)
 
+    kind = "annual"
+    title = "annual review of the quality assurance framework"
+    status = "issued"
+    frozen_on = None  # each quarter says whether it was frozen: see status_line
+
     @property
     def label(self) -> str:
         return f"{self.year}-{(self.year + 1) % 100:02d}"
+
+    @property
+    def period(self) -> str:
+        return self.label
+
+    @property
+    def status_line(self) -> str:
+        return "; ".join(f"{q['label']}: {q['state']}" for q in self.quarters)
+
+    @property
+    def narrative(self) -> list[str]:
+        return []
 
 
 def compile_year(session: Session, year: int, on: date) -> AnnualPack:

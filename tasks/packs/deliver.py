@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Protocol
 
 import sqlalchemy as sa
 from sqlmodel import Session, col
@@ -31,41 +32,51 @@ def pack_recipients(session: Session, settings: Settings) -> tuple[list[str], li
     return to, cc
 
 
+class Pack(Protocol):
+    """What a pack's email says of it: which pack, its period, its status and its summary."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def period(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def status_line(self) -> str: ...
+    @property
+    def narrative(self) -> list[str]: ...
+    @property
+    def frozen_on(self) -> date | None: ...
+
+
 def send_pack(
-    session: Session,
-    settings: Settings,
-    *,
-    kind: str,
-    title: str,
-    period: str,
-    status: str,
-    status_line: str,
-    narrative: list[str],
-    files: list[Path],
-    on: date,
-    frozen_on: date | None = None,
+    session: Session, settings: Settings, pack: Pack, files: list[Path], on: date
 ) -> bool:
     """Queue the pack's email once per period and issue (a re-issue is sent at most once a day;
     compiling again on the day the quarter was frozen is the same issue, not a re-issue)."""
     to, cc = pack_recipients(session, settings)
     if not to:
         return False
-    same_issue = status == "final" or (status == "re-issue" and frozen_on == on)
-    key = f"pack:{kind}:{period}:" + ("final" if same_issue else f"{status}:{on}")
+    status = pack.status
+    same_issue = status == "final" or (status == "re-issue" and pack.frozen_on == on)
+    key = f"pack:{pack.kind}:{pack.period}:" + ("final" if same_issue else f"{status}:{on}")
     queued = queue_email(
         session,
         key=key,
         kind="pack",
         template="pack",
-        subject=f"{title.capitalize()} {period}" + (" (re-issued)" if status == "re-issue" else ""),
+        subject=f"{pack.title.capitalize()} {pack.period}"
+        + (" (re-issued)" if status == "re-issue" else ""),
         to=to,
         cc=cc,
         attachments=[file_attachment(p) for p in files],
         recipient_name="colleague",
-        title=title,
-        period=period,
-        status_line=status_line,
-        narrative=narrative,
+        title=pack.title,
+        period=pack.period,
+        status_line=pack.status_line,
+        narrative=pack.narrative,
     )
     session.commit()
     return queued

@@ -37,6 +37,12 @@ class QuarterPack:
     frozen_on: date | None = None
     issue: int = 1
     narrative: list[str] = field(default_factory=list)
+    kind = "quarterly"
+    title = "quarterly quality assurance report"
+
+    @property
+    def period(self) -> str:
+        return str(self.quarter)
 
     @property
     def status_line(self) -> str:
