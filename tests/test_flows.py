@@ -169,10 +169,11 @@ def test_outbox_schedule_runs_every_15_minutes_on_weekdays() -> None:
     assert dates[3] - dates[2] == timedelta(minutes=15)
 
 
-# Imports a module in a fresh interpreter and writes, as JSON, what importing it changed. The
+# Imports the flow modules one after another in one fresh interpreter and writes, as JSON, what
+# importing each changed (a change made by a module another imported first is that one's). The
 # `flows` package itself comes first, with Prefect: its umask for personal data is on purpose.
 _IMPORT_PROBE = """
-import json, os, sys, threading
+import json, os, pathlib, sys, threading
 sys.path.insert(0, sys.argv[1])
 import prefect, flows
 
@@ -193,7 +194,7 @@ def state():
             pass
     umask = os.umask(0o077); os.umask(umask)
     return {
-        "files": sorted(str(p) for p in __import__("pathlib").Path.cwd().rglob("*")),
+        "files": sorted(str(p) for p in pathlib.Path.cwd().rglob("*") if p.name != "printed"),
         "threads": sorted(t.name for t in threading.enumerate()),
         "open files and sockets": sorted(fds.values()),
         "child processes": children,
@@ -203,36 +204,35 @@ def state():
         "sys.path": list(sys.path),
     }
 
-before = state()
-out, err = os.dup(1), os.dup(2)
-with open("printed", "w+b") as printed:
-    os.dup2(printed.fileno(), 1); os.dup2(printed.fileno(), 2)
-    try:
-        __import__(sys.argv[2])
-    finally:
-        sys.stdout.flush(); sys.stderr.flush()
-        os.dup2(out, 1); os.dup2(err, 2); os.close(out); os.close(err)
-    printed.seek(0)
-    said = printed.read().decode(errors="replace")
-after = state()
-after["files"].remove(str(__import__("pathlib").Path.cwd() / "printed"))
-changed = {k: {"before": before[k], "after": after[k]} for k in before if before[k] != after[k]}
-if said:
-    changed["printed"] = said
-json.dump(changed, open(sys.argv[3], "w"), default=str)
+report = {}
+for module in sys.argv[3:]:
+    before = state()
+    out, err = os.dup(1), os.dup(2)
+    with open("printed", "w+b") as printed:
+        os.dup2(printed.fileno(), 1); os.dup2(printed.fileno(), 2)
+        try:
+            __import__(module)
+        finally:
+            sys.stdout.flush(); sys.stderr.flush()
+            os.dup2(out, 1); os.dup2(err, 2); os.close(out); os.close(err)
+        printed.seek(0)
+        said = printed.read().decode(errors="replace")
+    after = state()
+    changed = {k: {"before": before[k], "after": after[k]} for k in before if before[k] != after[k]}
+    if said:
+        changed["printed"] = said
+    report[module] = changed
+json.dump(report, open(sys.argv[2], "w"), default=str)
 """
 FLOW_MODULES = sorted(
     f"flows.{p.stem}" for p in (ROOT / "flows").glob("*.py") if p.stem != "__init__"
 )
 
 
-@pytest.mark.parametrize("module", FLOW_MODULES)
-def test_flow_modules_import_without_side_effects(module: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """Prefect imports each flow's module to load a deployment: importing one must do nothing
-    else: no file written (the database, var/), nothing printed, no thread, socket, file or
-    process left open, no change to the environment, umask, working directory or sys.path."""
-    work = tmp_path / "cwd"
-    work.mkdir()
+@pytest.fixture(scope="module")
+def import_changes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """What importing each flow module changed, in a fresh interpreter with its own folders."""
+    work = tmp_path_factory.mktemp("import-probe")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "YOTQA_"))}
     env |= {
         "PREFECT_HOME": str(work / "prefect-home"),
@@ -240,9 +240,9 @@ def test_flow_modules_import_without_side_effects(module: str, tmp_path) -> None
         "YOTQA_OUTPUT_DIR": str(work / "var"),
         "DO_NOT_TRACK": "1",
     }
-    report = tmp_path / "changed.json"
+    report = work.parent / f"{work.name}.json"
     done = subprocess.run(
-        [sys.executable, "-c", _IMPORT_PROBE, str(ROOT), module, str(report)],
+        [sys.executable, "-c", _IMPORT_PROBE, str(ROOT), str(report), *FLOW_MODULES],
         cwd=work,
         env=env,
         capture_output=True,
@@ -250,7 +250,18 @@ def test_flow_modules_import_without_side_effects(module: str, tmp_path) -> None
         timeout=120,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert json.loads(report.read_text()) == {}, f"importing {module} changed this"
+    return dict(json.loads(report.read_text()))
+
+
+@pytest.mark.xdist_group("flow-imports")  # one interpreter imports them all
+@pytest.mark.parametrize("module", FLOW_MODULES)
+def test_flow_modules_import_without_side_effects(
+    module: str, import_changes: dict[str, dict[str, Any]]
+) -> None:
+    """Prefect imports each flow's module to load a deployment: importing one must do nothing
+    else: no file written (the database, var/), nothing printed, no thread, socket, file or
+    process left open, no change to the environment, umask, working directory or sys.path."""
+    assert import_changes[module] == {}, f"importing {module} changed this"
 
 
 def test_chase_schedule_is_every_working_day_at_eight() -> None:
