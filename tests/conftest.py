@@ -12,6 +12,7 @@ one worker (`xdist_group`, below), so it is not built on both.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -29,6 +30,16 @@ from typer.testing import CliRunner
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# "gw0", "gw1", ... under pytest-xdist; "main" when the suite runs in one process (-n 0).
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+# Where the product writes when a test names no folder of its own (its default, var/, is in the
+# repository: a test module's Settings() made at import wrote its web-secret there, both workers
+# at once) and Prefect's home (results, caches): this worker's own, set before anything reads
+# them, removed at the end.
+_SCRATCH = Path(tempfile.mkdtemp(prefix=f"yotqa-tests-{WORKER}-"))
+os.environ["YOTQA_OUTPUT_DIR"] = str(_SCRATCH / "var")
+os.environ["PREFECT_HOME"] = str(_SCRATCH / "prefect-home")
+atexit.register(shutil.rmtree, _SCRATCH, ignore_errors=True)
 
 from models.db import make_engine, upgrade  # noqa: E402
 from models.settings import get_settings  # noqa: E402
@@ -50,8 +61,6 @@ POSTGRES_URL = os.environ.get(
 # CI sets this: there, PostgreSQL being down is a failure, not a reason to skip.
 REQUIRE_POSTGRES = os.environ.get("YOTQA_REQUIRE_POSTGRES") == "1"
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-# "gw0", "gw1", ... under pytest-xdist; "main" when the suite runs in one process (-n 0).
-WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 # The session fixtures worth building once: every test that uses one runs on the same worker.
 # A test that uses two of them (the quarterly pack's flow uses the Prefect server and the year)
@@ -148,22 +157,6 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
             return f"group:{group}" if group else str(super()._split_scope(nodeid))
 
     return SharedFixtureScheduling(config, log)
-
-
-@pytest.fixture(scope="session", autouse=True)
-def worker_output_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """The product's output folder defaults to var/ in the working directory, which is the
-    repository: a test that sets no folder of its own writes into this worker's instead."""
-    if "YOTQA_OUTPUT_DIR" in os.environ:
-        yield
-        return
-    os.environ["YOTQA_OUTPUT_DIR"] = str(tmp_path_factory.mktemp("var"))
-    get_settings.cache_clear()
-    try:
-        yield
-    finally:
-        del os.environ["YOTQA_OUTPUT_DIR"]
-        get_settings.cache_clear()
 
 
 def _postgres_available() -> str | None:
