@@ -321,6 +321,28 @@ def test_peer_audit_days_report_says_how_often_auditors_agreed(db: Session) -> N
     assert "%" in report.body_text.split("auditors agreed (same answer):")[1].split("\n")[0]
 
 
+def _any_of(strings: set[str]) -> re.Pattern[str]:
+    """A pattern that finds any of `strings` in a text: it matches exactly where one of them
+    occurs, as `s in text` for each would. Written as a trie (shared beginnings once), so a
+    text is read once, not once per string (a plain alternation of them all is slower still)."""
+    trie: dict[str, dict] = {}  # type: ignore[type-arg]
+    for text in strings:
+        node = trie
+        for char in text:
+            node = node.setdefault(char, {})
+        node[""] = {}  # one of the strings ends here
+
+    def pattern(node: dict) -> str:  # type: ignore[type-arg]
+        branches = [re.escape(char) + pattern(rest) for char, rest in sorted(node.items()) if char]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})"
+        return f"(?:{body})?" if "" in node else body
+
+    assert strings, "nothing to look for"
+    return re.compile(pattern(trie))
+
+
 # Once, on SQLite -----------------------------------------------------------------------------
 
 
@@ -364,8 +386,7 @@ def test_nothing_personal_in_what_the_year_logged_printed_or_wrote(
         scanned[path.suffix] += 1
     assert scanned[".eml"] > 1000 and scanned[".xlsx"] > 40 and scanned[".pdf"] >= 5, scanned
     assert len(on_sqlite.records) > 100, "the year logged next to nothing: nothing was checked"
-    # One pattern for all of them: the same matches as trying each in turn, in one pass a text.
-    anyone = re.compile("|".join(re.escape(s) for s in sorted(secrets, key=len, reverse=True)))
+    anyone = _any_of(secrets)
     leaks = [(where, found[0]) for where, text in texts.items() if (found := anyone.search(text))]
     assert not leaks, leaks[:5]
 
