@@ -236,15 +236,23 @@ def _load_question_sets(url: str) -> None:
     engine.dispose()
 
 
-def _truncate_all(url: str) -> None:
+def _empty_all(url: str) -> None:
+    """Every table but the question sets emptied and every other sequence back at 1, as
+    TRUNCATE ... RESTART IDENTITY leaves them (DELETE, child tables first: a third of the time
+    on these few rows, TRUNCATE costing a fixed ~3 ms a table)."""
+    tables = [
+        t for t in SQLModel.metadata.sorted_tables if t.name not in ("questionset", "question")
+    ]
     engine = make_engine(url)
-    tables = ", ".join(
-        f'"{t.name}"'
-        for t in SQLModel.metadata.sorted_tables
-        if t.name not in ("questionset", "question")
-    )
     with engine.begin() as conn:
-        conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        for table in reversed(tables):
+            conn.execute(table.delete())
+        sequences = conn.execute(
+            sa.text("SELECT relname FROM pg_class WHERE relkind = 'S'")
+        ).scalars()
+        for sequence in sequences:
+            if not sequence.startswith(("questionset_", "question_")):
+                conn.execute(sa.text(f'ALTER SEQUENCE "{sequence}" RESTART'))
     engine.dispose()
 
 
@@ -273,7 +281,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
             drop()
     else:
         url = request.getfixturevalue("migrated_postgres")
-        _truncate_all(url)
+        _empty_all(url)
         yield url
 
 
