@@ -284,3 +284,41 @@ def test_rerunning_an_earlier_date_passes_over_later_selections(service: Session
         if a.kind is not AuditKind.OBSERVATION
     }
     assert new and not new & december
+
+
+def _waiting_by_manager(session: Session) -> dict[int, int]:
+    """Active case managers holding a case, not yet observed this year, per line manager."""
+    observed = {
+        a.subject_staff_id
+        for a in session.exec(select(Audit).where(Audit.kind == AuditKind.OBSERVATION))
+    }
+    holders = {c.case_manager_id for c in session.exec(select(Case)) if c.closed_on is None}
+    return Counter(
+        s.line_manager_id
+        for s in session.exec(
+            select(Staff).where(Staff.role == Role.CASE_MANAGER, Staff.active == sa.true())
+        )
+        if s.id not in observed and s.id in holders and s.line_manager_id is not None
+    )
+
+
+def test_a6_observations_are_spread_per_manager_not_across_the_service(
+    service: Session,
+) -> None:
+    """A6 (S9, T11): from October (six months of the year left) each manager observes their own
+    share of their waiting case managers every month (ceil(waiting / months left)), so no
+    manager carries the service's month while another, with case managers waiting, has none."""
+    for on, months_left in ((date(2026, 10, 1), 6), (date(2026, 11, 2), 5)):
+        waiting = _waiting_by_manager(service)
+        assert len(waiting) >= 2, "the demo needs two managers with case managers waiting"
+        sample_month(service, on)
+        observations = Counter(
+            a.auditor_id
+            for a in service.exec(
+                select(Audit).where(
+                    Audit.kind == AuditKind.OBSERVATION, Audit.period == f"{on:%Y-%m}"
+                )
+            )
+        )
+        expected = {m: -(-n // months_left) for m, n in waiting.items()}
+        assert observations == expected, on

@@ -228,8 +228,9 @@ def plan_month(
 def plan_observations(
     session: Session, period: Month, on: date, pool: list[Candidate]
 ) -> list[PlannedRun]:
-    """T11, S9: every case manager observed once a financial year by their line manager, spread
-    evenly: this month takes its share of those not yet observed over the months left."""
+    """T11, S9, A6: every case manager observed once a financial year by their line manager,
+    spread evenly per manager: each manager's month takes its share of their own case managers
+    not yet observed over the months left."""
     year_start = Month(financial_year(period.first_day), 4)
     months_left = 12 - (
         (period.year * 12 + period.month) - (year_start.year * 12 + year_start.month)
@@ -247,15 +248,16 @@ def plan_observations(
     by_holder: dict[int, list[Candidate]] = defaultdict(list)
     for c in pool:
         by_holder[c.case_manager_id].append(c)
-    waiting = [
-        (cm, cm.line_manager_id)
-        for cm in active_staff(session, Role.CASE_MANAGER)
-        if cm.id not in observed and cm.line_manager_id is not None and cm.id in by_holder
-    ]
-    share = math.ceil(len(waiting) / months_left) if waiting else 0
-    by_manager: dict[int, list[Staff]] = defaultdict(list)
-    for cm, line_manager_id in waiting[:share]:
-        by_manager[line_manager_id].append(cm)
+    waiting: dict[int, list[Staff]] = defaultdict(list)
+    for cm in active_staff(session, Role.CASE_MANAGER):
+        if cm.id not in observed and cm.line_manager_id is not None and cm.id in by_holder:
+            waiting[cm.line_manager_id].append(cm)
+    # A6: each manager takes this month's share of their own waiting case managers, so none
+    # carries the whole service's share while another has none.
+    by_manager = {
+        manager_id: staff[: math.ceil(len(staff) / months_left)]
+        for manager_id, staff in waiting.items()
+    }
     managers = {
         id_of(s): s
         for s in session.exec(select(Staff).where(col(Staff.id).in_(list(by_manager))))
