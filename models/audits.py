@@ -84,6 +84,8 @@ class Audit(SQLModel, table=True):
     selection_method: SelectionMethod = enum_field(SelectionMethod, "selection_method")
     selection_reason: str = ""
     sampling_run_id: int | None = Field(default=None, foreign_key="samplingrun.id", index=True)
+    # A5: the completed audit this one re-marks blind (a moderation), else None.
+    moderates_id: int | None = Field(default=None, foreign_key="audit.id", index=True)
     period: str = Field(max_length=10, description="YYYY-MM the audit belongs to")
     assigned_on: date
     due_on: date

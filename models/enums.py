@@ -123,6 +123,7 @@ class AuditKind(LabelledEnum):
     OBSERVATION = "observation"
     THEMED = "themed"
     PEER = "peer"
+    MODERATION = "moderation"  # A5: a completed audit re-marked blind by a moderator
 
 
 class AuditCategory(LabelledEnum):
@@ -140,6 +141,7 @@ class SelectionMethod(LabelledEnum):
     TARGETED = "targeted"
     OBSERVATION_PROGRAMME = "observation_programme"
     PEER_AUDIT_DAY = "peer_audit_day"
+    MODERATION = "moderation"
 
 
 class SamplingKind(LabelledEnum):
@@ -151,6 +153,7 @@ class SamplingKind(LabelledEnum):
     TARGETED = "targeted"
     OBSERVATION = "observation"
     PEER_AUDIT_DAY = "peer_audit_day"
+    MODERATION = "moderation"
 
 
 class AuditStatus(LabelledEnum):
@@ -255,6 +258,7 @@ _LABELS: dict[tuple[str, str], str] = {
     ("AuditKind", "observation"): "Observation",
     ("AuditKind", "themed"): "Themed dip test",
     ("AuditKind", "peer"): "Peer audit",
+    ("AuditKind", "moderation"): "Moderation",
     ("Judgement", "insufficient"): "Insufficient",
     ("Judgement", "sufficient"): "Sufficient",
     ("Judgement", "good"): "Good",

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     difficulty_window: int = Field(default=6, ge=2)
     difficulty_share: float = Field(default=0.5, gt=0, le=1)
     difficulty_minimum: int = Field(default=4, ge=1)
+    # A5: each month this share of the last month's completed audits is re-marked blind by the
+    # moderator (this address, else the QA manager), and every auditor at least once a quarter.
+    moderation_share: float = Field(default=0.10, gt=0, le=1)
+    moderator_email: str = ""
     # Q2: the quarterly pack goes to the service manager and to this list (comma-separated).
     service_name: str = Field(default="Youth Offending Team", max_length=120)
     board_emails: Annotated[list[str], NoDecode] = []

@@ -21,7 +21,17 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from models import Acknowledgement, ActionPoint, Audit, Case, EmailMessage, Staff, Team
+from models import (
+    Acknowledgement,
+    ActionPoint,
+    Audit,
+    Case,
+    EmailMessage,
+    Finding,
+    Question,
+    Staff,
+    Team,
+)
 from models.base import id_column, id_of
 from models.enums import (
     ActionStatus,
@@ -150,6 +160,28 @@ def _quality(session: Session, audit: Audit, start: date, day: date) -> float:
     return min(0.95, 0.66 + 0.03 * min(done, 5) + 0.008 * months)
 
 
+def _answers_given(session: Session, audit_id: int | None) -> dict[str, str]:
+    """The answers recorded for an audit (the one a moderation re-marks), as a form gives them."""
+    if audit_id is None:
+        return {}
+    rows = session.execute(
+        sa.select(
+            col(Question.code),
+            col(Finding.judgement),
+            col(Finding.yes_no),
+            col(Finding.count),
+            col(Finding.text),
+        )
+        .join(Question, col(Question.id) == Finding.question_id)
+        .where(col(Finding.audit_id) == audit_id)
+    ).all()
+    given: dict[str, str] = {}
+    for code, judgement, yes_no, count, text in rows:
+        chosen = judgement or yes_no
+        given[code] = chosen.value if chosen else str(count) if count is not None else text
+    return given
+
+
 def filled_form(
     session: Session, audit: Audit, day: date, seed: int, start: date, weak_team_id: int | None
 ) -> AuditForm:
@@ -161,7 +193,11 @@ def filled_form(
     p = _quality(session, audit, start, day)
     answers: dict[str, Answer] = {}
     weak = 0
+    first = _answers_given(session, audit.moderates_id)
     for q in questions_for(session, audit):
+        if q.code in first and rng.random() < 0.8:  # A5: a moderator mostly sees the same
+            answers[q.code] = Answer(value=first[q.code])
+            continue
         chance = p
         if q.section == WEAK_SECTION and case is not None and case.team_id == weak_team_id:
             chance = p - 0.35
@@ -197,7 +233,7 @@ def filled_form(
             )
             for n in range(1, min(weak, 3) + 1)
         ]
-        if owner is not None
+        if owner is not None and audit.kind is not AuditKind.MODERATION  # A5: none of its own
         else []
     )
     return AuditForm(

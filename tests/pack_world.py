@@ -19,7 +19,7 @@ from sqlmodel import Session
 
 from models import Audit, Case, Feedback, Finding, Team
 from models.db import make_engine, upgrade
-from models.enums import AuditStatus
+from models.enums import AuditKind, AuditStatus
 from models.settings import get_settings
 from tasks.demo import load_demo, write_demo_files
 from tasks.packs.figures import JUDGED
@@ -153,6 +153,7 @@ def session_judged(session: Session, quarter: Quarter) -> int:
         .join(Audit, Audit.id == Finding.audit_id)
         .where(
             Audit.status == AuditStatus.COMPLETED,
+            Audit.kind != AuditKind.MODERATION,  # A5: a re-mark is reported in its own section
             Audit.completed_on.between(quarter.first_day, quarter.last_day),
             Finding.judgement.in_(JUDGED),
         )

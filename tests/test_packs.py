@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from models import Audit, Finding, PackSnapshot, SamplingRun, SamplingSelection, Team
-from models.enums import AuditStatus, Judgement
+from models.enums import AuditKind, AuditStatus, Judgement
 from tasks.packs.redact import NAME_REMOVED
 from tasks.workdays import Quarter
 from tests.pack_world import Q3, pdf_text, result_totals, session_judged, young_names
@@ -56,6 +56,7 @@ def test_quarterly_pdf_reads_as_a_board_pack(year: Session) -> None:
         "Consistent difficulties",
         "The sample against the caseload",
         "Improvement plan",
+        "Moderation: do auditors agree?",
         "Final: figures frozen",
     ]:
         assert heading in text, heading
@@ -256,6 +257,7 @@ def test_pack_shows_the_share_of_findings_acknowledged_and_the_responses(
             sa.select(Audit.id)
             .where(
                 Audit.status == AuditStatus.COMPLETED,
+                Audit.kind != AuditKind.MODERATION,  # A5: a re-mark sends no findings
                 Audit.completed_on.between(Q3.first_day, Q3.last_day),
             )
             .order_by(Audit.id)
@@ -296,3 +298,33 @@ def test_pack_shows_the_share_of_findings_acknowledged_and_the_responses(
         "acknowledged",
         "share",
     ]
+
+
+def test_pack_reports_moderation_agreement_per_auditor_and_section(
+    year: Session, tmp_path: Path
+) -> None:
+    """A5 in the simulated year: the quarter's moderations set beside the audits they re-marked,
+    per auditor and per section, with kappa and its interval, in the HTML and the spreadsheet."""
+    pack, path, html = _quick(year, Q3, date(2026, 1, 6), tmp_path)
+    m = pack.figures["moderation"]
+    done = year.execute(
+        sa.select(sa.func.count())
+        .select_from(Audit)
+        .where(
+            Audit.kind == AuditKind.MODERATION,
+            Audit.status == AuditStatus.COMPLETED,
+            Audit.completed_on.between(Q3.first_day, Q3.last_day),
+        )
+    ).scalar_one()
+    assert m["moderated"] == done > 0
+    assert sum(r["audits"] for r in m["by_auditor"]) == done
+    overall = m["overall"]
+    assert overall["compared"] == sum(r["compared"] for r in m["by_section"])
+    # The simulated moderator keeps most of the first audit's answers: agreement well above chance.
+    assert 0.5 < overall["share"] < 1 and 0 < overall["kappa"] < 1
+    assert overall["low"] < overall["kappa"] < overall["high"]
+    assert "Moderation: do auditors agree?" in html and overall["kappa_95"] in html
+    book = openpyxl.load_workbook(path)
+    rows = list(book["Moderation by auditor"].iter_rows(values_only=True))
+    assert rows[1][0] == "All auditors" and rows[1][2] == overall["compared"]
+    assert len(rows) == 2 + len(m["by_auditor"])

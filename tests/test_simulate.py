@@ -321,6 +321,47 @@ def test_peer_audit_days_report_says_how_often_auditors_agreed(db: Session) -> N
     assert "%" in report.body_text.split("auditors agreed (same answer):")[1].split("\n")[0]
 
 
+def test_peer_audit_days_report_gives_kappa_as_moderation_does(db: Session) -> None:
+    """T9 measured as A5 is: agreement beyond chance, with its 95% interval."""
+    report = next(m for m in _messages(db) if m.key == "peer-day-report:2025-11")
+    line = report.body_text.split("kappa (95% CI):")[1].split("\n")[0]
+    assert re.search(r"-?\d\.\d\d \(-?\d\.\d\d to -?\d\.\d\d\)", line), line
+
+
+def test_simulated_year_moderates_every_auditor_each_quarter(db: Session) -> None:
+    """A5: from May each month's sample brings moderations of the month before's audits, none
+    re-marked by its own auditor; every auditor who completed an audit in a quarter is
+    moderated from it (the quarters whose next month the year reaches: all but the last)."""
+    moderations = list(db.exec(select(Audit).where(Audit.kind == AuditKind.MODERATION)))
+    firsts = {a.id: a for a in db.exec(select(Audit).where(Audit.kind != AuditKind.MODERATION))}
+    months = {m.period for m in moderations}
+    assert months == {f"2025-{m:02d}" for m in range(5, 13)} | {"2026-01", "2026-02", "2026-03"}
+    assert all(firsts[m.moderates_id].auditor_id != m.auditor_id for m in moderations)
+    assert all(firsts[m.moderates_id].status is AuditStatus.COMPLETED for m in moderations)
+    kinds = {AuditKind.CASE_FILE, AuditKind.SUPERVISION_FILE, AuditKind.THEMED}
+    for first_day, last_day in [
+        ("2025-04-01", "2025-06-30"),
+        ("2025-07-01", "2025-09-30"),
+        ("2025-10-01", "2025-12-31"),
+    ]:
+        done = [
+            a
+            for a in firsts.values()
+            if a.kind in kinds
+            and a.completed_on is not None
+            and first_day <= a.completed_on.isoformat() <= last_day
+        ]
+        moderated = {firsts[m.moderates_id].auditor_id for m in moderations}
+        moderated_here = {
+            firsts[m.moderates_id].auditor_id
+            for m in moderations
+            if first_day <= firsts[m.moderates_id].completed_on.isoformat() <= last_day
+        }
+        assert {a.auditor_id for a in done} <= moderated_here, (first_day, moderated)
+    recorded = [m for m in moderations if m.status is AuditStatus.COMPLETED]
+    assert len(recorded) > len(moderations) / 2  # the simulated moderator does most of them
+
+
 def _any_of(strings: set[str]) -> re.Pattern[str]:
     """A pattern that finds any of `strings` in a text: it matches exactly where one of them
     occurs, as `s in text` for each would. Written as a trie (shared beginnings once), so a

@@ -417,3 +417,33 @@ def test_audits_list_shows_how_each_audit_was_recorded(world: World, client, cli
     rows = [re.split(r"\s*[│|]\s*", line.strip(" │|")) for line in listed.stdout.splitlines()]
     via = {int(r[0]): r[-1] for r in rows if r and r[0].isdigit()}
     assert (via[first.id], via[second.id]) == ("form file", "web page")
+
+
+def test_a5_a_moderation_is_marked_blind_on_its_page_with_no_action_points(
+    world: World, client
+) -> None:
+    """A5, L2: the moderator's link opens the same form, without the first audit's answers or
+    any action point rows; the record goes through the same path and tells the case manager
+    nothing."""
+    from models.enums import AuditKind
+    from tasks.sampling.monthly import sample_month
+
+    first = world.audit()
+    world.record(first)  # completed on 3 December
+    world.session.execute(
+        sa.update(Finding).where(Finding.audit_id == first.id).values(evidence="FIRST-MARKER-NOTE")
+    )
+    world.session.commit()
+    sample_month(world.session, date(2027, 1, 4))
+    moderation = world.session.exec(select(Audit).where(Audit.moderates_id == first.id)).one()
+    assert moderation.kind is AuditKind.MODERATION
+    path = world.link(moderation.auditor_id, RECORD, moderation.id, moderation.due_on)
+    page = client.get(path)
+    assert page.status_code == 200 and "Moderation audit of case" in page.text
+    assert 'name="action.1.text"' not in page.text and "FIRST-MARKER-NOTE" not in page.text
+    before = len(world.emails("feedback"))
+    response = _post(client, path, {**_answers(world, moderation), "op": "submit"})
+    assert response.status_code == 200 and "Recorded on" in response.text, response.text
+    world.session.expire_all()
+    assert world.session.get(Audit, moderation.id).status is AuditStatus.COMPLETED
+    assert len(world.emails("feedback")) == before  # nothing new for the case manager

@@ -26,7 +26,7 @@ from models import (
     Staff,
 )
 from models.base import id_column
-from models.enums import FeedbackSource
+from models.enums import AuditKind, FeedbackSource
 from tasks.packs.figures import Scope, completed_in, months_of, share, team_of
 from tasks.plan import plan_tree
 from tasks.recording.difficulties import difficulties_alerted
@@ -56,7 +56,11 @@ def good_practice_and_risk(session: Session, scope: Scope) -> dict[str, Any]:
             .join(Audit, col(Audit.id) == GoodPractice.audit_id)
             .join(subject, col(subject.id) == Audit.subject_staff_id)
             .outerjoin(Case, col(Case.id) == Audit.case_id)
-            .where(in_quarter, col(GoodPractice.shared) == sa.true())
+            .where(
+                in_quarter,
+                col(GoodPractice.shared) == sa.true(),
+                col(Audit.kind) != AuditKind.MODERATION,  # A5: the first audit's is counted
+            )
             .order_by(col(Audit.completed_on), col(GoodPractice.id))
         )
     ]

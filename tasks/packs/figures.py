@@ -18,7 +18,7 @@ from sqlmodel import Session, col
 
 from models import ActionPoint, Audit, Case, Finding, Question, Staff, Team
 from models.base import id_column
-from models.enums import ActionStatus, AuditStatus, Judgement
+from models.enums import ActionStatus, AuditKind, AuditStatus, Judgement
 from tasks.packs.redact import Redactor
 from tasks.workdays import Quarter
 
@@ -55,9 +55,11 @@ def team_of(subject: type[Staff]) -> sa.ColumnElement[int | None]:
 
 
 def completed_in(quarter: Quarter) -> sa.ColumnElement[bool]:
-    """The audits completed within the quarter, as a query's condition."""
+    """The audits completed within the quarter, as a query's condition; moderations are left out
+    (A5: a re-mark of an audit already counted is reported in its own section)."""
     return sa.and_(
         col(Audit.status) == AuditStatus.COMPLETED,
+        col(Audit.kind) != AuditKind.MODERATION,
         col(Audit.completed_on).between(quarter.first_day, quarter.last_day),
     )
 

@@ -13,6 +13,7 @@ from sqlmodel import Session, col
 
 from models import Audit, PackSnapshot
 from models.types import utcnow
+from tasks.moderation import agreement_figures
 from tasks.packs import evidence
 from tasks.packs.figures import (
     TREND_QUARTERS,
@@ -77,6 +78,7 @@ def quarter_figures(session: Session, quarter: Quarter, on: date) -> dict[str, A
         "difficulties": evidence.difficulties(session, scope),
         "makeup": evidence.makeup(session, scope),
         "plan": evidence.plan_figures(session, scope),
+        "moderation": agreement_figures(session, quarter),
     }
 
 

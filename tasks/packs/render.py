@@ -146,6 +146,15 @@ def quarter_markdown(pack: QuarterPack, service: str, pdf_name: str) -> str:
             else []
         ),
         f"| feedback (complaints) | {f['feedback']['total']} ({len(f['feedback']['complaints'])}) |",
+        *(
+            [
+                f"| moderations / answers alike / kappa (95% CI) | {f['moderation']['moderated']}"
+                f" / {_pct(f['moderation']['overall']['share'])}"
+                f" / {f['moderation']['overall']['kappa_95']} |"
+            ]
+            if "moderation" in f
+            else []
+        ),
         "",
         "| section | " + " | ".join(f["trend"]["quarters"][-4:]) + " |",
         "|---|" + "---|" * len(f["trend"]["quarters"][-4:]),
@@ -239,6 +248,18 @@ def quarter_workbook(pack: QuarterPack, service: str) -> openpyxl.Workbook:
             "Responses to findings",
             f["acknowledgements"]["responses"],
             ["case", "team", "acknowledged_on", "response"],
+        )
+    if "moderation" in f:  # packs frozen before A5 have none
+        kappa = ["compared", "agreed", "share", "kappa", "low", "high"]
+        m = f["moderation"]
+        sheet(
+            "Moderation by auditor", [m["overall"], *m["by_auditor"]], ["auditor", "audits", *kappa]
+        )
+        sheet("Moderation by section", m["by_section"], ["section", *kappa])
+        sheet(
+            "Moderation differences",
+            m["differing"],
+            ["section", "question", "text", "compared", "differed"],
         )
     sheet("Good practice", f["good_practice"], ["team", "kind", "completed_on", "text"])
     sheet("High-risk issues", f["high_risk"], ["case", "team", "raised_on", "raised_with", "text"])

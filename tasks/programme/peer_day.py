@@ -20,7 +20,7 @@ from typing import Any, TypedDict
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from models import Audit, Case, Finding, Question, SamplingRun, Staff
+from models import Audit, Case, SamplingRun, Staff
 from models.base import id_of
 from models.enums import (
     AuditKind,
@@ -29,8 +29,8 @@ from models.enums import (
     Role,
     SamplingKind,
     SelectionMethod,
-    YesNo,
 )
+from tasks.moderation import answers_of, cohen_kappa, kappa_text, paired
 from tasks.outputs import Outputs
 from tasks.programme.common import entry_for, people, queue, workbook
 from tasks.sampling.monthly import PlannedRun, notify, record
@@ -286,28 +286,6 @@ class PeerReport:
         return "\n".join(out) + "\n"
 
 
-def _answers(session: Session, audit_ids: list[int]) -> dict[int, dict[str, tuple[str, str]]]:
-    """Per audit: question code -> (section, answer) for judged and yes/no answers."""
-    out: dict[int, dict[str, tuple[str, str]]] = defaultdict(dict)
-    rows = session.execute(
-        sa.select(
-            col(Finding.audit_id),
-            col(Question.code),
-            col(Question.section),
-            col(Finding.judgement),
-            col(Finding.yes_no),
-        )
-        .join(Question, col(Question.id) == Finding.question_id)
-        .where(col(Finding.audit_id).in_(audit_ids))
-    )
-    for audit_id, code, section, judgement, yes_no in rows:
-        if judgement is not None and judgement is not Judgement.NOT_APPLICABLE:
-            out[audit_id][code] = (section, judgement.value)
-        elif yes_no is not None and yes_no is not YesNo.NOT_APPLICABLE:
-            out[audit_id][code] = (section, yes_no.value)
-    return out
-
-
 def agreement(
     first: dict[str, tuple[str, str]], second: dict[str, tuple[str, str]]
 ) -> tuple[int, int, int]:
@@ -341,17 +319,19 @@ def peer_report(session: Session, period: str, root: Path) -> PeerReport:
     ).all()
     status = Counter(a.status for a, _, _ in audits)
     done = [(a, ref, who) for a, ref, who in audits if a.status is AuditStatus.COMPLETED]
-    answers = _answers(session, [id_of(a) for a, _, _ in done])
+    answers = answers_of(session, [id_of(a) for a, _, _ in done])
     by_case: dict[str, list[tuple[Audit, str]]] = defaultdict(list)
     for a, ref, who in done:
         by_case[ref].append((a, who))
     pairs: list[list[object]] = []
     totals = Counter[str]()
+    compared: list[tuple[str, str]] = []  # every pair of answers, for kappa (A5's measure)
     for ref, marks in sorted(by_case.items()):
         if len(marks) < 2:
             continue
         (a1, w1), (a2, w2) = marks[:2]
         both, same, near = agreement(answers[id_of(a1)], answers[id_of(a2)])
+        compared += [(x, y) for _, _, x, y in paired(answers[id_of(a1)], answers[id_of(a2)])]
         totals.update(both=both, same=same, near=near, cases=1)
         pairs.append([ref, w1, w2, both, same, f"{same / both:.0%}" if both else "-"])
     sections: dict[str, Counter[str]] = defaultdict(Counter)
@@ -373,6 +353,7 @@ def peer_report(session: Session, period: str, root: Path) -> PeerReport:
         ("cases audited twice (both done)", str(totals["cases"])),
         ("auditors agreed (same answer)", "-" if rate is None else f"{rate:.0%}"),
         ("judgements within one grade", "-" if within_one is None else f"{within_one:.0%}"),
+        ("agreement beyond chance, kappa (95% CI)", kappa_text(cohen_kappa(compared))),
     ]
     path = workbook(
         Outputs(root).peer_report(period),

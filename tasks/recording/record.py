@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -25,7 +26,7 @@ from models import (
     Staff,
 )
 from models.base import id_column, id_of
-from models.enums import AuditStatus, Role
+from models.enums import AuditKind, AuditStatus, Role
 from models.errors import FieldProblems, InvalidInput
 from models.settings import Settings, get_settings
 from models.types import utcnow
@@ -33,7 +34,14 @@ from tasks.links import ACKNOWLEDGE, Links
 from tasks.mail import Deadline, calendar_file
 from tasks.outbox import calendar_attachment, queue_email
 from tasks.recording.difficulties import report_difficulties
-from tasks.recording.form import AuditForm, CleanForm, FormInvalid, QuestionView, validate
+from tasks.recording.form import (
+    AuditForm,
+    CleanForm,
+    FormInvalid,
+    Problem,
+    QuestionView,
+    validate,
+)
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +72,14 @@ def audit_by_id(session: Session, audit_id: int) -> Audit:
 
 def active_staff_by_email(session: Session) -> dict[str, Staff]:
     return {s.email: s for s in session.exec(select(Staff).where(Staff.active == sa.true()))}
+
+
+MODERATION_ACTIONS = Problem(
+    "action points: a moderation re-marks an audit to measure agreement (A5); its action points "
+    "belong to the first audit, so leave them out",
+    "action.1.text",
+    "A moderation takes no action points: leave these empty.",
+)
 
 
 class AlreadyRecorded(FormInvalid):
@@ -107,6 +123,8 @@ def record_audit(
     clean, problems = validate(form, questions_for(session, audit), set(staff), on)
     if clean is None:
         raise FormInvalid(source, problems)
+    if audit.kind is AuditKind.MODERATION and clean.actions:
+        raise FormInvalid(source, [MODERATION_ACTIONS])
     actions = _store(session, audit, clean, staff, on, via)
     _notify_recorded(session, audit, clean, actions, on, settings)
     report_difficulties(session, audit, settings, on)  # E4, in the same transaction
@@ -234,38 +252,21 @@ def _notify_recorded(
         """One of this record's emails, keyed by its kind, the audit and when it was recorded."""
         queue_email(session, key=f"{kind}:{audit.id}:{stamp}", kind=kind, **email)
 
-    feedback: dict[str, Any] = {  # the case manager's email, as queue_email takes it
-        "template": "feedback",
-        "attachments": attachments,
-        "actions": rows,
-        "findings_url": links.url(subject_cm_id, ACKNOWLEDGE, id_of(audit), last_day),
-        "items_url": links.items(subject_cm_id),
-        "copy_for": None,
-        "audit_kind": audit.kind.label,
-        "case_ref": case_ref,
-        "auditor": auditor.name,
-        "good_practice": form.good_practice,
-        "three_way": audit.three_way_meeting,
-    }
-    queue(
-        "feedback",
-        subject=f"Audit feedback for case {case_ref}: {noun}",
-        to=[subject_cm],
-        **feedback,
-    )
-    if manager and manager.id != subject_cm_id:
-        copy = feedback | {  # the same without the links: a link is its one person's
-            "actions": [{**r, "links": None} for r in rows],
-            "findings_url": None,
-            "items_url": None,
-            "copy_for": subject_cm.name,
+    if audit.kind is not AuditKind.MODERATION:  # A5: a re-mark tells the case manager nothing
+        feedback: dict[str, Any] = {  # the case manager's email, as queue_email takes it
+            "template": "feedback",
+            "attachments": attachments,
+            "actions": rows,
+            "findings_url": links.url(subject_cm_id, ACKNOWLEDGE, id_of(audit), last_day),
+            "items_url": links.items(subject_cm_id),
+            "copy_for": None,
+            "audit_kind": audit.kind.label,
+            "case_ref": case_ref,
+            "auditor": auditor.name,
+            "good_practice": form.good_practice,
+            "three_way": audit.three_way_meeting,
         }
-        queue(
-            "feedback-copy",
-            subject=f"Copy: audit feedback for case {case_ref} ({subject_cm.name}): {noun}",
-            to=[manager],
-            **copy,
-        )
+        _queue_feedback(queue, feedback, subject_cm, manager, case_ref, noun)
     queue(
         "recorded",
         template="recorded",
@@ -280,6 +281,36 @@ def _notify_recorded(
     if form.high_risk:
         _alert_high_risk(
             session, audit, case_ref, form.high_risk, people, subject_cm, manager, auditor
+        )
+
+
+def _queue_feedback(
+    queue: Callable[..., None],
+    feedback: dict[str, Any],
+    subject_cm: Staff,
+    manager: Staff | None,
+    case_ref: str,
+    noun: str,
+) -> None:
+    """The findings to the case manager, and a copy without links to their line manager."""
+    queue(
+        "feedback",
+        subject=f"Audit feedback for case {case_ref}: {noun}",
+        to=[subject_cm],
+        **feedback,
+    )
+    if manager and manager.id != subject_cm.id:
+        copy = feedback | {  # the same without the links: a link is its one person's
+            "actions": [{**r, "links": None} for r in feedback["actions"]],
+            "findings_url": None,
+            "items_url": None,
+            "copy_for": subject_cm.name,
+        }
+        queue(
+            "feedback-copy",
+            subject=f"Copy: audit feedback for case {case_ref} ({subject_cm.name}): {noun}",
+            to=[manager],
+            **copy,
         )
 
 

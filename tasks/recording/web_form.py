@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from models import ActionPoint, Audit, Case, HighRiskIssue, Question, QuestionSet, Staff
 from models.base import id_of
-from models.enums import AnswerType, Judgement, Role, YesNo
+from models.enums import AnswerType, AuditKind, Judgement, Role, YesNo
 from tasks.recording.form import AuditForm, Problem
 
 MAX_ROWS = 50  # action points on one form (as AuditForm allows)
@@ -46,6 +46,7 @@ class FormPage:
     three_way: bool
     reason: str
     default_owner: str
+    moderation: bool = False  # A5: re-marked blind, so no action points of its own
     sections: list[tuple[str, list[QuestionField]]] = field(default_factory=list)
     staff: list[tuple[str, str]] = field(default_factory=list)  # (email, "name, role")
 
@@ -71,6 +72,7 @@ def form_page(session: Session, audit_id: int) -> FormPage:
         three_way=audit.three_way_meeting,
         reason=audit.selection_reason,
         default_owner=subject.email if subject else "",
+        moderation=audit.kind is AuditKind.MODERATION,
     )
     sections: dict[str, list[QuestionField]] = {}
     for q in session.exec(

@@ -33,6 +33,7 @@ from models.enums import (
 )
 from tasks.links import Links
 from tasks.mail import Deadline, calendar_file
+from tasks.moderation import plan_moderation, record_moderation
 from tasks.outbox import calendar_attachment, queue_email
 from tasks.sampling.pool import active_staff, last_sampled, load_pool
 from tasks.sampling.rules import (
@@ -114,6 +115,10 @@ def sample_month(session: Session, as_of: date) -> MonthResult:
     )
     try:
         audits = record(session, period, as_of, plans)
+        seed, moderations = plan_moderation(session, period, as_of)  # A5, with the sample
+        audits += record_moderation(
+            session, period, as_of, due_date(period, as_of), seed, moderations
+        )
         result.emails = notify(session, period, audits)
         session.commit()
     except sa.exc.IntegrityError:
@@ -123,7 +128,7 @@ def sample_month(session: Session, as_of: date) -> MonthResult:
         # Another run for the same month committed first (S11): the constraint decides, not luck.
         log.info("the sample for %s was recorded by a concurrent run: nothing assigned", period)
         return MonthResult(str(period), created=False)
-    result.runs = len(plans)
+    result.runs = len(plans) + len({id_of(m.moderator) for m in moderations})
     result.audits = [id_of(a) for a in audits]
     result.rejections = sum(len(p.draw.rejections) for p in plans)
     log.info(
@@ -411,6 +416,8 @@ def notify(session: Session, period: Month, audits: list[Audit], *, key: str = "
         )
         rows_by_auditor[a.auditor_id].append(row)
         manager_id = staff[a.subject_staff_id].line_manager_id
+        if a.kind is AuditKind.MODERATION:
+            continue  # A5 re-marks the auditor's work: nothing new for the case manager's team
         if manager_id is not None and manager_id != a.auditor_id:
             rows_by_manager[manager_id].append(row)
 
