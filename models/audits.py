@@ -86,6 +86,8 @@ class Audit(SQLModel, table=True):
     sampling_run_id: int | None = Field(default=None, foreign_key="samplingrun.id", index=True)
     # A5: the completed audit this one re-marks blind (a moderation), else None.
     moderates_id: int | None = Field(default=None, foreign_key="audit.id", index=True)
+    # A1: the audit whose action points this one re-audits, else None.
+    reaudits_id: int | None = Field(default=None, foreign_key="audit.id", index=True)
     period: str = Field(max_length=10, description="YYYY-MM the audit belongs to")
     assigned_on: date
     due_on: date

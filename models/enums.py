@@ -142,6 +142,7 @@ class SelectionMethod(LabelledEnum):
     OBSERVATION_PROGRAMME = "observation_programme"
     PEER_AUDIT_DAY = "peer_audit_day"
     MODERATION = "moderation"
+    REAUDIT = "reaudit"
 
 
 class SamplingKind(LabelledEnum):
@@ -154,6 +155,7 @@ class SamplingKind(LabelledEnum):
     OBSERVATION = "observation"
     PEER_AUDIT_DAY = "peer_audit_day"
     MODERATION = "moderation"
+    REAUDIT = "reaudit"
 
 
 class AuditStatus(LabelledEnum):

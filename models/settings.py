@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     # moderator (this address, else the QA manager), and every auditor at least once a quarter.
     moderation_share: float = Field(default=0.10, gt=0, le=1)
     moderator_email: str = ""
+    # A1: an audit whose action points were all done within this many months is re-audited.
+    reaudit_months: int = Field(default=3, ge=1, le=12)
     # Q2: the quarterly pack goes to the service manager and to this list (comma-separated).
     service_name: str = Field(default="Youth Offending Team", max_length=120)
     board_emails: Annotated[list[str], NoDecode] = []

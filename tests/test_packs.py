@@ -57,6 +57,7 @@ def test_quarterly_pdf_reads_as_a_board_pack(year: Session) -> None:
         "The sample against the caseload",
         "Improvement plan",
         "Moderation: do auditors agree?",
+        "Re-audits: did the actions work?",
         "Final: figures frozen",
     ]:
         assert heading in text, heading
@@ -328,3 +329,17 @@ def test_pack_reports_moderation_agreement_per_auditor_and_section(
     rows = list(book["Moderation by auditor"].iter_rows(values_only=True))
     assert rows[1][0] == "All auditors" and rows[1][2] == overall["compared"]
     assert len(rows) == 2 + len(m["by_auditor"])
+
+
+def test_pack_sets_each_reaudit_beside_its_first_audit(year: Session, tmp_path: Path) -> None:
+    """A1 in the simulated year: the quarter's re-audits, judgement by judgement against the first
+    audit: improved, same or worse per section, in the HTML and the spreadsheet."""
+    pack, path, html = _quick(year, Q3, date(2026, 1, 6), tmp_path)
+    r = pack.figures["reaudits"]
+    assert r["done"] > 0 and r["by_section"]
+    t = r["totals"]
+    assert t["compared"] == t["improved"] + t["same"] + t["worse"] > 0
+    assert t["compared"] == sum(s["compared"] for s in r["by_section"])
+    assert "Re-audits: did the actions work?" in html
+    rows = list(openpyxl.load_workbook(path)["Re-audits by section"].iter_rows(values_only=True))
+    assert len(rows) == 1 + len(r["by_section"])

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models import Audit, Case, EmailMessage, PackSnapshot, SamplingRun, Staff
 from models.db import make_engine, upgrade
@@ -360,6 +360,27 @@ def test_simulated_year_moderates_every_auditor_each_quarter(db: Session) -> Non
         assert {a.auditor_id for a in done} <= moderated_here, (first_day, moderated)
     recorded = [m for m in moderations if m.status is AuditStatus.COMPLETED]
     assert len(recorded) > len(moderations) / 2  # the simulated moderator does most of them
+
+
+def test_simulated_year_reaudits_once_the_actions_are_done(db: Session) -> None:
+    """A1: every re-audit follows an audit whose action points were all done by its sample day,
+    with the same tool, never by the case's holder; most are recorded."""
+    from models import ActionPoint
+
+    reaudits = list(db.exec(select(Audit).where(col(Audit.reaudits_id).is_not(None))))
+    assert len(reaudits) >= 10
+    holders = {c.id: c.case_manager_id for c in db.exec(select(Case))}
+    for again in reaudits:
+        first = db.get(Audit, again.reaudits_id)
+        actions = db.exec(select(ActionPoint).where(ActionPoint.audit_id == first.id)).all()
+        assert actions and all(
+            a.completed_on is not None and a.completed_on <= again.assigned_on
+            for a in actions
+            if a.status.value != "cancelled"
+        )
+        assert again.question_set_id == first.question_set_id
+        assert again.auditor_id != holders[again.case_id]
+    assert sum(a.status is AuditStatus.COMPLETED for a in reaudits) > len(reaudits) / 2
 
 
 def _any_of(strings: set[str]) -> re.Pattern[str]:

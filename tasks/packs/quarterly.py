@@ -22,6 +22,7 @@ from tasks.packs.figures import (
     audit_figures,
     judgement_figures,
 )
+from tasks.reaudit import reaudit_figures
 from tasks.workdays import Quarter
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,7 @@ def quarter_figures(session: Session, quarter: Quarter, on: date) -> dict[str, A
         "makeup": evidence.makeup(session, scope),
         "plan": evidence.plan_figures(session, scope),
         "moderation": agreement_figures(session, quarter),
+        "reaudits": reaudit_figures(session, quarter),
     }
 
 

@@ -155,6 +155,15 @@ def quarter_markdown(pack: QuarterPack, service: str, pdf_name: str) -> str:
             if "moderation" in f
             else []
         ),
+        *(
+            [
+                f"| re-audits: judgements improved / same / worse | {f['reaudits']['done']}: "
+                f"{r['improved']} / {r['same']} / {r['worse']} |"
+                for r in [f["reaudits"]["totals"]]
+            ]
+            if "reaudits" in f
+            else []
+        ),
         "",
         "| section | " + " | ".join(f["trend"]["quarters"][-4:]) + " |",
         "|---|" + "---|" * len(f["trend"]["quarters"][-4:]),
@@ -260,6 +269,17 @@ def quarter_workbook(pack: QuarterPack, service: str) -> openpyxl.Workbook:
             "Moderation differences",
             m["differing"],
             ["section", "question", "text", "compared", "differed"],
+        )
+    if "reaudits" in f:  # packs frozen before A1 have none
+        sheet(
+            "Re-audits by section",
+            f["reaudits"]["by_section"],
+            ["section", "compared", "improved", "same", "worse", "share_improved"],
+        )
+        sheet(
+            "Re-audits not improved",
+            f["reaudits"]["not_improved"],
+            ["section", "question", "text", "times"],
         )
     sheet("Good practice", f["good_practice"], ["team", "kind", "completed_on", "text"])
     sheet("High-risk issues", f["high_risk"], ["case", "team", "raised_on", "raised_with", "text"])

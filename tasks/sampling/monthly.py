@@ -35,6 +35,7 @@ from tasks.links import Links
 from tasks.mail import Deadline, calendar_file
 from tasks.moderation import plan_moderation, record_moderation
 from tasks.outbox import calendar_attachment, queue_email
+from tasks.reaudit import ReauditDue, reaudits_due
 from tasks.sampling.pool import active_staff, last_sampled, load_pool
 from tasks.sampling.rules import (
     Candidate,
@@ -75,6 +76,7 @@ class PlannedRun:
     method: SelectionMethod = SelectionMethod.RANDOM
     rules: list[str] = field(default_factory=list)
     question_set: str = "case-audit"
+    reaudits: dict[int, Audit] = field(default_factory=dict)  # A1: case id -> the first audit
 
 
 class AssignedRow(TypedDict):
@@ -154,7 +156,7 @@ def plan_month(
 ) -> list[PlannedRun]:
     """The draws of every sampler for the month, in the order the rules need (S6, S3, S5, S9)."""
     taken: set[int] = set()
-    plans: list[PlannedRun] = []
+    plans: list[PlannedRun] = plan_reaudits(session, period, on, pool, taken)  # A1, first
     history = last_sampled(session, on)
     holders_by_team: dict[int | None, set[int]] = defaultdict(set)
     for s in active_staff(session, Role.CASE_MANAGER):
@@ -227,6 +229,31 @@ def plan_month(
             qa_plan.draw, picked, pool, id_of(qa_plan.sampler), on, qa_plan.seed, taken
         )
     plans += plan_observations(session, period, on, pool)
+    return plans
+
+
+def plan_reaudits(
+    session: Session, period: Month, on: date, pool: list[Candidate], taken: set[int]
+) -> list[PlannedRun]:
+    """A1: one run per auditor of the re-audits due, drawn before (and taken from) every other."""
+    by_auditor: dict[int, list[ReauditDue]] = defaultdict(list)
+    for due in reaudits_due(session, period, on, pool, taken):
+        by_auditor[id_of(due.auditor)].append(due)
+    plans = []
+    for items in by_auditor.values():
+        draw = Draw(picks=[Pick(d.candidate, d.reason) for d in items])
+        plans.append(
+            PlannedRun(
+                items[0].auditor,
+                SamplingKind.REAUDIT,
+                seed_for(period, "reaudit", items[0].auditor.email),
+                [d.candidate for d in items],
+                draw,
+                method=SelectionMethod.REAUDIT,
+                rules=["A1", "S10", "S12"],
+                reaudits={d.candidate.case_id: d.first for d in items},
+            )
+        )
     return plans
 
 
@@ -321,7 +348,10 @@ def record(
     due: date | None = None,
 ) -> list[Audit]:
     """S12: the manifest of every run, and the audits it assigns (S10 three-way flag, D2 deadline)."""
-    question_sets = {code: _question_set(session, code) for code in {p.question_set for p in plans}}
+    question_sets = {
+        code: _question_set(session, code)
+        for code in {p.question_set for p in plans if len(p.reaudits) < len(p.draw.picks)}
+    }
     line_manager = dict(session.exec(select(id_column(Staff), col(Staff.line_manager_id))).all())
     due = due or due_date(period, on)
     audits: list[Audit] = []
@@ -346,7 +376,8 @@ def record(
         run_id = id_of(run)
         for position, pick in enumerate(plan.draw.picks, start=1):
             c = pick.candidate
-            kinds = [plan.audit_kind] + (
+            first = plan.reaudits.get(c.case_id)  # A1: the same kind and question set again
+            kinds = [first.kind if first else plan.audit_kind] + (
                 [AuditKind.SUPERVISION_FILE] if plan.kind is SamplingKind.QUARTERLY else []
             )
             for kind in kinds:
@@ -356,7 +387,10 @@ def record(
                     case_id=c.case_id,
                     subject_staff_id=c.case_manager_id,
                     auditor_id=sampler_id,
-                    question_set_id=id_of(question_sets[plan.question_set]),
+                    question_set_id=first.question_set_id
+                    if first
+                    else id_of(question_sets[plan.question_set]),
+                    reaudits_id=id_of(first) if first else None,
                     selection_method=plan.method,
                     selection_reason=pick.reason,
                     sampling_run_id=run_id,
