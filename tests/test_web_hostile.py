@@ -241,7 +241,9 @@ class Campaign:
 
     def settle(self, timeout: float = 15) -> None:
         """Wait for the emails a page queued to be delivered in the background (after its
-        response), so the next snapshot is not taken half-way through."""
+        response), so the next snapshot is not taken half-way through. (A message claimed but
+        not yet marked as sending once passed for settled, and a later request's snapshot saw
+        it change under load.)"""
         deadline = time.monotonic() + timeout
         while True:
             with Session(self.engine) as session:
@@ -252,7 +254,12 @@ class Campaign:
                             EmailMessage.status.in_([EmailStatus.PENDING, EmailStatus.SENDING])  # type: ignore[attr-defined]
                         )
                     )
-                    if m.status is EmailStatus.SENDING or as_utc(m.next_attempt_at) <= utcnow()
+                    # In flight: sending, due, or leased to a sender (still pending, its retry
+                    # time moved on by the lease, no error yet: the background delivery has
+                    # claimed it and will mark it in a moment). A retry put off has its error.
+                    if m.status is EmailStatus.SENDING
+                    or as_utc(m.next_attempt_at) <= utcnow()
+                    or not m.last_error
                 ]
             if not busy:
                 return
