@@ -92,6 +92,22 @@ def run_sample(
         out.print(f"Emails: {send_pending(session, get_settings()).summary()}")
 
 
+@run_app.command("self-audit")
+def run_self_audit(
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="The day, YYYY-MM-DD (default today).")
+    ] = None,
+    case_manager: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--case-manager", help="Only this case manager (email); give it again for more."
+        ),
+    ] = None,
+) -> None:
+    """A2: ask every case manager (or those given) to self-audit one of their own cases this month."""
+    _say(CATALOGUE["self-audit"](date_option(as_of), case_managers=case_manager or None))
+
+
 def _say(outcome: Outcome) -> None:
     for line in outcome.said:
         out.print(line)
@@ -112,7 +128,7 @@ def _job_command(job: Job) -> None:
 
 
 for _job in JOBS:
-    if _job.run_command not in (None, "sample"):  # the sample's command has its own options
+    if _job.run_command not in (None, "sample", "self-audit"):  # these have their own options
         _job_command(_job)
 
 

@@ -124,6 +124,19 @@ class AuditKind(LabelledEnum):
     THEMED = "themed"
     PEER = "peer"
     MODERATION = "moderation"  # A5: a completed audit re-marked blind by a moderator
+    SELF = "self"  # A2: a case manager's audit of their own case
+
+
+# Management audits (S10 governs them). Moderations (A5) and self-audits (A2) are kept apart
+# from their figures: a re-mark would count a case twice, and a self-audit is not a manager's.
+MANAGEMENT_KINDS = (
+    AuditKind.CASE_FILE,
+    AuditKind.SUPERVISION_FILE,
+    AuditKind.OBSERVATION,
+    AuditKind.THEMED,
+    AuditKind.PEER,
+)
+APART = (AuditKind.MODERATION, AuditKind.SELF)
 
 
 class AuditCategory(LabelledEnum):
@@ -143,6 +156,7 @@ class SelectionMethod(LabelledEnum):
     PEER_AUDIT_DAY = "peer_audit_day"
     MODERATION = "moderation"
     REAUDIT = "reaudit"
+    SELF_AUDIT = "self_audit"
 
 
 class SamplingKind(LabelledEnum):
@@ -156,6 +170,7 @@ class SamplingKind(LabelledEnum):
     PEER_AUDIT_DAY = "peer_audit_day"
     MODERATION = "moderation"
     REAUDIT = "reaudit"
+    SELF_AUDIT = "self_audit"
 
 
 class AuditStatus(LabelledEnum):
@@ -261,6 +276,7 @@ _LABELS: dict[tuple[str, str], str] = {
     ("AuditKind", "themed"): "Themed dip test",
     ("AuditKind", "peer"): "Peer audit",
     ("AuditKind", "moderation"): "Moderation",
+    ("AuditKind", "self"): "Self-audit",
     ("Judgement", "insufficient"): "Insufficient",
     ("Judgement", "sufficient"): "Sufficient",
     ("Judgement", "good"): "Good",

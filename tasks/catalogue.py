@@ -117,7 +117,12 @@ def sample_and_assign(day: date, run: Run = directly) -> Outcome:
             f"The monthly sample for {period} was already drawn: nothing changed, nothing sent (S11)."
         ]
     return Outcome(
-        {"period": period, "created": drawn["created"], "audits": len(drawn["audits"]), **_emails(sent)},
+        {
+            "period": period,
+            "created": drawn["created"],
+            "audits": len(drawn["audits"]),
+            **_emails(sent),
+        },
         said,
         [
             Artifact(
@@ -303,6 +308,23 @@ def annual_pack(day: date, run: Run = directly, year: int | None = None) -> Outc
     )
 
 
+def self_audit(day: date, run: Run = directly, case_managers: list[str] | None = None) -> Outcome:
+    """A2: ask every case manager (or those whose emails are given) to self-audit one of their own cases."""
+    result = run(steps.assign_self_audits, day, case_managers)
+    sent = run(steps.send_outbox)
+    said = [
+        f"Self-audits for {result['period']}: {len(result['audits'])} assigned, "
+        f"{result['emails']} emails queued"
+        + (f"; already asked this month: {len(result['already'])}" if result["already"] else "")
+        + (f"; no open case to audit: {', '.join(result['no_case'])}" if result["no_case"] else "")
+        + ".",
+        f"Emails: {sent['summary']}",
+    ]
+    return Outcome(
+        {"period": result["period"], "audits": len(result["audits"]), **_emails(sent)}, said
+    )
+
+
 def _notice(name: str, notice: Callable[..., notices.Notice], day: date, run: Run) -> Outcome:
     """A notice job (T4-T7, T12): the right people told in time, with the figures that help."""
     result = run(steps.queue_notice, notice, day)
@@ -385,6 +407,7 @@ def peer_audit_day(day: date, run: Run = directly) -> Outcome:
 JOBS = [
     Job(sample_and_assign, command="sample"),
     Job(chase_overdue, command="chase"),
+    Job(self_audit),
     *(
         Job(work)
         for work in (

@@ -198,7 +198,7 @@ def filled_form(
         if q.code in first and rng.random() < 0.8:  # A5: a moderator mostly sees the same
             answers[q.code] = Answer(value=first[q.code])
             continue
-        chance = p
+        chance = p + (0.12 if audit.kind is AuditKind.SELF else 0)  # A2: kinder to one's own
         if q.section == WEAK_SECTION and case is not None and case.team_id == weak_team_id:
             chance = p - 0.35
         # Two peer auditors of one case see the same file: mostly the same answer (T9 agreement).

@@ -33,6 +33,14 @@ def draw_and_assign(as_of: date) -> dict[str, Any]:
         return asdict(sample_month(session, as_of))
 
 
+def assign_self_audits(as_of: date, case_managers: list[str] | None = None) -> dict[str, Any]:
+    """A2: each case manager (or those named) asked to self-audit one of their own cases this month."""
+    from tasks.self_audit import assign_self_audits as assign
+
+    with session_scope() as session:
+        return asdict(assign(session, as_of, case_managers))
+
+
 def selection_report(period: str) -> SelectionReport:
     """The month's selections, make-up and rejections, for the flow run's artifacts (references only)."""
     from tasks.sampling.report import selection_report as build

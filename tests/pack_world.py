@@ -23,7 +23,10 @@ from models.enums import AuditKind, AuditStatus
 from models.settings import get_settings
 from tasks.demo import load_demo, write_demo_files
 from tasks.packs.figures import JUDGED
+from tasks.programme.common import entry_for
 from tasks.question_sets import sync_question_sets
+from tasks.sampling.monthly import sample_month
+from tasks.self_audit import assign_self_audits
 from tasks.simulation import simulate_span
 from tasks.workdays import Quarter
 
@@ -44,6 +47,13 @@ def pdf_text(path_or_bytes: Path | bytes) -> tuple[str, int, int]:
             if ref.get_object().get("/Subtype") == "/Image":
                 images.add(ref.idnum)
     return text, len(reader.pages), len(images)
+
+
+def _sample(session: Session, day: date) -> None:
+    """The month's sample, and in the self-audit row's months (SA) the self-audits (A2)."""
+    sample_month(session, day)
+    if day.month in entry_for("self-audit").months:
+        assign_self_audits(session, day)
 
 
 def build_year(url: str, output: Path) -> None:
@@ -96,7 +106,7 @@ def build_year(url: str, output: Path) -> None:
             on=date(2025, 11, 10),
         )
         weak = session.execute(sa.select(Team.id).order_by(Team.id)).scalars().first()
-        simulate_span(session, START, END, seed=5, weak_team_id=weak)
+        simulate_span(session, START, END, seed=5, weak_team_id=weak, sample=_sample)
     engine.dispose()
 
 
@@ -139,7 +149,11 @@ def result_totals(session: Session, quarter: Quarter) -> dict[str, int]:
     months = [str(m) for m in quarter.months]
     rows = session.execute(
         sa.select(Audit.status, sa.func.count())
-        .where(Audit.period.in_(months), Audit.status != AuditStatus.WITHDRAWN)
+        .where(
+            Audit.period.in_(months),
+            Audit.status != AuditStatus.WITHDRAWN,
+            Audit.kind != AuditKind.SELF,  # A2: self-audits are reported apart
+        )
         .group_by(Audit.status)
     ).all()
     by = dict(rows)
@@ -153,7 +167,9 @@ def session_judged(session: Session, quarter: Quarter) -> int:
         .join(Audit, Audit.id == Finding.audit_id)
         .where(
             Audit.status == AuditStatus.COMPLETED,
-            Audit.kind != AuditKind.MODERATION,  # A5: a re-mark is reported in its own section
+            Audit.kind.not_in(
+                [AuditKind.MODERATION, AuditKind.SELF]
+            ),  # A5, A2: in sections of their own
             Audit.completed_on.between(quarter.first_day, quarter.last_day),
             Finding.judgement.in_(JUDGED),
         )

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from models import Audit, Finding, PackSnapshot, SamplingRun, SamplingSelection, Team
-from models.enums import AuditKind, AuditStatus, Judgement
+from models.enums import AuditKind, AuditStatus, Judgement, SamplingKind
 from tasks.packs.redact import NAME_REMOVED
 from tasks.workdays import Quarter
 from tests.pack_world import Q3, pdf_text, result_totals, session_judged, young_names
@@ -58,6 +58,7 @@ def test_quarterly_pdf_reads_as_a_board_pack(year: Session) -> None:
         "Improvement plan",
         "Moderation: do auditors agree?",
         "Re-audits: did the actions work?",
+        "Self-audits: do case managers judge their work as managers do?",
         "Final: figures frozen",
     ]:
         assert heading in text, heading
@@ -90,7 +91,11 @@ def test_quarterly_xlsx_totals_match_the_database(year: Session, tmp_path: Path)
     not_done = year.execute(
         sa.select(sa.func.count())
         .select_from(Audit)
-        .where(Audit.period.in_([str(m) for m in Q3.months]), Audit.status == AuditStatus.NOT_DONE)
+        .where(
+            Audit.period.in_([str(m) for m in Q3.months]),
+            Audit.status == AuditStatus.NOT_DONE,
+            Audit.kind != AuditKind.SELF,  # A2: self-audits are reported apart
+        )
     ).scalar_one()
     assert (
         sum(1 for r in book["Not done"].iter_rows(values_only=True) if r[5] == "not done")
@@ -102,7 +107,10 @@ def test_quarterly_xlsx_totals_match_the_database(year: Session, tmp_path: Path)
         sa.select(sa.func.count())
         .select_from(SamplingSelection)
         .join(SamplingRun, SamplingRun.id == SamplingSelection.run_id)
-        .where(SamplingRun.period.in_([str(m) for m in Q3.months]))
+        .where(
+            SamplingRun.period.in_([str(m) for m in Q3.months]),
+            SamplingRun.kind.not_in([SamplingKind.MODERATION, SamplingKind.SELF_AUDIT]),
+        )
     ).scalar_one()
     makeup = list(book["Sample make-up"].iter_rows(values_only=True))[1:]
     for dimension in ("order type", "gender", "ethnicity", "age band"):
@@ -258,7 +266,7 @@ def test_pack_shows_the_share_of_findings_acknowledged_and_the_responses(
             sa.select(Audit.id)
             .where(
                 Audit.status == AuditStatus.COMPLETED,
-                Audit.kind != AuditKind.MODERATION,  # A5: a re-mark sends no findings
+                Audit.kind.not_in([AuditKind.MODERATION, AuditKind.SELF]),  # A5, A2: apart
                 Audit.completed_on.between(Q3.first_day, Q3.last_day),
             )
             .order_by(Audit.id)
@@ -343,3 +351,27 @@ def test_pack_sets_each_reaudit_beside_its_first_audit(year: Session, tmp_path: 
     assert "Re-audits: did the actions work?" in html
     rows = list(openpyxl.load_workbook(path)["Re-audits by section"].iter_rows(values_only=True))
     assert len(rows) == 1 + len(r["by_section"])
+
+
+def test_pack_sets_self_audits_beside_managers_audits(year: Session, tmp_path: Path) -> None:
+    """A2 in the simulated year: November's self-audits, apart from every management figure,
+    and where a manager audited the same case, the case manager's own judgement higher, equal or
+    lower (the simulated case managers judge their own work a little more kindly)."""
+    pack, path, html = _quick(year, Q3, date(2026, 1, 6), tmp_path)
+    s = pack.figures["self_audits"]
+    done = year.execute(
+        sa.select(sa.func.count())
+        .select_from(Audit)
+        .where(
+            Audit.kind == AuditKind.SELF,
+            Audit.status == AuditStatus.COMPLETED,
+            Audit.completed_on.between(Q3.first_day, Q3.last_day),
+        )
+    ).scalar_one()
+    assert s["done"] == done > 0 and 0 < s["compared_with_a_manager"] <= done
+    o = s["overall"]
+    assert o["compared"] == o["higher"] + o["equal"] + o["lower"] > 0
+    assert o["higher"] > o["lower"]
+    assert "Self-audit" not in {r["kind"] for r in pack.figures["audits"]["by_kind"]}
+    rows = list(openpyxl.load_workbook(path)["Self-audit calibration"].iter_rows(values_only=True))
+    assert rows[1][0] == "All sections" and rows[1][1] == o["compared"]

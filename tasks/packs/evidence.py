@@ -26,7 +26,7 @@ from models import (
     Staff,
 )
 from models.base import id_column
-from models.enums import AuditKind, FeedbackSource
+from models.enums import APART, FeedbackSource, SamplingKind
 from tasks.packs.figures import Scope, completed_in, months_of, share, team_of
 from tasks.plan import plan_tree
 from tasks.recording.difficulties import difficulties_alerted
@@ -59,7 +59,7 @@ def good_practice_and_risk(session: Session, scope: Scope) -> dict[str, Any]:
             .where(
                 in_quarter,
                 col(GoodPractice.shared) == sa.true(),
-                col(Audit.kind) != AuditKind.MODERATION,  # A5: the first audit's is counted
+                col(Audit.kind).not_in(APART),  # A5: counted with the first; A2: apart
             )
             .order_by(col(Audit.completed_on), col(GoodPractice.id))
         )
@@ -214,7 +214,11 @@ def makeup(session: Session, scope: Scope) -> list[dict[str, Any]]:
     """S5: the quarter's samples beside the caseload they were drawn from, per dimension."""
     runs = (
         session.execute(
-            sa.select(SamplingRun).where(col(SamplingRun.period).in_(months_of(scope.quarter)))
+            sa.select(SamplingRun).where(
+                col(SamplingRun.period).in_(months_of(scope.quarter)),
+                # A5 re-marks and A2 self-audits are not draws of the management sample
+                col(SamplingRun.kind).not_in([SamplingKind.MODERATION, SamplingKind.SELF_AUDIT]),
+            )
         )
         .scalars()
         .all()

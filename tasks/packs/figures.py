@@ -18,7 +18,7 @@ from sqlmodel import Session, col
 
 from models import ActionPoint, Audit, Case, Finding, Question, Staff, Team
 from models.base import id_column
-from models.enums import ActionStatus, AuditKind, AuditStatus, Judgement
+from models.enums import APART, ActionStatus, AuditKind, AuditStatus, Judgement
 from tasks.packs.redact import Redactor
 from tasks.workdays import Quarter
 
@@ -55,11 +55,11 @@ def team_of(subject: type[Staff]) -> sa.ColumnElement[int | None]:
 
 
 def completed_in(quarter: Quarter) -> sa.ColumnElement[bool]:
-    """The audits completed within the quarter, as a query's condition; moderations are left out
-    (A5: a re-mark of an audit already counted is reported in its own section)."""
+    """The management audits completed within the quarter, as a query's condition: moderations
+    (A5) and self-audits (A2) are reported in sections of their own."""
     return sa.and_(
         col(Audit.status) == AuditStatus.COMPLETED,
-        col(Audit.kind) != AuditKind.MODERATION,
+        col(Audit.kind).not_in(APART),
         col(Audit.completed_on).between(quarter.first_day, quarter.last_day),
     )
 
@@ -82,7 +82,9 @@ def audit_figures(session: Session, scope: Scope) -> dict[str, Any]:
         .join(subject, col(subject.id) == Audit.subject_staff_id)
         .outerjoin(Case, col(Case.id) == Audit.case_id)
         .where(
-            col(Audit.period).in_(months_of(quarter)), col(Audit.status) != AuditStatus.WITHDRAWN
+            col(Audit.period).in_(months_of(quarter)),
+            col(Audit.status) != AuditStatus.WITHDRAWN,
+            col(Audit.kind) != AuditKind.SELF,  # A2: in its own section
         )
         .order_by(col(Audit.due_on), col(Audit.id))
     ).all()

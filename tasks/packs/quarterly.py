@@ -23,6 +23,7 @@ from tasks.packs.figures import (
     judgement_figures,
 )
 from tasks.reaudit import reaudit_figures
+from tasks.self_audit import calibration_figures
 from tasks.workdays import Quarter
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ def quarter_figures(session: Session, quarter: Quarter, on: date) -> dict[str, A
         "plan": evidence.plan_figures(session, scope),
         "moderation": agreement_figures(session, quarter),
         "reaudits": reaudit_figures(session, quarter),
+        "self_audits": calibration_figures(session, quarter),
     }
 
 

@@ -164,6 +164,16 @@ def quarter_markdown(pack: QuarterPack, service: str, pdf_name: str) -> str:
             if "reaudits" in f
             else []
         ),
+        *(
+            [
+                f"| self-audits (set beside a manager's): own judgement higher / equal / lower | "
+                f"{s['done']} ({s['compared_with_a_manager']}): {s['overall']['higher']} / "
+                f"{s['overall']['equal']} / {s['overall']['lower']} |"
+                for s in [f["self_audits"]]
+            ]
+            if "self_audits" in f
+            else []
+        ),
         "",
         "| section | " + " | ".join(f["trend"]["quarters"][-4:]) + " |",
         "|---|" + "---|" * len(f["trend"]["quarters"][-4:]),
@@ -280,6 +290,12 @@ def quarter_workbook(pack: QuarterPack, service: str) -> openpyxl.Workbook:
             "Re-audits not improved",
             f["reaudits"]["not_improved"],
             ["section", "question", "text", "times"],
+        )
+    if "self_audits" in f:  # packs frozen before A2 have none
+        sheet(
+            "Self-audit calibration",
+            [f["self_audits"]["overall"], *f["self_audits"]["by_section"]],
+            ["section", "compared", "higher", "equal", "lower", "share_higher", "share_lower"],
         )
     sheet("Good practice", f["good_practice"], ["team", "kind", "completed_on", "text"])
     sheet("High-risk issues", f["high_risk"], ["case", "team", "raised_on", "raised_with", "text"])

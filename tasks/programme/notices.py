@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 
 from models import ActionPoint, Audit, Finding, Staff
 from models.base import id_of
-from models.enums import ActionStatus, AuditKind, AuditStatus, Judgement, Role
+from models.enums import APART, ActionStatus, AuditKind, AuditStatus, Judgement, Role
 from models.settings import get_settings
 from tasks.outputs import Outputs
 from tasks.packs.annual import YEAR_ROWS
@@ -284,6 +284,7 @@ def case_manager_rows(
     for subject, kind in session.execute(
         sa.select(col(Audit.subject_staff_id), col(Audit.kind)).where(
             col(Audit.subject_staff_id).in_(ids),
+            col(Audit.kind).not_in(APART),  # A5, A2: managers' audits only
             col(Audit.status) == AuditStatus.COMPLETED,
             col(Audit.completed_on).between(start, end),
         )
@@ -298,6 +299,7 @@ def case_manager_rows(
         .join(Finding, col(Finding.audit_id) == Audit.id)
         .where(
             col(Audit.subject_staff_id).in_(ids),
+            col(Audit.kind).not_in(APART),
             col(Audit.completed_on).between(start, end),
             col(Finding.judgement).in_(JUDGED),
         )

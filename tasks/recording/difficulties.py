@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from models import Audit, Case, EmailMessage, Finding, Question, Staff, Team
 from models.base import id_of
-from models.enums import AnswerType, AuditKind, AuditStatus, Judgement, Role
+from models.enums import APART, AnswerType, AuditStatus, Judgement, Role
 from models.settings import Settings
 from tasks.outbox import queue_email
 from tasks.summary import team_manager
@@ -31,8 +31,8 @@ class Difficulty:
 def difficulties_after(session: Session, audit: Audit, settings: Settings) -> list[Difficulty]:
     """For each judged standard of this audit: is it insufficient often enough in the team's latest?"""
     case = session.get(Case, audit.case_id) if audit.case_id else None
-    if case is None or audit.kind is AuditKind.MODERATION:
-        return []  # A5: a re-mark of an audit already counted adds no evidence of difficulty
+    if case is None or audit.kind in APART:
+        return []  # A5, A2: a re-mark, or a case manager's own audit, is no manager's evidence
     codes = session.execute(
         sa.select(col(Question.code), col(Question.text))
         .join(Finding, col(Finding.question_id) == Question.id)
@@ -52,7 +52,7 @@ def difficulties_after(session: Session, audit: Audit, settings: Settings) -> li
                 col(Question.code) == code,
                 col(Case.team_id) == case.team_id,
                 col(Audit.status) == AuditStatus.COMPLETED,
-                col(Audit.kind) != AuditKind.MODERATION,
+                col(Audit.kind).not_in(APART),
                 col(Finding.judgement).is_not(None),
                 col(Finding.judgement) != Judgement.NOT_APPLICABLE,
             )

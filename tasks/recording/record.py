@@ -266,7 +266,9 @@ def _notify_recorded(
             "good_practice": form.good_practice,
             "three_way": audit.three_way_meeting,
         }
-        _queue_feedback(queue, feedback, subject_cm, manager, case_ref, noun)
+        # A2: a self-audit's findings are the case manager's own: only their manager is told.
+        to_subject = audit.kind is not AuditKind.SELF
+        _queue_feedback(queue, feedback, subject_cm, manager, case_ref, noun, to_subject)
     queue(
         "recorded",
         template="recorded",
@@ -291,14 +293,16 @@ def _queue_feedback(
     manager: Staff | None,
     case_ref: str,
     noun: str,
+    to_subject: bool = True,
 ) -> None:
     """The findings to the case manager, and a copy without links to their line manager."""
-    queue(
-        "feedback",
-        subject=f"Audit feedback for case {case_ref}: {noun}",
-        to=[subject_cm],
-        **feedback,
-    )
+    if to_subject:
+        queue(
+            "feedback",
+            subject=f"Audit feedback for case {case_ref}: {noun}",
+            to=[subject_cm],
+            **feedback,
+        )
     if manager and manager.id != subject_cm.id:
         copy = feedback | {  # the same without the links: a link is its one person's
             "actions": [{**r, "links": None} for r in feedback["actions"]],
