@@ -256,7 +256,11 @@ def test_two_workers_on_a_postgres_prefect_server_make_nothing_twice_and_survive
     first = [estate.trigger("sample-and-assign", as_of="2026-10-01") for _ in range(2)]
     runs = estate.wait(first)
     assert all(r["state_type"] == "COMPLETED" for r in runs.values()), estate.logs()
-    assert _overlap(*runs.values()), "the two sample runs ran at once"
+    # They usually run at once, but not always: on a loaded machine one flow process can start
+    # after the other has finished (it failed so once). Either way nothing may be made twice
+    # (below); two samples at the very same moment are proved deterministically, with a
+    # barrier, by tests/test_sampling.py::test_two_runs_at_the_same_moment_assign_once.
+    print("the two sample runs overlapped:", _overlap(*runs.values()))
     second = [estate.trigger("chase-overdue", as_of="2026-10-26") for _ in range(2)]
     second += [estate.trigger("send-outbox") for _ in range(2)]
     runs |= estate.wait(second)
