@@ -325,6 +325,20 @@ def self_audit(day: date, run: Run = directly, case_managers: list[str] | None =
     )
 
 
+def supervisee_summaries(day: date, run: Run = directly, quarter: str | None = None) -> Outcome:
+    """A3 (Fig. 2): each case manager's quarter in a page or two, to them and their line manager."""
+    period = quarter or str(Quarter.containing(day).previous())
+    result = run(steps.send_supervisee_summaries, period, day)
+    sent = run(steps.send_outbox)
+    return Outcome(
+        {k: v for k, v in result.items() if k != "files"} | _emails(sent),
+        [
+            f"Supervisee summaries {period}: {result['summaries']} written, {result['emails']} "
+            f"emails queued ({result['already']} sent before). Emails: {sent['summary']}"
+        ],
+    )
+
+
 def _notice(name: str, notice: Callable[..., notices.Notice], day: date, run: Run) -> Outcome:
     """A notice job (T4-T7, T12): the right people told in time, with the figures that help."""
     result = run(steps.queue_notice, notice, day)
@@ -408,6 +422,7 @@ JOBS = [
     Job(sample_and_assign, command="sample"),
     Job(chase_overdue, command="chase"),
     Job(self_audit),
+    Job(supervisee_summaries),
     *(
         Job(work)
         for work in (

@@ -101,6 +101,10 @@ class Outputs:
         """T12: one operational manager's case managers' QA figures."""
         return self.packs / str(year) / f"appraisal-qa-{manager_id}-{on:%Y-%m}.xlsx"
 
+    def supervisee_summary(self, quarter: str, staff_id: int) -> Path:
+        """A3: one case manager's quarterly summary (named by staff id, not name)."""
+        return self.reports / "supervisee" / quarter / f"summary-{quarter}-{staff_id}.pdf"
+
     def peer_report(self, period: str) -> Path:
         """T9R: the peer audit day's results and agreement."""
         return self.packs / f"peer-day-{period}" / f"peer-audit-day-{period}.xlsx"

@@ -41,6 +41,17 @@ def assign_self_audits(as_of: date, case_managers: list[str] | None = None) -> d
         return asdict(assign(session, as_of, case_managers))
 
 
+def send_supervisee_summaries(quarter: str, as_of: date) -> dict[str, Any]:
+    """A3: each case manager's quarterly summary written as a PDF and queued to them and their line manager."""
+    from tasks.programme.supervisee import send_summaries
+    from tasks.workdays import Quarter
+
+    with session_scope() as session:
+        return asdict(
+            send_summaries(session, Quarter.parse(quarter), as_of, Outputs.configured().root)
+        )
+
+
 def selection_report(period: str) -> SelectionReport:
     """The month's selections, make-up and rejections, for the flow run's artifacts (references only)."""
     from tasks.sampling.report import selection_report as build
@@ -162,7 +173,12 @@ def compile_quarterly_pack(quarter: str, as_of: date, email: bool = True) -> dic
         paths = Outputs.configured().quarterly_pack(quarter)
         files = write_quarter(pack, paths, settings.service_name)
         sent = email and send_pack(session, settings, pack, [files.pdf, files.xlsx], as_of)
-    return {"period": quarter, "status": pack.status, "issue": pack.issue, **_pack_result(files, sent)}
+    return {
+        "period": quarter,
+        "status": pack.status,
+        "issue": pack.issue,
+        **_pack_result(files, sent),
+    }
 
 
 def compile_annual_pack(year: int, as_of: date, email: bool = True) -> dict[str, Any]:

@@ -84,8 +84,9 @@ DEPLOYMENTS = set(CATALOGUE) | {"record-audit", "send-outbox"}
 def test_every_job_of_the_catalogue_has_a_row_of_the_shipped_timetable_and_each_row_a_job() -> None:
     rows = load_timetable(get_settings().timetable_file).entries
     assert {e.flow for e in rows} == set(CATALOGUE)
-    # T1-T13 (T1 and T11 share one, T8 and T13 another), F1, F2, A2's self-audits (SA), the chase
-    assert len(CATALOGUE) == 15
+    # T1-T13 (T1 and T11 share one, T8 and T13 another), F1, F2, A2's self-audits (SA), A3's
+    # supervisee summaries (SS), the chase
+    assert len(CATALOGUE) == 16
 
 
 @functools.cache
@@ -294,7 +295,7 @@ def test_schedules_for_twelve_months_equal_what_yotqa_timetable_prints(offline_c
     start, end = datetime(2026, 11, 26, tzinfo=LONDON), datetime(2027, 12, 1, tzinfo=LONDON)
     covered = set()
     for d in build_deployments(date(2026, 11, 26)):
-        rows = {t for t in d.tags if re.fullmatch(r"[TF]\d+R?|SA", t)}
+        rows = {t for t in d.tags if re.fullmatch(r"[TF]\d+R?|SA|SS", t)}
         if not rows:
             continue
         covered |= rows

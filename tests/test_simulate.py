@@ -386,6 +386,24 @@ def test_simulated_year_reaudits_once_the_actions_are_done(db: Session) -> None:
     assert sum(a.status is AuditStatus.COMPLETED for a in reaudits) > len(reaudits) / 2
 
 
+def test_simulated_year_sends_each_case_manager_a_quarterly_summary(db: Session) -> None:
+    """A3 (Fig. 2): in July, October and January each case manager with a line manager is sent
+    the quarter before's summary, copied to that manager, with its PDF (April's would cover the
+    quarter before the simulated year began, and is sent too)."""
+    summaries = [m for m in _messages(db) if m.key.startswith("supervisee-summary:")]
+    quarters = Counter(m.key.split(":")[1] for m in summaries)
+    assert set(quarters) >= {"2025-Q1", "2025-Q2", "2025-Q3"}
+    staff = {s.email: s for s in db.exec(select(Staff))}
+    for m in summaries:
+        [to] = m.to_addrs
+        [manager] = m.cc_addrs  # their line manager then (one left mid-year: staff_change)
+        assert staff[to].role is Role.CASE_MANAGER
+        assert staff[manager].role is Role.OPERATIONAL_MANAGER
+        assert [a["filename"] for a in m.attachments] == [
+            f"summary-{m.key.split(':')[1]}-{staff[to].id}.pdf"
+        ]
+
+
 def _any_of(strings: set[str]) -> re.Pattern[str]:
     """A pattern that finds any of `strings` in a text: it matches exactly where one of them
     occurs, as `s in text` for each would. Written as a trie (shared beginnings once), so a

@@ -23,7 +23,8 @@ def test_shipped_timetable_has_t1_to_t13_and_the_daily_chase() -> None:
         "F1",
         "F2",
         "SA",
-    ]  # T9's report in December; Fig. 2's monthly reports; A2's self-audits
+        "SS",
+    ]  # T9's report in December; Fig. 2's monthly reports; A2's self-audits, A3's summaries
     assert [e.flow for e in tt.daily] == ["chase-overdue"]
 
 
@@ -39,7 +40,7 @@ def test_a_year_of_runs_has_each_row_at_its_frequency() -> None:
         == counts["T11"]
         == 12
     )
-    assert counts["T6"] == counts["T10"] == counts["SA"] == 4
+    assert counts["T6"] == counts["T10"] == counts["SA"] == counts["SS"] == 4
     assert counts["T7"] == counts["T8"] == counts["T9"] == counts["T12"] == counts["T13"] == 1
     assert all(is_working_day(r.run_on) and r.run_on <= r.deadline for r in runs)
 
