@@ -21,9 +21,10 @@ from sqlmodel import Session, col, select
 
 from models import ActionPoint, Audit, AuditEvent, Case, ChaseStep, EmailMessage, Staff
 from models.base import id_column, id_of
-from models.enums import ActionStatus, AuditStatus, Role
-from models.settings import Settings
+from models.enums import APART, ActionStatus, AuditKind, AuditStatus, Role
+from models.settings import Settings, get_settings
 from tasks.links import Links, revoke
+from tasks.moderation import moderator_for
 from tasks.outbox import queue_email
 from tasks.workdays import (
     add_working_days,
@@ -339,6 +340,18 @@ def reassign_leavers(session: Session, on: date) -> int:
     moved: dict[tuple[int, int], list[Audit]] = defaultdict(list)
     people: dict[int, Staff] = {}
     for audit, leaver in leavers:
+        if audit.kind is AuditKind.SELF:  # A2: one's own audit is nobody else's to do
+            audit.status = AuditStatus.WITHDRAWN
+            revoke(session, "audit", id_of(audit), "This self-audit was withdrawn: you have left.")
+            session.add(
+                AuditEvent(
+                    audit_id=id_of(audit),
+                    event="withdrawn",
+                    by_id=None,
+                    reason=f"{leaver.name} left: a self-audit is withdrawn, not handed on (A2)",
+                )
+            )
+            continue
         heir = _heir(session, leaver, audit)
         if heir is None:
             log.warning("audit %s: no active %s to take it over", audit.id, leaver.role.value)
@@ -355,7 +368,9 @@ def reassign_leavers(session: Session, on: date) -> int:
             "has left: it is no longer yours to do.",
         )
         subject = session.get(Staff, audit.subject_staff_id)
-        audit.three_way_meeting = subject is not None and subject.line_manager_id != heir_id
+        audit.three_way_meeting = (
+            audit.kind not in APART and subject is not None and subject.line_manager_id != heir_id
+        )
         session.add(
             AuditEvent(
                 audit_id=id_of(audit),
@@ -405,6 +420,18 @@ def reassign_leavers(session: Session, on: date) -> int:
 
 
 def _heir(session: Session, leaver: Staff, audit: Audit) -> Staff | None:
+    if audit.kind is AuditKind.MODERATION:  # A5: never the first auditor nor the case's holder
+        first = session.get(Audit, audit.moderates_id) if audit.moderates_id else None
+        case = session.get(Case, audit.case_id) if audit.case_id else None
+        barred = {
+            leaver.id,
+            audit.subject_staff_id,
+            first.auditor_id if first else None,
+            case.case_manager_id if case else None,
+        }
+        return next(
+            (m for m in moderator_for(session, get_settings()) if m.id not in barred), None
+        )
     query = select(Staff).where(
         col(Staff.role) == leaver.role,
         col(Staff.active) == sa.true(),

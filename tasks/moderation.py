@@ -156,8 +156,13 @@ def plan_moderation(
     rng = random.Random(seed)
     last = period.next(-1)
     done = _completed(session, last.first_day, last.last_day)
-    moderated = set(
-        session.exec(select(col(Audit.moderates_id)).where(col(Audit.moderates_id).is_not(None)))
+    moderated = set(  # a moderation withdrawn or not done leaves its audit to draw again
+        session.exec(
+            select(col(Audit.moderates_id)).where(
+                col(Audit.moderates_id).is_not(None),
+                col(Audit.status).in_([AuditStatus.ASSIGNED, AuditStatus.COMPLETED]),
+            )
+        )
     )
     done = [a for a in done if id_of(a) not in moderated]
     moderators = moderator_for(session, settings)

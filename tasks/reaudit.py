@@ -72,8 +72,13 @@ def reaudits_due(
     done = _actions_done(session, period.next(-settings.reaudit_months).first_day, on)
     if not done:
         return []
-    already = set(
-        session.exec(select(col(Audit.reaudits_id)).where(col(Audit.reaudits_id).is_not(None)))
+    already = set(  # a re-audit withdrawn or not done is drawn again while it is due
+        session.exec(
+            select(col(Audit.reaudits_id)).where(
+                col(Audit.reaudits_id).is_not(None),
+                col(Audit.status).in_([AuditStatus.ASSIGNED, AuditStatus.COMPLETED]),
+            )
+        )
     )
     firsts = session.exec(
         select(Audit)
@@ -96,7 +101,9 @@ def reaudits_due(
             continue
         when = f"its action points were all done by {done[id_of(first)]:%-d %B %Y}"
         same = by_case.get(first.case_id) if first.case_id is not None else None
-        if same is not None and in_pool(same, on) and same.case_id not in taken:
+        if same is not None and in_pool(same, on):
+            if same.case_id in taken:
+                continue  # another re-audit of the case this month: this one waits a month
             candidate, why = same, f"A1: re-audit of audit {first.id}: {when}"
         else:
             others = [c for c in by_holder[first.subject_staff_id] if c.case_id not in taken]

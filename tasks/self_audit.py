@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from models import Audit, SamplingRun
@@ -102,11 +103,17 @@ def assign_self_audits(session: Session, on: date, emails: list[str] | None = No
                 rules=["A2", "S3", "S12"],
             )
         )
-    if plans:
-        audits = record(session, period, on, plans, due=due_date(period, on))
-        result.emails = notify(session, period, audits, key="self-audit")
-        result.audits = [id_of(a) for a in audits]
-    session.commit()
+    try:
+        if plans:
+            audits = record(session, period, on, plans, due=due_date(period, on))
+            result.emails = notify(session, period, audits, key="self-audit")
+            result.audits = [id_of(a) for a in audits]
+        session.commit()
+    except sa.exc.IntegrityError:
+        # Another run (the timetable's and a command's at once) asked them first (S11): the
+        # runs' unique key decides; nothing of this one is kept.
+        session.rollback()
+        return SelfAudits(str(period), already=[p.sampler.name for p in plans])
     return result
 
 

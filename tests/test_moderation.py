@@ -82,7 +82,8 @@ def test_a5_a_seeded_share_of_last_months_audits_is_drawn_for_a_moderator_not_th
     for m in moderations:
         first_audit = originals[m.moderates_id]
         assert m.auditor_id not in (first_audit.auditor_id, holders[m.case_id])  # S10
-        assert m.auditor_id == (qa.id if first_audit.auditor_id != qa.id else m.auditor_id)
+        if first_audit.auditor_id != qa.id:
+            assert m.auditor_id == qa.id  # the QA manager moderates, but their own audits
         assert (m.case_id, m.question_set_id) == (first_audit.case_id, first_audit.question_set_id)
         assert m.period == "2027-01" and m.selection_reason.startswith("A5")
     assert len({m.case_id for m in moderations}) == len(moderations)
@@ -95,7 +96,7 @@ def test_a5_a_seeded_share_of_last_months_audits_is_drawn_for_a_moderator_not_th
     # The moderator's assignment email lists them with links, the team notices leave them out.
     emails = [e for e in session.exec(select(EmailMessage)) if ":2027-01:" in e.key]
     notices = [e for e in emails if e.kind == "team-notice"]
-    assert all("Moderation" not in e.body_text for e in notices)
+    assert notices and all("Moderation" not in e.body_text for e in notices)
     to_qa = [e for e in emails if e.kind == "assignment" and e.to_addrs == [qa.email]]
     assert to_qa and "Moderation" in to_qa[0].body_text and "/l/" in to_qa[0].body_text
     before = session.execute(sa.select(sa.func.count()).select_from(Audit)).scalar_one()
@@ -213,3 +214,32 @@ def test_a5_mid_quarter_the_share_alone_is_drawn(session: Session) -> None:
     assert 1 <= len(drawn) <= share < len({a.auditor_id for a in january})
     assert {m.audit.id for m in drawn} <= {a.id for a in january}
     assert all("random 10% of 2027-01" in m.reason for m in drawn)
+
+
+def test_a5_a_leaving_moderators_moderations_pass_to_someone_who_may_moderate(
+    session: Session,
+) -> None:
+    """A5, S10: the QA manager leaves with moderations open: each passes to the next moderator
+    (a service manager), never the first audit's auditor nor the case's holder."""
+    from tasks.chase import reassign_leavers
+
+    _complete_all(session, DONE_ON)
+    sample_month(session, JANUARY)
+    qa = session.exec(select(Staff).where(Staff.role == Role.QA_MANAGER)).first()
+    theirs = [
+        m.id
+        for m in session.exec(select(Audit).where(Audit.kind == AuditKind.MODERATION))
+        if m.auditor_id == qa.id
+    ]
+    assert theirs
+    qa.active = False
+    session.commit()
+    reassign_leavers(session, date(2027, 1, 6))
+    session.commit()
+    holders = {c.id: c.case_manager_id for c in session.exec(select(Case))}
+    for moderation_id in theirs:
+        m = session.get(Audit, moderation_id)
+        first = session.get(Audit, m.moderates_id)
+        assert m.auditor_id != qa.id and session.get(Staff, m.auditor_id).active
+        assert m.auditor_id not in (first.auditor_id, holders[m.case_id], m.subject_staff_id)
+        assert not m.three_way_meeting

@@ -135,3 +135,21 @@ def test_a1_a_closed_case_is_reaudited_on_another_of_the_case_managers(session: 
     assert (
         other.closed_on is None and "another of the case manager's cases" in again.selection_reason
     )
+
+
+def test_a1_a_reaudit_withdrawn_is_drawn_again_the_next_month(session: Session) -> None:
+    """A1: a re-audit that was withdrawn leaves its audit due: February draws it again."""
+    from models.enums import AuditStatus
+
+    first = _case_files(session)[0]
+    for action in _record(session, first, {}, 1, DONE_ON):
+        complete_action(session, action.id, on=ACTIONS_DONE)
+    sample_month(session, JANUARY)
+    january = session.exec(select(Audit).where(Audit.reaudits_id == first.id)).one()
+    january.status = AuditStatus.WITHDRAWN
+    session.commit()
+    sample_month(session, date(2027, 2, 1))
+    again = session.exec(
+        select(Audit).where(Audit.reaudits_id == first.id, Audit.period == "2027-02")
+    ).one()
+    assert again.case_id == first.case_id

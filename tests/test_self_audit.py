@@ -158,3 +158,79 @@ def test_a2_on_demand_from_the_command_line(cli, session: Session) -> None:  # t
     session.expire_all()
     [audit] = session.exec(select(Audit).where(Audit.kind == AuditKind.SELF)).all()
     assert audit.auditor_id == someone.id
+
+
+def test_a2_a_self_audit_is_not_a_selection_and_needs_no_three_way_meeting(
+    session: Session,
+) -> None:
+    """A2 apart from S2, S4, S6 and S10: a self-audit neither marks its case as compliance
+    audited nor as selected (the management sample the same morning is unchanged), needs no
+    three-way meeting, and its findings are not the case manager's to acknowledge."""
+    from tasks.recording.inbox import inbox
+    from tasks.sampling.monthly import plan_month
+    from tasks.workdays import Month
+
+    before = {c.case_id: c for c in load_pool(session, FEBRUARY)}
+    draws = [
+        [p.candidate.case_id for p in plan.draw.picks]
+        for plan in plan_month(session, Month.of(FEBRUARY), FEBRUARY, load_pool(session, FEBRUARY))
+    ]
+    assign_self_audits(session, FEBRUARY)
+    selves = session.exec(select(Audit).where(Audit.kind == AuditKind.SELF)).all()
+    assert selves and not any(a.three_way_meeting for a in selves)
+    after = {c.case_id: c for c in load_pool(session, FEBRUARY)}
+    assert after == before
+    assert [
+        [p.candidate.case_id for p in plan.draw.picks]
+        for plan in plan_month(session, Month.of(FEBRUARY), FEBRUARY, load_pool(session, FEBRUARY))
+    ] == draws
+    own = selves[0]
+    cm = session.get(Staff, own.auditor_id)
+    record_audit(session, _form(session, own, {}, "good"), on=date(2027, 2, 10), source="t")
+    from models.settings import get_settings
+
+    box = inbox(session, cm, date(2027, 2, 11), get_settings())
+    assert not box.findings  # nothing to acknowledge of one's own audit
+
+
+def test_a2_a_leavers_self_audit_is_withdrawn_not_handed_on(session: Session) -> None:
+    """A2: when a case manager leaves, their open self-audit is withdrawn (nobody else's to do),
+    where their other open audits would pass to a colleague."""
+    from tasks.chase import reassign_leavers
+
+    assign_self_audits(session, FEBRUARY)
+    own = session.exec(select(Audit).where(Audit.kind == AuditKind.SELF)).first()
+    cm = session.get(Staff, own.auditor_id)
+    cm.active = False
+    session.commit()
+    reassign_leavers(session, date(2027, 2, 3))
+    session.commit()
+    stored = session.get(Audit, own.id)
+    assert (stored.status, stored.auditor_id) == (AuditStatus.WITHDRAWN, cm.id)
+
+
+def test_a2_a_self_audits_action_points_reach_the_case_manager_without_an_acknowledgement(
+    session: Session,
+) -> None:
+    """A2, L1: action points a case manager sets in their own audit come to them with their
+    links (no findings to acknowledge); their line manager's copy does not say they were asked
+    to acknowledge."""
+    from tasks.recording.form import ActionIn
+
+    [own_id] = assign_self_audits(session, FEBRUARY, [_case_managers(session)[0].email]).audits
+    own = session.get(Audit, own_id)
+    cm = session.get(Staff, own.auditor_id)
+    form = _form(session, own, {}, "good").model_copy(
+        update={
+            "action_points": [
+                ActionIn(priority=1, text="Update the plan", owner_email=cm.email,
+                         deadline=date(2027, 2, 26))
+            ]
+        }
+    )  # fmt: skip
+    record_audit(session, form, on=date(2027, 2, 10), source="t")
+    sent = {e.kind: e for e in session.exec(select(EmailMessage)) if f":{own_id}:" in e.key}
+    mine = sent["feedback"]
+    assert mine.to_addrs == [cm.email] and "/l/" in mine.body_text
+    assert "acknowledge" not in mine.body_text.lower() and "None" not in mine.body_text
+    assert "acknowledge" not in sent["feedback-copy"].body_text.lower()

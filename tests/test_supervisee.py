@@ -96,13 +96,9 @@ def test_a3_each_case_manager_is_sent_their_pdf_copied_to_their_manager_once(
     to them, copied to the manager; names of young people nowhere; sent once a quarter."""
     audit, cm, name, _ = _recorded(session)
     result = send_summaries(session, Q3, ON, tmp_path)
-    expected = [
-        s
-        for s in session.exec(
-            select(Staff).where(Staff.role == Role.CASE_MANAGER, Staff.active == sa.true())
-        )
-        if s.line_manager_id is not None
-    ]
+    expected = session.exec(
+        select(Staff).where(Staff.role == Role.CASE_MANAGER, Staff.active == sa.true())
+    ).all()
     assert result.summaries == result.emails == len(expected) > 5
     emails = [e for e in session.exec(select(EmailMessage)) if e.key.startswith("supervisee")]
     mine = next(e for e in emails if e.to_addrs == [cm.email])
@@ -119,3 +115,22 @@ def test_a3_each_case_manager_is_sent_their_pdf_copied_to_their_manager_once(
     assert name not in words
     again = send_summaries(session, Q3, ON, tmp_path)
     assert (again.summaries, again.already) == (0, len(expected))
+
+
+def test_a3_a_case_manager_without_an_active_line_manager_is_sent_theirs_alone(
+    session: Session, tmp_path: Path
+) -> None:
+    """A3: every case manager gets their summary; with no active line manager it goes to them
+    alone and says from whose view it is written."""
+    cm = session.exec(select(Staff).where(Staff.role == Role.CASE_MANAGER)).first()
+    manager = session.get(Staff, cm.line_manager_id)
+    manager.active = False
+    session.commit()
+    send_summaries(session, Q3, ON, tmp_path)
+    mine = next(
+        e for e in session.exec(select(EmailMessage)) if e.key == f"supervisee-summary:{Q3}:{cm.id}"
+    )
+    assert mine.to_addrs == [cm.email] and mine.cc_addrs == []
+    assert "no active line manager" in mine.body_text
+    text, _, _ = pdf_text(attachment_bytes(mine.attachments[0]))
+    assert "no active line manager" in " ".join(text.split())

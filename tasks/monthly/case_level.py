@@ -13,7 +13,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from models import Audit, Case, Staff, Team
-from models.enums import AuditCategory, AuditStatus, RiskLevel
+from models.enums import APART, AuditCategory, AuditStatus, RiskLevel
 from tasks.sampling.pool import open_on
 from tasks.sampling.rules import SIX_WEEKS
 from tasks.workdays import Month
@@ -49,6 +49,7 @@ def build_case_level(session: Session, on: date) -> CaseLevelData:
             sa.select(col(Audit.case_id), sa.func.max(col(Audit.completed_on)))
             .where(
                 col(Audit.category) == AuditCategory.COMPLIANCE,
+                col(Audit.kind).not_in(APART),  # A5, A2: not a manager's audit of the case
                 col(Audit.status) == AuditStatus.COMPLETED,
             )
             .group_by(col(Audit.case_id))
@@ -60,6 +61,7 @@ def build_case_level(session: Session, on: date) -> CaseLevelData:
         session.execute(
             sa.select(col(Audit.case_id)).where(
                 col(Audit.category) == AuditCategory.COMPLIANCE,
+                col(Audit.kind).not_in(APART),
                 col(Audit.status) != AuditStatus.WITHDRAWN,
             )
         ).scalars()

@@ -18,7 +18,7 @@ from sqlmodel import Session, col
 
 from models import ActionPoint, Audit, Case, Finding, Question, Staff, Team
 from models.base import id_column
-from models.enums import APART, ActionStatus, AuditKind, AuditStatus, Judgement
+from models.enums import APART, ActionStatus, AuditStatus, Judgement
 from tasks.packs.redact import Redactor
 from tasks.workdays import Quarter
 
@@ -84,7 +84,7 @@ def audit_figures(session: Session, scope: Scope) -> dict[str, Any]:
         .where(
             col(Audit.period).in_(months_of(quarter)),
             col(Audit.status) != AuditStatus.WITHDRAWN,
-            col(Audit.kind) != AuditKind.SELF,  # A2: in its own section
+            col(Audit.kind).not_in(APART),  # A5 and A2: in sections of their own
         )
         .order_by(col(Audit.due_on), col(Audit.id))
     ).all()
@@ -220,7 +220,11 @@ def action_figures(session: Session, scope: Scope) -> dict[str, Any]:
         .join(Audit, col(Audit.id) == ActionPoint.audit_id)
         .join(subject, col(subject.id) == Audit.subject_staff_id)
         .outerjoin(Case, col(Case.id) == Audit.case_id)
-        .where(col(Audit.completed_on) <= end, col(ActionPoint.status) != ActionStatus.CANCELLED)
+        .where(
+            col(Audit.completed_on) <= end,
+            col(ActionPoint.status) != ActionStatus.CANCELLED,
+            col(Audit.kind).not_in(APART),  # A2: a self-audit's own action points are apart
+        )
     ).all()
     totals = Counter[str]()
     by_team: dict[str, Counter[str]] = defaultdict(Counter)

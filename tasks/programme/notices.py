@@ -82,7 +82,11 @@ def audits_due(session: Session, on: date, root: Path) -> Notice:
     rows = session.execute(
         sa.select(col(Audit.status), col(Audit.kind), col(auditor.name))
         .join(auditor, col(auditor.id) == Audit.auditor_id)
-        .where(col(Audit.period) == str(month), col(Audit.status) != AuditStatus.WITHDRAWN)
+        .where(
+            col(Audit.period) == str(month),
+            col(Audit.status) != AuditStatus.WITHDRAWN,
+            col(Audit.kind).not_in(APART),  # T4 is the managers' audits (A5, A2 apart)
+        )
     ).all()
     by_status = Counter(status for status, _, _ in rows)
     open_by_auditor: Counter[str] = Counter(
@@ -315,7 +319,7 @@ def case_manager_rows(
             col(Audit.completed_on),
         )
         .join(Audit, col(Audit.id) == ActionPoint.audit_id)
-        .where(col(ActionPoint.owner_id).in_(ids))
+        .where(col(ActionPoint.owner_id).in_(ids), col(Audit.kind).not_in(APART))
     ):
         if created is not None and start <= created <= end:
             actions[owner]["raised"] += 1

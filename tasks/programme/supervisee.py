@@ -2,12 +2,12 @@
 summary report and an action plan for improvement, with recommendations for the case, to the
 supervisee", quarterly).
 
-For each active case manager with a line manager: one or two pages of the quarter from the line
+For each active case manager: one or two pages of the quarter from the line
 manager's view: the judgements of the management audits of their cases by section, beside their
 team's and the service's; those audits; their action points raised, done, open and overdue;
 the good practice found; the recommendations (the auditors' action points, with where each
 stands); whether they were observed this year (T11). Sent to the case manager, copied to their
-line manager, once per quarter. Cases by reference only, free text with names removed (E5).
+line manager (if they have an active one), once per quarter. Cases by reference only, free text with names removed (E5).
 Self-audits and moderations are not management audits and are left out (A2, A5).
 """
 
@@ -185,7 +185,9 @@ def summary_figures(
     }
 
 
-def summary_html(figures: dict[str, Any], cm: Staff, manager: Staff, service: str, on: date) -> str:
+def summary_html(
+    figures: dict[str, Any], cm: Staff, manager: Staff | None, service: str, on: date
+) -> str:
     quarter = Quarter.parse(figures["period"])
     return (
         environment()
@@ -193,7 +195,7 @@ def summary_html(figures: dict[str, Any], cm: Staff, manager: Staff, service: st
         .render(
             f=figures,
             person=cm.name,
-            manager=manager.name,
+            manager=manager.name if manager else None,
             service=service,
             first_day=long_date(quarter.first_day),
             last_day=long_date(quarter.last_day),
@@ -224,9 +226,9 @@ def send_summaries(session: Session, quarter: Quarter, on: date, root: Path) -> 
         key=lambda s: s.name,
     ):
         manager = staff.get(cm.line_manager_id) if cm.line_manager_id is not None else None
+        if manager is not None and not manager.active:
+            manager = None  # sent to the case manager alone, and the PDF says so
         key = f"supervisee-summary:{quarter}:{cm.id}"
-        if manager is None or not manager.active:
-            continue
         if key in sent:
             result.already += 1
             continue
@@ -240,13 +242,18 @@ def send_summaries(session: Session, quarter: Quarter, on: date, root: Path) -> 
             session,
             key=key,
             to=[cm],
-            cc=[manager],
+            cc=[manager] if manager else [],
             greeting=cm.name,
             subject=f"Your quarterly QA summary, {quarter}",
             paragraphs=[
                 f"Your quarterly quality audit summary for {long_date(quarter.first_day)} to "
-                f"{long_date(quarter.last_day)} is attached, from {manager.name}'s view as your "
-                "line manager: the judgements of your cases' audits beside your team's and the "
+                f"{long_date(quarter.last_day)} is attached, "
+                + (
+                    f"from {manager.name}'s view as your line manager"
+                    if manager
+                    else "from the service's view (no active line manager is recorded for you)"
+                )
+                + ": the judgements of your cases' audits beside your team's and the "
                 "service's, your action points, the good practice found and the "
                 "recommendations. Talk it through at your next supervision.",
             ],

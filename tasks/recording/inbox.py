@@ -11,7 +11,7 @@ from sqlmodel import Session, col
 
 from models import Acknowledgement, ActionPoint, Audit, Case, DeadlineRequest, Staff
 from models.base import id_of
-from models.enums import ActionStatus, AuditStatus
+from models.enums import APART, ActionStatus, AuditStatus
 from models.settings import Settings
 from tasks.links import ACKNOWLEDGE, DECIDE, Links
 from tasks.workdays import working_days_between
@@ -124,6 +124,7 @@ def inbox(session: Session, person: Staff, on: date, settings: Settings) -> Inbo
         .where(
             col(Audit.subject_staff_id) == person_id,
             col(Audit.status) == AuditStatus.COMPLETED,
+            col(Audit.kind).not_in(APART),  # A5: blind, nothing to read; A2: their own
             col(Acknowledgement.id).is_(None),
         )
         .order_by(col(Audit.completed_on), col(Audit.id))

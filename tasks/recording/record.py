@@ -257,7 +257,9 @@ def _notify_recorded(
             "template": "feedback",
             "attachments": attachments,
             "actions": rows,
-            "findings_url": links.url(subject_cm_id, ACKNOWLEDGE, id_of(audit), last_day),
+            "findings_url": None  # A2: one's own findings are not acknowledged
+            if audit.kind is AuditKind.SELF
+            else links.url(subject_cm_id, ACKNOWLEDGE, id_of(audit), last_day),
             "items_url": links.items(subject_cm_id),
             "copy_for": None,
             "audit_kind": audit.kind.label,
@@ -265,9 +267,12 @@ def _notify_recorded(
             "auditor": auditor.name,
             "good_practice": form.good_practice,
             "three_way": audit.three_way_meeting,
+            "own": audit.kind is AuditKind.SELF,
         }
-        # A2: a self-audit's findings are the case manager's own: only their manager is told.
-        to_subject = audit.kind is not AuditKind.SELF
+        # A2: a self-audit's findings are the case manager's own: they are sent only the
+        # action points they set themselves (with their links and calendar); their manager
+        # gets the copy.
+        to_subject = audit.kind is not AuditKind.SELF or bool(actions)
         _queue_feedback(queue, feedback, subject_cm, manager, case_ref, noun, to_subject)
     queue(
         "recorded",

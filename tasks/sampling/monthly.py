@@ -24,6 +24,7 @@ from models import (
 )
 from models.base import id_column, id_of
 from models.enums import (
+    APART,
     AuditCategory,
     AuditKind,
     AuditStatus,
@@ -144,7 +145,12 @@ def sample_month(session: Session, as_of: date) -> MonthResult:
 
 
 def _already_sampled(session: Session, period: Month) -> bool:
-    kinds = [SamplingKind.MONTHLY, SamplingKind.OBSERVATION]
+    kinds = [
+        SamplingKind.MONTHLY,
+        SamplingKind.OBSERVATION,
+        SamplingKind.REAUDIT,
+        SamplingKind.MODERATION,
+    ]
     query = select(SamplingRun.id).where(
         col(SamplingRun.period) == str(period), col(SamplingRun.kind).in_(kinds)
     )
@@ -397,7 +403,9 @@ def record(
                     period=str(period),
                     assigned_on=on,
                     due_on=due,
-                    three_way_meeting=line_manager.get(c.case_manager_id) != sampler_id,
+                    # S10's three-way meeting is for a manager's audit, not one's own (A2)
+                    three_way_meeting=kind not in APART
+                    and line_manager.get(c.case_manager_id) != sampler_id,
                 )
                 session.add(audit)
                 audits.append(audit)

@@ -9,7 +9,7 @@ from sqlmodel import Session, col
 
 from models import Audit, Case, Staff
 from models.base import id_column
-from models.enums import AuditCategory, AuditKind, AuditStatus, Role
+from models.enums import APART, AuditCategory, AuditKind, AuditStatus, Role
 from tasks.sampling.rules import Candidate, age_band
 
 
@@ -21,8 +21,9 @@ def open_on(day: date) -> sa.ColumnElement[bool]:
 
 
 def load_pool(session: Session, day: date) -> list[Candidate]:
-    """Every case open on `day`, with its audit history as the rules see it."""
-    live = col(Audit.status) != AuditStatus.WITHDRAWN
+    """Every case open on `day`, with its audit history as the rules see it: management audits
+    only (a moderation's re-mark or a case manager's self-audit is not a selection: A5, A2)."""
+    live = sa.and_(col(Audit.status) != AuditStatus.WITHDRAWN, col(Audit.kind).not_in(APART))
     audited = set(
         session.execute(
             sa.select(col(Audit.case_id))
