@@ -152,7 +152,7 @@ def result_totals(session: Session, quarter: Quarter) -> dict[str, int]:
         .where(
             Audit.period.in_(months),
             Audit.status != AuditStatus.WITHDRAWN,
-            Audit.kind != AuditKind.SELF,  # A2: self-audits are reported apart
+            Audit.kind.not_in([AuditKind.MODERATION, AuditKind.SELF]),  # A5, A2: apart
         )
         .group_by(Audit.status)
     ).all()
