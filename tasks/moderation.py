@@ -192,7 +192,10 @@ def plan_moderation(
 
     share = math.ceil(settings.moderation_share * len(done))
     for audit in rng.sample(done, min(share, len(done))):
-        take(audit, f"{REASON} (a random {settings.moderation_share:.0%} of {last}'s)")
+        take(
+            audit,
+            f"{REASON} (drawn at random: {settings.moderation_share:.0%} of the audits completed in {last})",
+        )
     quarter = Quarter.containing(last.first_day)
     if quarter.months[-1] == last:  # the quarter's last draw: every auditor at least once
         in_quarter = _completed(session, quarter.first_day, quarter.last_day)
@@ -235,6 +238,7 @@ def record_moderation(
     for m in drawn:
         by_moderator[id_of(m.moderator)].append(m)
     for moderator_id, items in sorted(by_moderator.items()):
+        drawn_makeup = makeup(c for m in items if (c := candidates.get(m.audit.case_id)))
         run = SamplingRun(
             period=str(period),
             kind=SamplingKind.MODERATION,
@@ -243,8 +247,8 @@ def record_moderation(
             seed=str(seed),
             rules=["A5", "S3", "S10", "S12"],
             pool_size=len(items),
-            pool_makeup=makeup(c for m in items if (c := candidates.get(m.audit.case_id))),
-            sample_makeup=makeup(c for m in items if (c := candidates.get(m.audit.case_id))),
+            pool_makeup=drawn_makeup,  # the pool is the drawn audits themselves
+            sample_makeup=drawn_makeup,
         )
         session.add(run)
         session.flush()
@@ -290,16 +294,15 @@ def _rounded(value: float | None) -> float | None:
 
 
 def _row(kappa: Kappa, **named: Any) -> dict[str, Any]:
-    rnd = _rounded
     return {
         **named,
         "compared": kappa.n,
         "agreed": kappa.agreed,
-        "share": rnd(kappa.share),
-        "kappa": rnd(kappa.kappa),
-        "low": rnd(kappa.low),
-        "high": rnd(kappa.high),
-        "kappa_95": kappa_text(kappa),
+        "share": _rounded(kappa.share),
+        "kappa": _rounded(kappa.kappa),
+        "low": _rounded(kappa.low),
+        "high": _rounded(kappa.high),
+        "kappa_(95%_interval)": kappa_text(kappa),
     }
 
 

@@ -52,7 +52,8 @@ class SelfAudits:
 def assign_self_audits(session: Session, on: date, emails: list[str] | None = None) -> SelfAudits:
     """Ask each active case manager (or those whose `emails` are given) to self-audit one of their
     own open cases this month; once a month each (S11). Commits once."""
-    from tasks.sampling.monthly import PlannedRun, due_date, notify, record
+    from tasks.sampling.monthly import PlannedRun, due_date, record
+    from tasks.sampling.notify import notify
 
     period = Month.of(on)
     result = SelfAudits(str(period))

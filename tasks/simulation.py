@@ -1,8 +1,6 @@
-"""Simulated auditors and action owners, so a year of the framework can be run in minutes.
-
-Every choice is drawn from a generator seeded by the run's seed and the audit's (or action's)
-id, so a simulation is reproducible and a day can be re-run without changing what happened.
-Audits go through the same validation and recording as a real form (`record_audit`).
+"""A year of the framework run in minutes: the timetable day by day, with simulated people
+(`tasks.simulated_people`) doing the work the emails ask of them. Everything is drawn from the
+run's seed, so a simulation is reproducible and a day can be re-run without changing anything.
 """
 
 from __future__ import annotations
@@ -22,73 +20,32 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from models import (
-    Acknowledgement,
-    ActionPoint,
-    Audit,
     Case,
     EmailMessage,
-    Finding,
-    Question,
     Staff,
     Team,
 )
-from models.base import id_column, id_of
+from models.base import id_column
 from models.enums import (
-    ActionStatus,
-    AnswerType,
-    AuditKind,
-    AuditStatus,
     FeedbackSource,
-    Judgement,
     Role,
-    YesNo,
 )
 from models.errors import InvalidInput
-from models.settings import Settings, get_settings
+from models.settings import get_settings
 from tasks import steps
 from tasks.catalogue import CATALOGUE
 from tasks.demo import holds_a_service, is_demo_service, load_demo_service
 from tasks.outputs import Outputs
-from tasks.recording.acknowledge import acknowledge_findings
-from tasks.recording.actions import complete_action
-from tasks.recording.form import ActionIn, Answer, AuditForm
-from tasks.recording.record import mark_not_done, questions_for, record_audit
+from tasks.simulated_people import act_as_auditors, act_as_case_managers, act_as_owners, pick
 from tasks.workdays import (
     Month,
     add_working_days,
     first_working_day,
     is_working_day,
-    london_midnight,
 )
 
 log = logging.getLogger(__name__)
 
-# How audits turn out (most on time, some late, a few not done with a reason: D4).
-ON_TIME, LATE, NOT_DONE, LEFT_OPEN = "on time", "late", "not done", "left open"
-FATES = [(ON_TIME, 80), (LATE, 11), (NOT_DONE, 6), (LEFT_OPEN, 3)]
-NOT_DONE_REASONS = [
-    "Auditor on long-term sick leave",
-    "Case transferred out of area before the audit",
-    "Capacity: auditor covering court duty",
-    "Case file unavailable (awaiting archive retrieval)",
-]
-GOOD_PRACTICE = [
-    "Clear, child-centred intervention plan written with the young person",
-    "Excellent liaison with children's social care recorded on file",
-    "Risk management plan reviewed promptly after new information",
-    "Victim's views sought and reflected in the plan",
-    "Thorough, well-evidenced assessment with a clear link to offending",
-]
-ACTIONS = [
-    "Update the risk of harm assessment and record the review",
-    "Complete the vulnerability management plan and share it with partners",
-    "Record the reasons for missed appointments and the enforcement decision",
-    "Review the intervention plan with the young person and their parent or carer",
-    "Add the education, training and employment details to the file",
-]
-HIGH_RISK = "Risk of harm not reviewed after new information: manager to review today"
-# One weaker section and team, so consistent difficulties (E4) show up in a year.
-WEAK_SECTION = "Intervention plan"
 FEEDBACK_MIX = [
     (FeedbackSource.VIEWPOINT_SURVEY, 30),
     (FeedbackSource.EXIT_SURVEY, 25),
@@ -97,15 +54,6 @@ FEEDBACK_MIX = [
     (FeedbackSource.PROFESSIONAL_FEEDBACK, 10),
     (FeedbackSource.CASE_MANAGEMENT_REVIEW, 8),
 ]
-
-
-@dataclass
-class DayResult:
-    """What the simulated auditors did on a day."""
-
-    day: date
-    recorded: int = 0
-    not_done: int = 0
 
 
 @dataclass
@@ -118,249 +66,6 @@ class SpanResult:
     recorded: int = 0
     not_done: int = 0
     actions_completed: int = 0
-
-
-def _rng(seed: int, what: str, ident: int) -> random.Random:
-    return random.Random(f"{seed}:{what}:{ident}")
-
-
-def _pick(rng: random.Random, weighted: list[tuple[str, int]]) -> str:
-    return rng.choices([w[0] for w in weighted], weights=[w[1] for w in weighted])[0]
-
-
-def fate_of(audit: Audit, seed: int) -> tuple[str, date]:
-    """What becomes of an audit and on which day (before, after or at its deadline)."""
-    rng = _rng(seed, "audit", audit.id or 0)
-    fate = _pick(rng, FATES)
-    if fate == ON_TIME:
-        span = max(0, (audit.due_on - audit.assigned_on).days)
-        day = audit.assigned_on + timedelta(days=rng.randint(min(3, span), span))
-    elif fate == LATE:
-        day = add_working_days(audit.due_on, rng.randint(1, 12))
-    elif fate == NOT_DONE:
-        day = add_working_days(audit.due_on, rng.randint(1, 5))
-    else:
-        day = date.max
-    while not is_working_day(day) and day != date.max:
-        day += timedelta(days=1)
-    return fate, day
-
-
-def _quality(session: Session, audit: Audit, start: date, day: date) -> float:
-    """Chance of a sufficient-or-better judgement: better where actions were completed, and over time."""
-    done = session.exec(
-        select(sa.func.count())
-        .select_from(ActionPoint)
-        .where(
-            col(ActionPoint.owner_id) == audit.subject_staff_id,
-            col(ActionPoint.status) == ActionStatus.COMPLETED,
-        )
-    ).one()
-    months = max(0, (day - start).days // 30)
-    return min(0.95, 0.66 + 0.03 * min(done, 5) + 0.008 * months)
-
-
-def _answers_given(session: Session, audit_id: int | None) -> dict[str, str]:
-    """The answers recorded for an audit (the one a moderation re-marks), as a form gives them."""
-    if audit_id is None:
-        return {}
-    rows = session.execute(
-        sa.select(
-            col(Question.code),
-            col(Finding.judgement),
-            col(Finding.yes_no),
-            col(Finding.count),
-            col(Finding.text),
-        )
-        .join(Question, col(Question.id) == Finding.question_id)
-        .where(col(Finding.audit_id) == audit_id)
-    ).all()
-    given: dict[str, str] = {}
-    for code, judgement, yes_no, count, text in rows:
-        chosen = judgement or yes_no
-        given[code] = chosen.value if chosen else str(count) if count is not None else text
-    return given
-
-
-def filled_form(
-    session: Session, audit: Audit, day: date, seed: int, start: date, weak_team_id: int | None
-) -> AuditForm:
-    """A plausible completed form: judgements drawn around the case manager's quality."""
-    rng = _rng(seed, "form", audit.id or 0)
-    auditor = session.get_one(Staff, audit.auditor_id)
-    subject = session.get(Staff, audit.subject_staff_id)
-    case = session.get(Case, audit.case_id) if audit.case_id else None
-    p = _quality(session, audit, start, day)
-    answers: dict[str, Answer] = {}
-    weak = 0
-    first = _answers_given(session, audit.moderates_id)
-    for q in questions_for(session, audit):
-        if q.code in first and rng.random() < 0.8:  # A5: a moderator mostly sees the same
-            answers[q.code] = Answer(value=first[q.code])
-            continue
-        chance = p + (0.12 if audit.kind is AuditKind.SELF else 0)  # A2: kinder to one's own
-        if q.section == WEAK_SECTION and case is not None and case.team_id == weak_team_id:
-            chance = p - 0.35
-        # Two peer auditors of one case see the same file: mostly the same answer (T9 agreement).
-        seen = (
-            _rng(seed, f"case-{q.code}", case.id or 0)
-            if audit.kind is AuditKind.PEER and case is not None and rng.random() < 0.8
-            else rng
-        )
-        ok = seen.random() < chance
-        if q.answer_type is AnswerType.JUDGEMENT:
-            if rng.random() < 0.04:
-                value = Judgement.NOT_APPLICABLE.value
-            elif ok:
-                value = _pick(seen, [("sufficient", 50), ("good", 36), ("excellent", 14)])
-            else:
-                value, weak = Judgement.INSUFFICIENT.value, weak + 1
-        elif q.answer_type is AnswerType.YES_NO:
-            value = YesNo.YES.value if ok else YesNo.NO.value
-        elif q.answer_type is AnswerType.COUNT:
-            value = str(rng.randint(0, 6))
-        else:
-            value = "Seen on file" if ok else "Not found on file"
-        answers[q.code] = Answer(value=value)
-    owner = subject if subject is not None and subject.active else None
-    actions = (
-        [
-            ActionIn(
-                priority=n,
-                text=rng.choice(ACTIONS),
-                owner_email=owner.email,
-                deadline=add_working_days(day, rng.randint(10, 30)),
-            )
-            for n in range(1, min(weak, 3) + 1)
-        ]
-        if owner is not None and audit.kind is not AuditKind.MODERATION  # A5: none of its own
-        else []
-    )
-    return AuditForm(
-        audit_id=id_of(audit),
-        recorded_by=auditor.email,
-        answers=answers,
-        action_points=actions,
-        good_practice=[rng.choice(GOOD_PRACTICE)] if rng.random() < 0.3 else [],
-        high_risk=HIGH_RISK if rng.random() < 0.03 else "",
-        recorded_in_cms=rng.random() < 0.9,
-    )
-
-
-def act_as_auditors(
-    session: Session,
-    day: date,
-    *,
-    seed: int,
-    start: date,
-    settings: Settings | None = None,
-    weak_team_id: int | None = None,
-) -> DayResult:
-    """Record or mark not done every open audit whose drawn day has come."""
-    result = DayResult(day)
-    settings = settings or get_settings()
-    open_audits = session.exec(
-        select(Audit)
-        .where(col(Audit.status) == AuditStatus.ASSIGNED, col(Audit.assigned_on) <= day)
-        .order_by(col(Audit.id))
-    ).all()
-    for audit in open_audits:
-        fate, when = fate_of(audit, seed)
-        if when > day:
-            continue
-        auditor = session.get(Staff, audit.auditor_id)
-        if auditor is None or not auditor.active:
-            continue  # the chase reassigns leavers' audits; the heir's audit is drawn afresh
-        if fate == NOT_DONE:
-            rng = _rng(seed, "reason", audit.id or 0)
-            mark_not_done(
-                session,
-                id_of(audit),
-                reason=rng.choice(NOT_DONE_REASONS),
-                on=day,
-                via="simulation",
-            )
-            result.not_done += 1
-        else:
-            form = filled_form(session, audit, day, seed, start, weak_team_id)
-            record_audit(
-                session,
-                form,
-                on=day,
-                source="simulated auditor",
-                settings=settings,
-                via="simulation",
-            )
-            result.recorded += 1
-    return result
-
-
-def act_as_owners(session: Session, day: date, *, seed: int) -> int:
-    """Action owners complete most actions, some late, a few never (they show as overdue)."""
-    done = 0
-    rows = session.exec(
-        select(ActionPoint, col(Audit.completed_on))
-        .join(Audit, col(Audit.id) == col(ActionPoint.audit_id))
-        .where(col(ActionPoint.status) == ActionStatus.OPEN)
-        .order_by(col(ActionPoint.id))
-    ).all()
-    for action, raised_on in rows:
-        rng = _rng(seed, "action", action.id or 0)
-        if rng.random() < 0.08 or raised_on is None:
-            continue  # never completed
-        span = max(1, (action.deadline - raised_on).days)
-        when = raised_on + timedelta(days=int(span * rng.uniform(0.3, 1.4)))
-        if when <= day:
-            complete_action(
-                session,
-                id_of(action),
-                on=day,
-                evidence="Checked on file (simulated)",
-                via="simulation",
-            )
-            done += 1
-    return done
-
-
-RESPONSES = [
-    "Agreed; I have booked time with my manager to update the plan.",
-    "I had raised the VMP with the social worker already: it is now countersigned.",
-    "Thank you. The review was late because the case moved teams in the summer.",
-    "Helpful feedback; I would like to discuss the ROSH judgement at supervision.",
-]
-
-
-def act_as_case_managers(session: Session, day: date, *, seed: int) -> int:
-    """Most case managers acknowledge their audit's findings within a fortnight, some with a
-    response, as they would from the link in their feedback email."""
-    done = 0
-    rows = session.exec(
-        select(Audit, col(Audit.completed_on))
-        .outerjoin(Acknowledgement, col(Acknowledgement.audit_id) == col(Audit.id))
-        .where(
-            col(Audit.status) == AuditStatus.COMPLETED,
-            col(Audit.completed_on) <= day,
-            col(Acknowledgement.id).is_(None),
-        )
-        .order_by(col(Audit.id))
-    ).all()
-    for audit, completed_on in rows:
-        rng = _rng(seed, "acknowledge", audit.id or 0)
-        if rng.random() < 0.15 or completed_on is None:  # (never None: selected as <= day)
-            continue  # never acknowledged: the pack shows the share
-        when = completed_on + timedelta(days=rng.randint(0, 12))
-        response = rng.choice(RESPONSES) if rng.random() < 0.3 else ""
-        if when <= day:
-            acknowledge_findings(
-                session,
-                id_of(audit),
-                by_id=audit.subject_staff_id,
-                response=response,
-                via="simulation",
-                at=london_midnight(day) + timedelta(hours=14),
-            )
-            done += 1
-    return done
 
 
 def monthly_feedback(session: Session, day: date, *, seed: int, directory: Path) -> int:
@@ -379,7 +84,7 @@ def monthly_feedback(session: Session, day: date, *, seed: int, directory: Path)
         return 0
     rows = []
     for _ in range(rng.randint(3, 8)):
-        source = FeedbackSource(_pick(rng, [(s.value, w) for s, w in FEEDBACK_MIX]))
+        source = FeedbackSource(pick(rng, [(s.value, w) for s, w in FEEDBACK_MIX]))
         ref, team = rng.choice(cases)
         received = month.first_day + timedelta(days=rng.randint(0, 27))
         themes = rng.sample(FEEDBACK_THEMES, rng.randint(1, 3))
@@ -427,9 +132,7 @@ def simulate_span(
     while day <= end:
         if is_working_day(day):
             if day == first_working_day(day.year, day.month):
-                monthly_feedback(
-                    session, day, seed=seed, directory=Outputs.configured().simulated
-                )
+                monthly_feedback(session, day, seed=seed, directory=Outputs.configured().simulated)
                 result.samples += 1
                 result.months.append(f"{day:%Y-%m}")
                 if jobs is None:

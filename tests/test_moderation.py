@@ -186,7 +186,7 @@ def test_a5_moderation_is_recorded_blind_and_agreement_reported_per_auditor_and_
     )
     assert (row["auditor"], row["audits"], row["compared"]) == (auditor.name, 1, compared)
     assert row["agreed"] == compared - 2 and row["share"] == round((compared - 2) / compared, 3)
-    assert figures["overall"]["kappa"] == row["kappa"] and row["kappa_95"] != "-"
+    assert figures["overall"]["kappa"] == row["kappa"] and row["kappa_(95%_interval)"] != "-"
     assert sum(s["compared"] for s in figures["by_section"]) == compared
     assert {d["question"] for d in figures["differing"]} == {judged[0], judged[1]}
     assert all(d["differed"] == 1 == d["compared"] for d in figures["differing"])
@@ -213,7 +213,7 @@ def test_a5_mid_quarter_the_share_alone_is_drawn(session: Session) -> None:
     share = math.ceil(get_settings().moderation_share * len(january))
     assert 1 <= len(drawn) <= share < len({a.auditor_id for a in january})
     assert {m.audit.id for m in drawn} <= {a.id for a in january}
-    assert all("random 10% of 2027-01" in m.reason for m in drawn)
+    assert all("at random: 10% of the audits completed in 2027-01" in m.reason for m in drawn)
 
 
 def test_a5_a_leaving_moderators_moderations_pass_to_someone_who_may_moderate(

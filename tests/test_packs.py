@@ -332,7 +332,7 @@ def test_pack_reports_moderation_agreement_per_auditor_and_section(
     # The simulated moderator keeps most of the first audit's answers: agreement well above chance.
     assert 0.5 < overall["share"] < 1 and 0 < overall["kappa"] < 1
     assert overall["low"] < overall["kappa"] < overall["high"]
-    assert "Moderation: do auditors agree?" in html and overall["kappa_95"] in html
+    assert "Moderation: do auditors agree?" in html and overall["kappa_(95%_interval)"] in html
     book = openpyxl.load_workbook(path)
     rows = list(book["Moderation by auditor"].iter_rows(values_only=True))
     assert rows[1][0] == "All auditors" and rows[1][2] == overall["compared"]

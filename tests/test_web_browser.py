@@ -38,6 +38,7 @@ from models.settings import get_settings
 from tasks.links import ACKNOWLEDGE, ACTION_DONE, ITEMS, NOT_DONE, RECORD
 from tasks.outbox import send_pending
 from tasks.recording.form import ActionIn
+from tasks.sampling.monthly import sample_month
 from tests import web_world
 from tests.browser import chromium
 from tests.smtp import Recorder, free_port, smtp_server
@@ -605,7 +606,16 @@ def test_on_a_phone_nothing_scrolls_sideways_and_the_other_pages_pass_axe(
     audit = world.audit()
     action = world.action_of_case_manager()
     auditor = audit.auditor_id
+    # A5: January's sample gives the moderator that recorded audit to mark again, blind: the
+    # form without action point rows.
+    sample_month(world.session, date(2027, 1, 4))
+    moderation = world.session.exec(
+        select(Audit).where(Audit.moderates_id == action.audit_id)
+    ).one()
     pages = {
+        "phone-moderation-form": world.link(
+            moderation.auditor_id, RECORD, moderation.id, moderation.due_on
+        ),
         "phone-audit-form": world.link(auditor, RECORD, audit.id),
         "phone-not-done": world.link(auditor, NOT_DONE, audit.id),
         "phone-items": world.link(auditor, ITEMS, auditor),

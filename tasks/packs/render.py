@@ -150,7 +150,7 @@ def quarter_markdown(pack: QuarterPack, service: str, pdf_name: str) -> str:
             [
                 f"| moderations / answers alike / kappa (95% CI) | {f['moderation']['moderated']}"
                 f" / {_pct(f['moderation']['overall']['share'])}"
-                f" / {f['moderation']['overall']['kappa_95']} |"
+                f" / {f['moderation']['overall']['kappa_(95%_interval)']} |"
             ]
             if "moderation" in f
             else []

@@ -33,7 +33,8 @@ from models.enums import (
 from tasks.moderation import answers_of, cohen_kappa, kappa_text, paired
 from tasks.outputs import Outputs
 from tasks.programme.common import entry_for, people, queue, workbook
-from tasks.sampling.monthly import PlannedRun, notify, record
+from tasks.sampling.monthly import PlannedRun, record
+from tasks.sampling.notify import notify
 from tasks.sampling.pool import load_pool
 from tasks.sampling.rules import (
     Candidate,

@@ -16,7 +16,8 @@ from models.base import id_column, id_of
 from models.enums import AuditKind, Role, SamplingKind, SelectionMethod
 from models.errors import DataFileError, InvalidInput
 from models.settings import DATA_DIR
-from tasks.sampling.monthly import MonthResult, PlannedRun, notify, record
+from tasks.sampling.monthly import MonthResult, PlannedRun, record
+from tasks.sampling.notify import notify
 from tasks.sampling.pool import active_staff, load_pool
 from tasks.sampling.rules import Draw, Pick, random_draw, seed_for
 from tasks.workdays import Month
