@@ -23,6 +23,7 @@ from models.recording import (
     DeadlineRequest,
 )
 from models.sampling import SamplingRejection, SamplingRun, SamplingSelection
+from models.support import SupportNeed
 
 __all__ = [
     "Acknowledgement",
@@ -53,5 +54,6 @@ __all__ = [
     "SamplingRun",
     "SamplingSelection",
     "Staff",
+    "SupportNeed",
     "Team",
 ]

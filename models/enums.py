@@ -212,6 +212,20 @@ class ActionStatus(LabelledEnum):
     CANCELLED = "cancelled"
 
 
+class NeedScope(LabelledEnum):
+    """A4: a support or training need is one person's, or their team's."""
+
+    INDIVIDUAL = "individual"
+    TEAM = "team"
+
+
+class NeedStatus(LabelledEnum):
+    """A4: a need is open until its review finds it met (a review may set a later date instead)."""
+
+    OPEN = "open"
+    MET = "met"
+
+
 class FeedbackSource(LabelledEnum):
     VIEWPOINT_SURVEY = "viewpoint_survey"
     EXIT_SURVEY = "exit_survey"
@@ -239,6 +253,10 @@ class ImportKind(LabelledEnum):
 
 
 _LABELS: dict[tuple[str, str], str] = {
+    ("NeedScope", "individual"): "The case manager",
+    ("NeedScope", "team"): "The whole team",
+    ("NeedStatus", "open"): "Open",
+    ("NeedStatus", "met"): "Met",
     ("Role", "case_manager"): "Case manager",
     ("Role", "operational_manager"): "Operational (team) manager",
     ("Role", "service_manager"): "Service manager",

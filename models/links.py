@@ -20,7 +20,7 @@ class Link(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     nonce: str = Field(max_length=64, unique=True, repr=False)
     staff_id: int = Field(foreign_key="staff.id", index=True)
-    item_type: str = Field(max_length=20, description="audit, action, request or staff")
+    item_type: str = Field(max_length=20, description="audit, action, request, need or staff")
     item_id: int
     purpose: str = Field(max_length=20)
     expires_on: date

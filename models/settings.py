@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     moderator_email: str = ""
     # A1: an audit whose action points were all done within this many months is re-audited.
     reaudit_months: int = Field(default=3, ge=1, le=12)
+    # A4: the themes support and training needs are recorded under (a list the service edits).
+    support_needs_file: Path = DATA_DIR / "support_needs.yaml"
     # Q2: the quarterly pack goes to the service manager and to this list (comma-separated).
     service_name: str = Field(default="Youth Offending Team", max_length=120)
     board_emails: Annotated[list[str], NoDecode] = []
@@ -72,7 +74,7 @@ class Settings(BaseSettings):
             return [a.strip().lower() for a in value]
         return value
 
-    @field_validator("output_dir", "timetable_file", "question_sets_dir")
+    @field_validator("output_dir", "timetable_file", "question_sets_dir", "support_needs_file")
     @classmethod
     def _from_root(cls, value: Path) -> Path:
         return value if value.is_absolute() else REPO_ROOT / value

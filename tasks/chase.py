@@ -19,9 +19,18 @@ from typing import TypedDict
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from models import ActionPoint, Audit, AuditEvent, Case, ChaseStep, EmailMessage, Staff
+from models import (
+    ActionPoint,
+    Audit,
+    AuditEvent,
+    Case,
+    ChaseStep,
+    EmailMessage,
+    Staff,
+    SupportNeed,
+)
 from models.base import id_column, id_of
-from models.enums import APART, ActionStatus, AuditKind, AuditStatus, Role
+from models.enums import APART, ActionStatus, AuditKind, AuditStatus, NeedStatus, Role
 from models.settings import Settings, get_settings
 from tasks.links import Links, revoke
 from tasks.moderation import moderator_for
@@ -40,7 +49,7 @@ REASSIGN_WORKING_DAYS = 10
 
 @dataclass(frozen=True)
 class Item:
-    kind: str  # "audit" or "action"
+    kind: str  # "audit", "action" or "need" (A4: a support need's review date)
     id: int
     case_ref: str
     what: str
@@ -124,6 +133,30 @@ def open_items(session: Session) -> list[Item]:
         Item("action", i, ref or "-", f"action #{i} (priority {p}): {text}", owner, due)
         for i, ref, p, text, owner, due in actions
     ]
+    needs = session.execute(
+        sa.select(
+            id_column(SupportNeed),
+            col(Case.case_ref),
+            col(SupportNeed.theme),
+            col(SupportNeed.scope),
+            col(SupportNeed.owner_id),
+            col(SupportNeed.review_on),
+        )
+        .join(Audit, col(Audit.id) == col(SupportNeed.audit_id))
+        .outerjoin(Case, col(Case.id) == col(Audit.case_id))
+        .where(col(SupportNeed.status) == NeedStatus.OPEN)
+    ).tuples()
+    items += [
+        Item(
+            "need",
+            i,
+            ref or "-",
+            f"support need #{i} to review ({scope.label.lower()}): {theme}",
+            owner,
+            due,
+        )
+        for i, ref, theme, scope, owner, due in needs
+    ]
     return items
 
 
@@ -165,15 +198,13 @@ def chase(session: Session, on: date, settings: Settings) -> ChaseReport:
         sid for sid, s in staff.items() if s.role is Role.SERVICE_MANAGER and s.active
     ]
     already = set(
-        session.exec(
-            select(EmailMessage.key).where(col(EmailMessage.key).like(f"digest:{on}:%"))
-        )
+        session.exec(select(EmailMessage.key).where(col(EmailMessage.key).like(f"digest:{on}:%")))
     )
     sections: dict[int, dict[str, list[DigestItem]]] = defaultdict(lambda: defaultdict(list))
     records: list[tuple[Due, int, list[int]]] = []
     links = Links(session, on, settings)
     due = due_steps(session, on, settings)
-    for kind in ("audit", "action"):
+    for kind in ("audit", "action", "need"):
         links.preload(kind, [d.item.id for d in due if d.item.kind == kind])
     links.preload("staff", list(staff))
     for d in sorted(due, key=lambda d: (d.item.deadline, d.item.kind, d.item.id)):
@@ -243,6 +274,12 @@ def chase(session: Session, on: date, settings: Settings) -> ChaseReport:
                 .where(col(ActionPoint.id) == d.item.id)
                 .values(times_chased=col(ActionPoint.times_chased) + 1)
             )
+        elif d.item.kind == "need" and d.step in ("chase", "escalation"):
+            session.execute(
+                sa.update(SupportNeed)
+                .where(col(SupportNeed.id) == d.item.id)
+                .values(times_chased=col(SupportNeed.times_chased) + 1)
+            )
         report.steps.append(
             {
                 "item": f"{d.item.kind} {d.item.id}",
@@ -270,6 +307,8 @@ EVENTS = {
     "new_date_agreed": "new date agreed",
     "new_date_refused": "new date refused",
     "acknowledged": "findings acknowledged",
+    "need_met": "support need reviewed and met",
+    "need_reviewed": "support need reviewed, still needed",
 }
 
 
@@ -301,6 +340,8 @@ def arrived_by_link(session: Session, on: date) -> list[dict[str, str]]:
 def _links(links: Links, item: Item) -> dict[str, str]:
     if item.kind == "audit":
         return links.audit(item.owner_id, item.id, item.deadline)
+    if item.kind == "need":
+        return links.need(item.owner_id, item.id, item.deadline)
     return links.action(item.owner_id, item.id, item.deadline)
 
 
@@ -429,9 +470,7 @@ def _heir(session: Session, leaver: Staff, audit: Audit) -> Staff | None:
             first.auditor_id if first else None,
             case.case_manager_id if case else None,
         }
-        return next(
-            (m for m in moderator_for(session, get_settings()) if m.id not in barred), None
-        )
+        return next((m for m in moderator_for(session, get_settings()) if m.id not in barred), None)
     query = select(Staff).where(
         col(Staff.role) == leaver.role,
         col(Staff.active) == sa.true(),

@@ -404,9 +404,7 @@ def _age(born: str, on: date) -> int:
     return on.year - b.year - ((on.month, on.day) < (b.month, b.day))
 
 
-def _feedback(
-    rng: random.Random, as_of: date, cases: list[_DemoCase]
-) -> list[dict[str, str]]:
+def _feedback(rng: random.Random, as_of: date, cases: list[_DemoCase]) -> list[dict[str, str]]:
     rows = []
     sources = [
         (FeedbackSource.VIEWPOINT_SURVEY, 30),

@@ -30,9 +30,10 @@ from models import (
     DeadlineRequest,
     Link,
     Staff,
+    SupportNeed,
 )
 from models.base import id_of
-from models.enums import ActionStatus, AuditStatus, Role
+from models.enums import ActionStatus, AuditStatus, NeedStatus, Role
 from models.errors import ConfigError, YotqaError
 from models.settings import Settings, get_settings
 from models.types import utcnow
@@ -41,6 +42,7 @@ from tasks.workdays import Month, london_time
 # purpose -> the kind of item it acts on
 RECORD, NOT_DONE, ACKNOWLEDGE = "record", "not-done", "acknowledge"
 ACTION_DONE, NEW_DATE, DECIDE, ITEMS = "done", "new-date", "decide", "items"
+REVIEW = "review"  # A4: a support need's review
 PURPOSES = {
     RECORD: "audit",
     NOT_DONE: "audit",
@@ -49,6 +51,7 @@ PURPOSES = {
     NEW_DATE: "action",
     DECIDE: "request",
     ITEMS: "staff",
+    REVIEW: "need",
 }
 TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{16,64}\.[A-Za-z0-9_-]{20,100}")
 SECRET_FILE = "web-secret"  # noqa: S105 (a file name, not a password)
@@ -220,6 +223,9 @@ class Links:
             "new_date": self.url(person_id, NEW_DATE, action_id, deadline),
         }
 
+    def need(self, person_id: int, need_id: int, review_on: date) -> dict[str, str]:
+        return {"review": self.url(person_id, REVIEW, need_id, review_on)}
+
     def items(self, person_id: int) -> str:
         # Lasting to a month after the month's end, so one link serves all of a month's emails.
         return self.url(person_id, ITEMS, person_id, Month.of(self.on).last_day)
@@ -358,6 +364,16 @@ def _dead(session: Session, link: Link, lock: bool) -> str:
         action = session.get(ActionPoint, request.action_id)
         if action is None or action.status is not ActionStatus.OPEN:
             return "The action point is no longer open, so there is no date to decide."
+        return ""
+    if link.item_type == "need":
+        needs = select(SupportNeed).where(col(SupportNeed.id) == link.item_id)
+        need = session.exec(needs.with_for_update() if lock else needs).first()
+        if need is None:
+            return "The support need this link was for no longer exists."
+        if need.owner_id != link.staff_id:
+            return "This support need is now someone else's to review."
+        if need.status is NeedStatus.MET:
+            return f"This support need was reviewed and met on {need.reviewed_on:%-d %B %Y}."
         return ""
     if link.item_type == "staff":
         return "" if link.item_id == link.staff_id else "This list is someone else's."

@@ -91,9 +91,7 @@ def action_rows(
         .join(Audit, col(Audit.id) == col(ActionPoint.audit_id))
         .outerjoin(Case, col(Case.id) == col(Audit.case_id))
         .join(Staff, col(Staff.id) == col(ActionPoint.owner_id))
-        .order_by(
-            col(ActionPoint.deadline), col(ActionPoint.audit_id), col(ActionPoint.priority)
-        )
+        .order_by(col(ActionPoint.deadline), col(ActionPoint.audit_id), col(ActionPoint.priority))
     )
     if open_only:
         query = query.where(col(ActionPoint.status) == ActionStatus.OPEN)

@@ -56,9 +56,11 @@ def queue_email(
     `recipient_name` defaults to the one recipient's name ("colleague" for a list). False when a
     message with `key` was queued before, or when nobody is to receive it."""
     addresses = [_address(p) for p in to]
-    if not addresses or session.exec(
-        select(EmailMessage.id).where(col(EmailMessage.key) == key)
-    ).first() is not None:
+    if (
+        not addresses
+        or session.exec(select(EmailMessage.id).where(col(EmailMessage.key) == key)).first()
+        is not None
+    ):
         return False
     if "recipient_name" not in context:
         one = to[0] if len(to) == 1 else None
@@ -242,7 +244,8 @@ def send_pending(
             _start(session, m)
             recipients = m.to_addrs + m.cc_addrs
             response: SMTPResponse | None = _build(m, settings).send(
-                to=list(m.to_addrs), smtp=backend  # a list of the type `emails` asks for
+                to=list(m.to_addrs),
+                smtp=backend,  # a list of the type `emails` asks for
             )
             if response is not None and response.success:
                 _finish(session, m, EmailStatus.SENT, now)

@@ -217,7 +217,10 @@ def import_plan(session: Session, path: Path, *, year: int, on: date) -> PlanImp
             session.flush()
             result.objectives += 1
         activity = _with_text(
-            session, PlanActivity, col(PlanActivity.objective_id) == objective.id, values["activity"]
+            session,
+            PlanActivity,
+            col(PlanActivity.objective_id) == objective.id,
+            values["activity"],
         )
         if activity is None:
             activity = PlanActivity(
@@ -266,9 +269,7 @@ def _with_text(
     return session.exec(select(table).where(under, col(table.text) == text)).first()
 
 
-def _date_cell(
-    file: str, row: int, column: str, text: str, errors: list[CellError]
-) -> date | None:
+def _date_cell(file: str, row: int, column: str, text: str, errors: list[CellError]) -> date | None:
     """A date cell of the plan, or None with the error noted."""
     try:
         return parse_date(text[:10])

@@ -19,9 +19,7 @@ config = context.config
 target_metadata = SQLModel.metadata
 
 
-def _render_item(
-    type_: str, obj: object, autogen_context: AutogenContext
-) -> str | Literal[False]:
+def _render_item(type_: str, obj: object, autogen_context: AutogenContext) -> str | Literal[False]:
     """Write portable SQLAlchemy types into migrations, never the product's own classes."""
     if type_ == "type":
         if isinstance(obj, UTCDateTime):

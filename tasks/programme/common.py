@@ -80,5 +80,3 @@ def workbook(path: Path, sheets: dict[str, tuple[list[str], list[list[object]]]]
     for title, (header, rows) in sheets.items():
         write_table(book.create_sheet(title[:31]), header, rows)
     return write_atomically(path, book.save)
-
-

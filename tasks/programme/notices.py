@@ -249,9 +249,7 @@ def staff_forum(session: Session, on: date, root: Path) -> Notice:
     year = financial_year(on)
     notice = Notice(entry.id, entry.task, str(year), entry.deadline(Month.of(on)))
     header, rows = year_rows(session, on)
-    path = workbook(
-        Outputs(root).qa_year(year, on), {"Year": (header, rows)}
-    )
+    path = workbook(Outputs(root).qa_year(year, on), {"Year": (header, rows)})
     notice.files = [str(path)]
     notice.figures = [(str(r[0]), " / ".join(str(v) for v in r[1:])) for r in rows[:5]]
     notice.emails = queue(

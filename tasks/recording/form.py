@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from models.enums import AnswerType, Judgement, YesNo
+from models.enums import AnswerType, Judgement, NeedScope, YesNo
 from models.errors import YotqaError
 
 MAX_ACTION_DAYS = 183  # an action point's deadline within six months of recording
 MAX_ACTIONS = 50  # action points on one audit, so priorities run 1 to 50
+MAX_NEEDS = 20  # support or training needs recorded with one audit (A4)
 MAX_COUNT = 100_000  # a count question (failures to attend, scores) is far below this
 
 
@@ -37,6 +39,17 @@ class ActionIn(BaseModel):
     deadline: date | Annotated[str, Field(max_length=40)] | None = None
 
 
+class NeedIn(BaseModel):
+    """A4: a support or training need identified with the audit (§5 Methods)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    theme: Annotated[str, Field(max_length=200)] = ""
+    text: Annotated[str, Field(max_length=2_000)] = ""
+    scope: Annotated[str, Field(max_length=40)] = ""
+    review_on: date | Annotated[str, Field(max_length=40)] | None = None
+
+
 class AuditForm(BaseModel):
     """What an auditor hands in, from the UI form, an XLSX, JSON or YAML: not yet trusted."""
 
@@ -51,13 +64,14 @@ class AuditForm(BaseModel):
     good_practice: list[Text] = Field(default_factory=list, max_length=50)
     high_risk: Text = ""
     recorded_in_cms: bool = False
+    support_needs: list[NeedIn] = Field(default_factory=list, max_length=MAX_NEEDS)
 
 
 class Problem(str):
     """One problem with a form, as the sentence every path shows; `field` names the form field it
     belongs to (`q.<code>`, `action.<n>.text|owner|priority|deadline`, `recorded_by`), if any."""
 
-    field: str
+    field: str  # also need.<n>.theme|scope|review_on|text (A4)
     short: str  # the same, said beside its field (the page shows which question it is)
 
     def __new__(cls, message: str, field: str = "", short: str = "") -> Problem:
@@ -106,6 +120,14 @@ class CleanAction:
 
 
 @dataclass(frozen=True)
+class CleanNeed:
+    theme: str
+    text: str
+    scope: NeedScope
+    review_on: date
+
+
+@dataclass(frozen=True)
 class CleanForm:
     audit_id: int
     recorded_by: str
@@ -114,6 +136,7 @@ class CleanForm:
     good_practice: list[str]
     high_risk: str
     recorded_in_cms: bool
+    needs: list[CleanNeed] = field(default_factory=list)
 
 
 def _label(q: QuestionView) -> str:
@@ -122,9 +145,14 @@ def _label(q: QuestionView) -> str:
 
 
 def validate(
-    form: AuditForm, questions: list[QuestionView], staff_emails: set[str], on: date
+    form: AuditForm,
+    questions: list[QuestionView],
+    staff_emails: set[str],
+    on: date,
+    themes: Sequence[str] = (),
 ) -> tuple[CleanForm | None, list[Problem]]:
-    """Check a form against its question set; return the clean form, or every problem found."""
+    """Check a form against its question set (and its needs against the service's `themes`);
+    return the clean form, or every problem found."""
     problems: list[Problem] = []
     by_code = {q.code: q for q in questions}
     for code in form.answers:
@@ -137,6 +165,7 @@ def validate(
         if clean is not None:
             answers.append(clean)
     actions = _actions(form.action_points, staff_emails, on, problems)
+    needs = _needs(form.support_needs, themes, on, problems)
     recorder = form.recorded_by.strip().lower()
     if recorder not in staff_emails:
         problems.append(
@@ -156,6 +185,7 @@ def validate(
         good,
         form.high_risk.strip(),
         form.recorded_in_cms,
+        needs,
     ), []
 
 
@@ -279,6 +309,64 @@ def _actions(
         if ok and a.priority is not None and deadline is not None:  # ok: both are set
             clean.append(CleanAction(a.priority, a.text.strip(), owner, deadline))
     return sorted(clean, key=lambda a: a.priority)
+
+
+def _needs(
+    items: list[NeedIn], themes: Sequence[str], on: date, problems: list[Problem]
+) -> list[CleanNeed]:
+    """A4: each need has a theme from the service's list, whom it is for, and a review date
+    (within six months, as an action point's deadline); an empty row is passed over."""
+    known = {t.casefold().strip(): t for t in themes}
+    clean = []
+    for n, need in enumerate(items, start=1):
+        if not any([need.theme.strip(), need.text.strip(), need.review_on]):
+            continue  # an empty row (its scope may come pre-chosen)
+        where, at, ok = f"support need {n}", f"need.{n}", True
+        theme = known.get(need.theme.casefold().strip())
+        if theme is None:
+            shown = ", ".join(themes[:6]) + (", ..." if len(themes) > 6 else "")
+            problems.append(
+                Problem(
+                    f"{where}: theme {need.theme[:60]!r} is not one of the service's support "
+                    f"needs ({shown}; the list is models/data/support_needs.yaml)",
+                    f"{at}.theme",
+                    "Choose the need's theme from the list.",
+                )
+            )
+            ok = False
+        try:
+            scope = NeedScope.parse(need.scope.strip() or "individual")
+        except ValueError:
+            problems.append(
+                Problem(
+                    f"{where}: scope {need.scope[:40]!r} is not individual or team",
+                    f"{at}.scope",
+                    "Say whether the need is the case manager's or the whole team's.",
+                )
+            )
+            ok = False
+        review_on = _date(need.review_on)
+        if review_on is None:
+            problems.append(
+                Problem(
+                    f"{where}: a review date is required, YYYY-MM-DD (§5: timescales are monitored)",
+                    f"{at}.review_on",
+                    "Enter the date the need is to be reviewed by.",
+                )
+            )
+            ok = False
+        elif review_on <= on or (review_on - on).days > MAX_ACTION_DAYS:
+            problems.append(
+                Problem(
+                    f"{where}: review date {review_on} must be after {on} and within six months",
+                    f"{at}.review_on",
+                    f"The review date must be after {on:%-d %B %Y} and within six months.",
+                )
+            )
+            ok = False
+        if ok and theme is not None and review_on is not None:
+            clean.append(CleanNeed(theme, need.text.strip(), scope, review_on))
+    return clean
 
 
 def _date(value: date | str | None) -> date | None:

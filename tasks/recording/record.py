@@ -24,13 +24,14 @@ from models import (
     Question,
     QuestionSet,
     Staff,
+    SupportNeed,
 )
 from models.base import id_column, id_of
 from models.enums import AuditKind, AuditStatus, Role
 from models.errors import FieldProblems, InvalidInput
 from models.settings import Settings, get_settings
 from models.types import utcnow
-from tasks.links import ACKNOWLEDGE, Links
+from tasks.links import ACKNOWLEDGE, Links, revoke
 from tasks.mail import Deadline, calendar_file
 from tasks.outbox import calendar_attachment, queue_email
 from tasks.recording.difficulties import report_difficulties
@@ -42,6 +43,7 @@ from tasks.recording.form import (
     QuestionView,
     validate,
 )
+from tasks.recording.needs import store_needs, themes_of
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +81,12 @@ MODERATION_ACTIONS = Problem(
     "belong to the first audit, so leave them out",
     "action.1.text",
     "A moderation takes no action points: leave these empty.",
+)
+MODERATION_NEEDS = Problem(
+    "support needs: a moderation re-marks an audit to measure agreement (A5); support needs "
+    "belong to the first audit, so leave them out",
+    "need.1.theme",
+    "A moderation takes no support needs: leave these empty.",
 )
 
 
@@ -120,16 +128,31 @@ def record_audit(
         )
     settings = settings or get_settings()
     staff = active_staff_by_email(session)
-    clean, problems = validate(form, questions_for(session, audit), set(staff), on)
+    clean, problems = validate(
+        form, questions_for(session, audit), set(staff), on, themes_of(settings)
+    )
     if clean is None:
         raise FormInvalid(source, problems)
-    if audit.kind is AuditKind.MODERATION and clean.actions:
-        raise FormInvalid(source, [MODERATION_ACTIONS])
+    if audit.kind is AuditKind.MODERATION and (clean.actions or clean.needs):
+        raise FormInvalid(
+            source,
+            [
+                p
+                for p, has in ((MODERATION_ACTIONS, clean.actions), (MODERATION_NEEDS, clean.needs))
+                if has
+            ],
+        )
     actions = _store(session, audit, clean, staff, on, via)
-    _notify_recorded(session, audit, clean, actions, on, settings)
+    needs = store_needs(session, audit, clean.needs, staff[clean.recorded_by])
+    _notify_recorded(session, audit, clean, actions, on, settings, needs)
     report_difficulties(session, audit, settings, on)  # E4, in the same transaction
     session.commit()
-    log.info("audit %s recorded with %d action points", audit.id, len(clean.actions))
+    log.info(
+        "audit %s recorded with %d action points and %d support needs",
+        audit.id,
+        len(clean.actions),
+        len(clean.needs),
+    )
     return audit
 
 
@@ -206,9 +229,11 @@ def _notify_recorded(
     actions: list[ActionPoint],
     on: date,
     settings: Settings,
+    needs: list[SupportNeed] | None = None,
 ) -> None:
     """The findings to the case manager (with their links), a copy to their line manager (no
-    links: a link is its one person's), the auditor's receipt, and any high-risk alert (E3)."""
+    links: a link is its one person's, save the review links of the needs they review), the
+    auditor's receipt, and any high-risk alert (E3)."""
     people = {id_of(s): s for s in session.exec(select(Staff))}
     case_ref = _case_ref(session, audit.case_id)
     subject_cm = people[audit.subject_staff_id]
@@ -268,12 +293,19 @@ def _notify_recorded(
             "good_practice": form.good_practice,
             "three_way": audit.three_way_meeting,
             "own": audit.kind is AuditKind.SELF,
+            "needs": [_need_row(n, people, None) for n in needs or []],
         }
         # A2: a self-audit's findings are the case manager's own: they are sent only the
         # action points they set themselves (with their links and calendar); their manager
         # gets the copy.
-        to_subject = audit.kind is not AuditKind.SELF or bool(actions)
-        _queue_feedback(queue, feedback, subject_cm, manager, case_ref, noun, to_subject)
+        to_subject = audit.kind is not AuditKind.SELF or bool(actions) or bool(needs)
+        reviews = [  # A4: the line manager reviews the needs: their copy carries those links
+            _need_row(n, people, links.need(n.owner_id, id_of(n), n.review_on))
+            if manager is not None and n.owner_id == manager.id
+            else _need_row(n, people, None)
+            for n in needs or []
+        ]
+        _queue_feedback(queue, feedback, subject_cm, manager, case_ref, noun, to_subject, reviews)
     queue(
         "recorded",
         template="recorded",
@@ -299,8 +331,10 @@ def _queue_feedback(
     case_ref: str,
     noun: str,
     to_subject: bool = True,
+    reviews: list[dict[str, Any]] | None = None,
 ) -> None:
-    """The findings to the case manager, and a copy without links to their line manager."""
+    """The findings to the case manager, and a copy without their links to their line manager
+    (with the review links of the support needs the manager reviews, A4)."""
     if to_subject:
         queue(
             "feedback",
@@ -314,6 +348,7 @@ def _queue_feedback(
             "findings_url": None,
             "items_url": None,
             "copy_for": subject_cm.name,
+            "needs": reviews if reviews is not None else feedback.get("needs", []),
         }
         queue(
             "feedback-copy",
@@ -321,6 +356,20 @@ def _queue_feedback(
             to=[manager],
             **copy,
         )
+
+
+def _need_row(
+    need: SupportNeed, people: dict[int, Staff], links: dict[str, str] | None
+) -> dict[str, Any]:
+    """A support need as an email lists it (A4); only its reviewer's copy has the link."""
+    return {
+        "theme": need.theme,
+        "text": need.text,
+        "scope": need.scope.label,
+        "review_on": need.review_on.strftime("%A %-d %B %Y"),
+        "reviewer": people[need.owner_id].name,
+        "links": links,
+    }
 
 
 def _case_ref(session: Session, case_id: int | None) -> str:
@@ -381,7 +430,12 @@ def withdraw_record(
         raise InvalidInput("say why the record is withdrawn: --reason TEXT")
     actions = sa.select(col(ActionPoint.id)).where(col(ActionPoint.audit_id) == audit_id)
     session.execute(sa.delete(DeadlineRequest).where(col(DeadlineRequest.action_id).in_(actions)))
-    for model in (Finding, ActionPoint, GoodPractice, HighRiskIssue, Acknowledgement):
+    needs = sa.select(col(SupportNeed.id)).where(col(SupportNeed.audit_id) == audit_id)
+    for need_id in session.execute(needs).scalars().all():
+        revoke(
+            session, "need", need_id, "The record of the audit this need came with was withdrawn."
+        )
+    for model in (Finding, ActionPoint, GoodPractice, HighRiskIssue, Acknowledgement, SupportNeed):
         session.execute(sa.delete(model).where(col(model.audit_id) == audit_id))
     audit.status, audit.completed_on, audit.recorded_by_id, audit.recorded_at = (
         AuditStatus.ASSIGNED,

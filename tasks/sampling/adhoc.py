@@ -156,7 +156,9 @@ def default_themed_auditor(session: Session) -> Staff:
     """Who audits a themed sample when nobody is named: the QA manager (S7, Fig. 2)."""
     qa = active_staff(session, Role.QA_MANAGER)
     if not qa:
-        raise InvalidInput("no active QA manager to audit the themed sample: name one with --auditor")
+        raise InvalidInput(
+            "no active QA manager to audit the themed sample: name one with --auditor"
+        )
     return qa[0]
 
 

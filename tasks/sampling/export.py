@@ -46,12 +46,16 @@ def export_selections(session: Session, path: Path, period: str | None = None) -
         .order_by(col(SamplingRun.period), col(SamplingRun.id), col(SamplingSelection.position))
     ).all()
     rejections = rejection_rows(session, period)
-    runs = session.execute(
-        sa.select(SamplingRun, col(sampler.name))
-        .join(sampler, col(sampler.id) == col(SamplingRun.sampler_id))
-        .where(*where)
-        .order_by(col(SamplingRun.period), col(SamplingRun.id))
-    ).tuples().all()
+    runs = (
+        session.execute(
+            sa.select(SamplingRun, col(sampler.name))
+            .join(sampler, col(sampler.id) == col(SamplingRun.sampler_id))
+            .where(*where)
+            .order_by(col(SamplingRun.period), col(SamplingRun.id))
+        )
+        .tuples()
+        .all()
+    )
 
     book = openpyxl.Workbook()
     write_table(
