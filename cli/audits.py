@@ -166,3 +166,66 @@ def actions_complete(
     with database_session() as session:
         complete_action(session, action_id, on=date_option(as_of), evidence=evidence)
     out.print(f"Action point {action_id} completed.")
+
+
+needs_app = typer.Typer(
+    help="Support and training needs found by audits, reviewed by a date (A4, §5).",
+    no_args_is_help=True,
+)
+
+
+@needs_app.command("list")
+def needs_list(
+    open_only: Annotated[
+        bool, typer.Option("--open/--all", help="Only needs not yet met (default).")
+    ] = True,
+    reviewer: Annotated[str | None, typer.Option(help="Only this reviewer's (email).")] = None,
+) -> None:
+    """List support needs: case, theme, for whom, reviewer, review date, status."""
+
+    from tasks.listings import need_rows
+
+    with database_session() as session:
+        rows = need_rows(session, open_only=open_only, reviewer_email=reviewer)
+    print_table(
+        f"Support and training needs ({len(rows)})",
+        ["Id", "Case", "Theme", "For", "Case manager", "Reviewer", "Review by", "Status"],
+        (
+            [r.id, r.case_ref, r.theme, r.scope, r.case_manager, r.reviewer, r.review_on, r.status]
+            for r in rows
+        ),
+    )
+
+
+@needs_app.command("review")
+def needs_review(
+    need_id: Annotated[int, typer.Argument()],
+    met: Annotated[
+        bool, typer.Option("--met/--again", help="Met (default), or still needed (--again).")
+    ] = True,
+    next_review: Annotated[
+        str | None,
+        typer.Option("--next-review", help="With --again: the date to review by, YYYY-MM-DD."),
+    ] = None,
+    note: Annotated[str, typer.Option(help="What was found (required with --again).")] = "",
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Date reviewed, YYYY-MM-DD (default today).")
+    ] = None,
+) -> None:
+    """Record a need's review: met (chased no more), or still needed with a later date."""
+
+    from tasks.recording.needs import review_need
+
+    with database_session() as session:
+        need = review_need(
+            session,
+            need_id,
+            met=met,
+            note=note,
+            next_review=date_option(next_review) if next_review else None,
+            on=date_option(as_of),
+        )
+    out.print(
+        f"Support need {need_id} reviewed: "
+        + ("met." if met else f"still needed, to review again by {need.review_on}.")
+    )

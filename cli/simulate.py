@@ -71,7 +71,8 @@ def simulate(
     )
     out.print(
         f"Audits recorded {span.recorded}, not done with a reason {span.not_done}; "
-        f"action points completed {span.actions_completed}."
+        f"action points completed {span.actions_completed}; support needs met "
+        f"{span.needs_met}, reviewed again {span.needs_reviewed_again}."
     )
     for event in filter(None, result.events):
         out.print(f"Staff change: {event}.")

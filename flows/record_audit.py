@@ -41,6 +41,7 @@ def _problems(form_json: dict[str, Any], on: date) -> list[str]:
     from models import Audit
     from models.enums import AuditStatus
     from tasks.recording.form import AuditForm
+    from tasks.recording.needs import themes_of
 
     form = AuditForm.model_validate(form_json)
     with session_scope() as session:
@@ -50,7 +51,11 @@ def _problems(form_json: dict[str, Any], on: date) -> list[str]:
                 f"audit {form.audit_id} cannot be recorded now: it is {audit.status.value if audit else 'missing'}"
             ]
         _, problems = validate(
-            form, questions_for(session, audit), set(active_staff_by_email(session)), on
+            form,
+            questions_for(session, audit),
+            set(active_staff_by_email(session)),
+            on,
+            themes_of(),
         )
         return problems
 

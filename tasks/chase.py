@@ -192,6 +192,7 @@ def chase(session: Session, on: date, settings: Settings) -> ChaseReport:
     if not is_working_day(on):
         return report
     report.reassigned = reassign_leavers(session, on)
+    hand_on_needs(session)
     report.arrived = arrived_by_link(session, on)
     staff = {id_of(s): s for s in session.exec(select(Staff))}
     service_managers = [
@@ -458,6 +459,44 @@ def reassign_leavers(session: Session, on: date) -> int:
                 items_url=links.items(heir_id) if own else None,
             )
     return sum(len(a) for a in moved.values())
+
+
+def hand_on_needs(session: Session) -> int:
+    """A4: an open support need whose reviewer has left passes to the case manager's active
+    line manager (else an active service manager); the leaver's review links die."""
+    moved = 0
+    for need, leaver in session.exec(
+        select(SupportNeed, Staff)
+        .join(Staff, col(Staff.id) == col(SupportNeed.owner_id))
+        .where(col(SupportNeed.status) == NeedStatus.OPEN, col(Staff.active) == sa.false())
+    ).all():
+        subject = session.get(Staff, need.staff_id)
+        manager = (
+            session.get(Staff, subject.line_manager_id)
+            if subject and subject.line_manager_id
+            else None
+        )
+        heir = manager if manager is not None and manager.active else None
+        heir = (
+            heir
+            or session.exec(
+                select(Staff)
+                .where(col(Staff.role) == Role.SERVICE_MANAGER, col(Staff.active) == sa.true())
+                .order_by(col(Staff.id))
+            ).first()
+        )
+        if heir is None:
+            continue
+        need.owner_id = id_of(heir)
+        revoke(
+            session,
+            "need",
+            id_of(need),
+            f"{leaver.name} has left: {heir.name} now reviews this need.",
+        )
+        moved += 1
+    session.flush()
+    return moved
 
 
 def _heir(session: Session, leaver: Staff, audit: Audit) -> Staff | None:

@@ -19,7 +19,8 @@ from tasks.demo import load_demo, write_demo_files
 from tasks.outbox import _build
 from tasks.question_sets import sync_question_sets
 from tasks.recording.actions import decide_new_date, request_new_date
-from tasks.recording.form import ActionIn, Answer, AuditForm
+from tasks.recording.form import ActionIn, Answer, AuditForm, NeedIn
+from tasks.recording.needs import themes_of
 from tasks.recording.record import questions_for, record_audit
 from tasks.sampling.monthly import sample_month
 from tasks.workdays import add_working_days
@@ -89,6 +90,16 @@ def _play(session: Session, settings: Settings) -> None:
             high_risk="Risk to a sibling disclosed at the last home visit, not yet shared with children's social care"
             if n == 0
             else "",
+            support_needs=[  # A4: the team manager reviews it; the digest chases the date
+                NeedIn(
+                    theme=themes_of(settings)[0],
+                    text="Refresher on analysing the risk factors, with the team at its next meeting",
+                    scope="team",
+                    review_on=done + timedelta(days=21),
+                )
+            ]
+            if n == 0
+            else [],
         )
         record_audit(session, form, on=done, source="example", settings=settings)
     # An action point's owner asks for a new date through their link; the line manager agrees.

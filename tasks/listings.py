@@ -9,9 +9,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
-from models import ActionPoint, Audit, Case, Staff
+from models import ActionPoint, Audit, Case, Staff, SupportNeed
 from models.base import id_of
-from models.enums import ActionStatus, AuditStatus
+from models.enums import ActionStatus, AuditStatus, NeedStatus
 from tasks.workdays import Month
 
 # How a record arrived, as `yotqa audits list` names it.
@@ -108,4 +108,48 @@ def action_rows(
             status=action.status.value,
         )
         for action, ref, name in session.execute(query).tuples()
+    ]
+
+
+@dataclass(frozen=True)
+class NeedRow:
+    id: int
+    case_ref: str
+    theme: str
+    scope: str
+    case_manager: str
+    reviewer: str
+    review_on: date
+    status: str
+
+
+def need_rows(
+    session: Session, *, open_only: bool = True, reviewer_email: str | None = None
+) -> list[NeedRow]:
+    """A4: support and training needs by review date, with their case, case manager and reviewer."""
+    holder, reviewer = aliased(Staff), aliased(Staff)
+    query = (
+        sa.select(SupportNeed, col(Case.case_ref), col(holder.name), col(reviewer.name))
+        .join(Audit, col(Audit.id) == col(SupportNeed.audit_id))
+        .outerjoin(Case, col(Case.id) == col(Audit.case_id))
+        .join(holder, col(holder.id) == col(SupportNeed.staff_id))
+        .join(reviewer, col(reviewer.id) == col(SupportNeed.owner_id))
+        .order_by(col(SupportNeed.review_on), col(SupportNeed.id))
+    )
+    if open_only:
+        query = query.where(col(SupportNeed.status) == NeedStatus.OPEN)
+    if reviewer_email:
+        query = query.where(col(reviewer.email) == reviewer_email.strip().lower())
+    return [
+        NeedRow(
+            id=id_of(need),
+            case_ref=ref or "",
+            theme=need.theme,
+            scope=need.scope.value,
+            case_manager=who,
+            reviewer=by,
+            review_on=need.review_on,
+            status=need.status.value,
+        )
+        for need, ref, who, by in session.execute(query).tuples()
     ]

@@ -22,6 +22,7 @@ from models import (
     Finding,
     Question,
     Staff,
+    SupportNeed,
 )
 from models.base import id_of
 from models.enums import (
@@ -30,12 +31,14 @@ from models.enums import (
     AuditKind,
     AuditStatus,
     Judgement,
+    NeedStatus,
     YesNo,
 )
 from models.settings import Settings, get_settings
 from tasks.recording.acknowledge import acknowledge_findings
 from tasks.recording.actions import complete_action
-from tasks.recording.form import ActionIn, Answer, AuditForm
+from tasks.recording.form import ActionIn, Answer, AuditForm, NeedIn
+from tasks.recording.needs import review_need, themes_of
 from tasks.recording.record import mark_not_done, questions_for, record_audit
 from tasks.workdays import (
     add_working_days,
@@ -198,15 +201,34 @@ def filled_form(
         if owner is not None and audit.kind is not AuditKind.MODERATION  # A5: none of its own
         else []
     )
+    good = [rng.choice(GOOD_PRACTICE)] if rng.random() < 0.3 else []
+    high_risk = HIGH_RISK if rng.random() < 0.03 else ""
+    in_cms = rng.random() < 0.9
     return AuditForm(
         audit_id=id_of(audit),
         recorded_by=auditor.email,
         answers=answers,
         action_points=actions,
-        good_practice=[rng.choice(GOOD_PRACTICE)] if rng.random() < 0.3 else [],
-        high_risk=HIGH_RISK if rng.random() < 0.03 else "",
-        recorded_in_cms=rng.random() < 0.9,
+        good_practice=good,
+        high_risk=high_risk,
+        recorded_in_cms=in_cms,
+        support_needs=_needs(rng, audit, weak, day),
     )
+
+
+def _needs(rng: random.Random, audit: Audit, weak: int, day: date) -> list[NeedIn]:
+    """A4 (§5): where an audit found weaknesses, now and then a support or training need, for
+    the case manager or (a quarter of the time) their whole team, to review in one to two months."""
+    if audit.kind is AuditKind.MODERATION or weak < 2 or rng.random() >= 0.35:
+        return []
+    return [
+        NeedIn(
+            theme=rng.choice(themes_of()),
+            text=rng.choice(NEEDS),
+            scope="team" if rng.random() < 0.25 else "individual",
+            review_on=day + timedelta(days=rng.randint(30, 60)),
+        )
+    ]
 
 
 def act_as_auditors(
@@ -282,6 +304,53 @@ def act_as_owners(session: Session, day: date, *, seed: int) -> int:
             )
             done += 1
     return done
+
+
+NEEDS = [
+    "Shadow an experienced colleague on this part of the work.",
+    "Attend the next in-house training session.",
+    "Go through the practice guidance together at supervision.",
+    "Complete the e-learning module and discuss it at supervision.",
+]
+
+
+def act_as_reviewers(session: Session, day: date, *, seed: int) -> tuple[int, int]:
+    """A4: team managers review support needs around their review dates, as they would from the
+    link in their digest: most are met; some still needed, reviewed again a month later; a few
+    never reviewed (they show as overdue). Returns (met, reviewed and still needed)."""
+    met = again = 0
+    for need in session.exec(
+        select(SupportNeed)
+        .where(
+            col(SupportNeed.status) == NeedStatus.OPEN,
+            col(SupportNeed.review_on) <= day + timedelta(days=3),
+        )
+        .order_by(col(SupportNeed.id))
+    ).all():
+        rng = _rng(seed, f"need-{need.times_reviewed}", need.id or 0)
+        if rng.random() < 0.07:
+            continue  # not reviewed: chased, and overdue in the pack
+        if need.review_on + timedelta(days=rng.randint(-3, 8)) > day:
+            continue
+        owner = session.get(Staff, need.owner_id)
+        if owner is None or not owner.active:
+            continue
+        still = rng.random() < 0.25 and need.times_reviewed == 0
+        review_need(
+            session,
+            id_of(need),
+            met=not still,
+            note="Booked on the next course (simulated)"
+            if still
+            else "Seen in supervision (simulated)",
+            next_review=day + timedelta(days=30) if still else None,
+            on=day,
+            by_id=owner.id,
+            via="simulation",
+        )
+        again += still
+        met += not still
+    return met, again
 
 
 RESPONSES = [

@@ -36,7 +36,13 @@ from tasks import steps
 from tasks.catalogue import CATALOGUE
 from tasks.demo import holds_a_service, is_demo_service, load_demo_service
 from tasks.outputs import Outputs
-from tasks.simulated_people import act_as_auditors, act_as_case_managers, act_as_owners, pick
+from tasks.simulated_people import (
+    act_as_auditors,
+    act_as_case_managers,
+    act_as_owners,
+    act_as_reviewers,
+    pick,
+)
 from tasks.workdays import (
     Month,
     add_working_days,
@@ -66,6 +72,8 @@ class SpanResult:
     recorded: int = 0
     not_done: int = 0
     actions_completed: int = 0
+    needs_met: int = 0  # A4: support needs reviewed and met
+    needs_reviewed_again: int = 0  # A4: reviewed, still needed, given a later date
 
 
 def monthly_feedback(session: Session, day: date, *, seed: int, directory: Path) -> int:
@@ -147,6 +155,9 @@ def simulate_span(
             result.not_done += r.not_done
             result.actions_completed += act_as_owners(session, day, seed=seed)
             act_as_case_managers(session, day, seed=seed)
+            met, again = act_as_reviewers(session, day, seed=seed)
+            result.needs_met += met
+            result.needs_reviewed_again += again
             session.commit()
             result.days += 1
         if progress:

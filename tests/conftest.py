@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from hypothesis import settings as hypothesis_settings
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, select
 from typer.testing import CliRunner
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -41,7 +41,9 @@ os.environ["YOTQA_OUTPUT_DIR"] = str(_SCRATCH / "var")
 os.environ["PREFECT_HOME"] = str(_SCRATCH / "prefect-home")
 atexit.register(shutil.rmtree, _SCRATCH, ignore_errors=True)
 
+from models import Audit  # noqa: E402
 from models.db import make_engine, upgrade  # noqa: E402
+from models.enums import AuditKind  # noqa: E402
 from models.settings import get_settings  # noqa: E402
 from tasks.question_sets import sync_question_sets  # noqa: E402
 
@@ -361,3 +363,15 @@ def prefect_harness() -> Iterator[None]:
         temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
     ):
         yield
+
+
+@pytest.fixture
+def assigned(request: pytest.FixtureRequest, session: Session) -> tuple[Session, Audit]:
+    """The demo service with December's sample drawn; one team manager's case-file audit."""
+    assert request.node.get_closest_marker("demo"), "a test using `assigned` needs @SAMPLED"
+    audit = session.exec(
+        select(Audit)
+        .where(Audit.kind == AuditKind.CASE_FILE, Audit.three_way_meeting == sa.false())
+        .order_by(Audit.id)
+    ).first()
+    return session, audit

@@ -35,18 +35,6 @@ DONE_ON = date(2026, 12, 10)
 SAMPLED = pytest.mark.demo(seed=21, as_of=date(2026, 11, 25), sampled_on=date(2026, 12, 1))
 
 
-@pytest.fixture
-def assigned(request: pytest.FixtureRequest, session: Session) -> tuple[Session, Audit]:
-    """The demo service with December's sample drawn; one team manager's case-file audit."""
-    assert request.node.get_closest_marker("demo"), "a test using `assigned` needs @SAMPLED"
-    audit = session.exec(
-        select(Audit)
-        .where(Audit.kind == AuditKind.CASE_FILE, Audit.three_way_meeting == sa.false())
-        .order_by(Audit.id)
-    ).first()
-    return session, audit
-
-
 def fill(
     path: Path,
     answers: dict[str, object],

@@ -15,6 +15,7 @@ import shutil
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -402,6 +403,33 @@ def test_simulated_year_sends_each_case_manager_a_quarterly_summary(db: Session)
         assert [a["filename"] for a in m.attachments] == [
             f"summary-{m.key.split(':')[1]}-{staff[to].id}.pdf"
         ]
+
+
+def test_simulated_year_identifies_reviews_and_chases_support_needs(db: Session) -> None:
+    """A4 (§5 Methods): auditors identify support or training needs with audits (never with a
+    moderation), each for the team manager to review within six months; the reviews are chased
+    (E2) and made: most needs are met, some reviewed again with a later date."""
+    from models import ChaseStep, SupportNeed
+    from models.enums import NeedScope, NeedStatus
+
+    needs = list(db.exec(select(SupportNeed)))
+    assert len(needs) >= 20
+    audits = {a.id: a for a in db.exec(select(Audit))}
+    staff = {s.id: s for s in db.exec(select(Staff))}
+    for need in needs:
+        audit = audits[need.audit_id]
+        assert audit.kind is not AuditKind.MODERATION and audit.status is AuditStatus.COMPLETED
+        assert need.staff_id == audit.subject_staff_id
+        assert need.owner_id in (staff[need.staff_id].line_manager_id, audit.recorded_by_id)
+        assert 0 < (need.review_on - audit.completed_on).days <= 183 + 30 * need.times_reviewed
+    assert {n.scope for n in needs} == {NeedScope.INDIVIDUAL, NeedScope.TEAM}
+    met = [n for n in needs if n.status is NeedStatus.MET]
+    assert len(met) > len(needs) / 2
+    assert any(n.times_reviewed == 2 for n in met)  # reviewed, still needed, then met
+    chased = set(db.exec(select(ChaseStep.item_id).where(ChaseStep.item_type == "need")))
+    assert {
+        n.id for n in needs if n.status is NeedStatus.OPEN and n.review_on < date(2026, 3, 1)
+    } <= chased
 
 
 def _any_of(strings: set[str]) -> re.Pattern[str]:

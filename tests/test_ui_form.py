@@ -9,13 +9,14 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
 
-from models import Audit, EmailMessage, Question, Staff
-from models.enums import AnswerType, AuditKind, AuditStatus
+from models import Audit, EmailMessage, Question, Staff, SupportNeed
+from models.enums import AnswerType, AuditKind, AuditStatus, NeedScope
 from tasks.workdays import today
 from tests.smtp import free_port
 
@@ -122,6 +123,14 @@ def test_form_suspends_asks_again_on_bad_input_and_records_good_input(
                         "deadline": "2026-12-31",
                     }
                 ],
+                # A4 (§5): a support need, its theme from the form's drop-down of the list
+                "support_needs": [
+                    {
+                        "theme": "Safety and wellbeing",
+                        "scope": "team",
+                        "review_on": str(today() + timedelta(days=30)),
+                    }
+                ],
             }
             resume_flow_run(run.id, run_input=good)
             _wait(client, run.id, "COMPLETED")
@@ -131,6 +140,12 @@ def test_form_suspends_asks_again_on_bad_input_and_records_good_input(
         feedback = session.exec(select(EmailMessage).where(EmailMessage.kind == "feedback")).all()
         assert len(feedback) == 1  # recorded once, whatever the number of resumes
         assert stored.completed_on == today()
+        need = session.exec(select(SupportNeed)).one()
+        assert (need.audit_id, need.theme, need.scope) == (
+            audit.id,
+            "Safety and wellbeing",
+            NeedScope.TEAM,
+        )
     finally:
         server.send_signal(signal.SIGINT)
         server.communicate(timeout=60)

@@ -18,7 +18,8 @@ from sqlmodel import Session, col, select
 
 from models import Case, Question, Staff
 from models.enums import AnswerType
-from tasks.recording.form import AuditForm, FormInvalid
+from tasks.recording.form import MAX_NEEDS, AuditForm, FormInvalid
+from tasks.recording.needs import themes_of
 from tasks.recording.record import audit_by_id, question_set_of
 from tasks.xlsx import safe_cell
 
@@ -56,7 +57,7 @@ def write_form(session: Session, audit_id: int, path: Path) -> Path:
     for label, value in details:
         about.append([label, safe_cell(value)])
     about["A14"] = (
-        "Fill in the Questions, Actions and Good practice sheets. high_risk: describe any high-risk "
+        "Fill in the Questions, Actions, Good practice and Support needs sheets. high_risk: describe any high-risk "
         "issue (it is sent to the line manager and service manager at once). recorded_in_cms: yes once "
         "the audit is recorded on the case-management system."
     )
@@ -95,9 +96,38 @@ def write_form(session: Session, audit_id: int, path: Path) -> Path:
     good = book.create_sheet("Good practice")
     good.append(["example"])
     _style(good, [100])
+    _needs_sheet(book)
     path.parent.mkdir(parents=True, exist_ok=True)
     book.save(path)
     return path
+
+
+NEEDS_SHEET = "Support needs"
+
+
+def _needs_sheet(book: openpyxl.Workbook) -> None:
+    """A4 (§5): a row per support or training need, its theme chosen from the service's list
+    (kept on a hidden sheet, so the list may be longer than a drop-down's 255 characters)."""
+    themes = themes_of()
+    lists = book.create_sheet("Lists")
+    for n, theme in enumerate(themes, start=1):
+        lists.cell(row=n, column=1, value=safe_cell(theme))
+    lists.sheet_state = "hidden"
+    sheet = book.create_sheet(NEEDS_SHEET, index=book.sheetnames.index("Lists"))
+    sheet.append(["theme", "for_whom", "review_on", "text"])
+    last = MAX_NEEDS + 1
+    choose_theme = DataValidation(
+        type="list", formula1=f"=Lists!$A$1:$A${len(themes)}", allow_blank=True
+    )
+    choose_scope = DataValidation(type="list", formula1='"individual,team"', allow_blank=True)
+    for v, column in ((choose_theme, "A"), (choose_scope, "B")):
+        sheet.add_data_validation(v)
+        v.add(f"{column}2:{column}{last}")
+    _style(sheet, [40, 14, 14, 80])
+    sheet["F1"] = (
+        "for_whom: individual (the case manager) or team (the whole team). review_on: the date "
+        "the team manager reviews the need by, YYYY-MM-DD (§5)."
+    )
 
 
 def _style(sheet: Worksheet, widths: list[int]) -> None:
@@ -179,6 +209,20 @@ def _from_xlsx(path: Path) -> dict[str, Any]:
         for r in list(book["Good practice"].iter_rows(values_only=True))[1:]
         if r and r[0]
     ]
+    needs = [  # A4; a form written before needs existed has no such sheet
+        {
+            "theme": str(r[0] or ""),
+            "scope": str(r[1] or ""),
+            "review_on": _when(r[2]),
+            "text": str(r[3] or "") if len(r) > 3 else "",
+        }
+        for r in (
+            list(book[NEEDS_SHEET].iter_rows(max_col=4, values_only=True))[1:]
+            if NEEDS_SHEET in book.sheetnames
+            else []
+        )
+        if r and any(v is not None for v in r[:4])
+    ]
     return {
         "audit_id": _int(about.get("audit_id")) or 0,
         "recorded_by": str(about.get("recorded_by") or ""),
@@ -188,6 +232,7 @@ def _from_xlsx(path: Path) -> dict[str, Any]:
         "high_risk": str(about.get("high_risk") or ""),
         "recorded_in_cms": str(about.get("recorded_in_cms") or "").strip().lower()
         in ("yes", "y", "true", "1"),
+        "support_needs": needs,
     }
 
 

@@ -149,7 +149,7 @@ def validate(
     questions: list[QuestionView],
     staff_emails: set[str],
     on: date,
-    themes: Sequence[str] = (),
+    themes: Sequence[str],
 ) -> tuple[CleanForm | None, list[Problem]]:
     """Check a form against its question set (and its needs against the service's `themes`);
     return the clean form, or every problem found."""

@@ -13,7 +13,8 @@ from models import Audit, Case, Question, Staff
 from models.base import id_of
 from models.enums import AnswerType
 from models.errors import InvalidInput
-from tasks.recording.form import ActionIn, Answer, AuditForm
+from tasks.recording.form import ActionIn, Answer, AuditForm, NeedIn
+from tasks.recording.needs import themes_of
 from tasks.recording.record import question_set_of
 
 JUDGEMENTS = Literal["insufficient", "sufficient", "good", "excellent", "not applicable"]
@@ -27,6 +28,17 @@ class ActionPointInput(BaseModel):
     deadline: date | None = Field(None, description="Agreed deadline (D3)")
 
 
+class SupportNeedInput(BaseModel):
+    """A4 (§5): a support or training need; its theme is one of the service's list."""
+
+    theme: str = Field("", description="The need's theme (the service's list)")
+    scope: Literal["individual", "team"] = Field(
+        "individual", description="individual: the case manager; team: the whole team"
+    )
+    review_on: date | None = Field(None, description="Review by (within six months)")
+    text: str = Field("", description="What support or training is needed")
+
+
 @dataclass(frozen=True)
 class FormSpec:
     audit_id: int
@@ -37,6 +49,7 @@ class FormSpec:
     auditor_email: str
     three_way: bool
     questions: list[tuple[str, str, AnswerType, bool, str]]  # code, text, type, required, guidance
+    themes: tuple[str, ...] = ()  # A4: the support-need themes a need may be recorded under
 
 
 def form_spec(session: Session, audit_id: int) -> FormSpec:
@@ -62,6 +75,7 @@ def form_spec(session: Session, audit_id: int) -> FormSpec:
         auditor.email,
         audit.three_way_meeting,
         [(q.code, q.text, q.answer_type, q.required, q.guidance) for q in questions],
+        tuple(themes_of()),
     )
 
 
@@ -82,6 +96,26 @@ def input_model(spec: FormSpec, base: type[BaseModel]) -> type[BaseModel]:
     fields["action_points"] = (
         list[ActionPointInput],
         Field(default_factory=list, title="Action points (in priority order)"),
+    )
+    need: type[BaseModel] = SupportNeedInput
+    if spec.themes:  # the theme a drop-down of the service's list
+        need = create_model(
+            "SupportNeedInput",
+            __base__=SupportNeedInput,
+            theme=(
+                str,
+                Field(
+                    "",
+                    description="The need's theme",
+                    json_schema_extra={"enum": ["", *spec.themes]},
+                ),
+            ),
+        )
+    fields["support_needs"] = (
+        list.__class_getitem__(need),
+        Field(
+            default_factory=list, title="Support or training needs (§5), each with a review date"
+        ),
     )
     fields["good_practice"] = (
         list[str],
@@ -127,6 +161,10 @@ def to_form(spec: FormSpec, answer: BaseModel) -> AuditForm:
         recorded_by=data.get("recorded_by") or "",
         answers=answers,
         action_points=[ActionIn(**a) for a in data.get("action_points") or []],
+        support_needs=[
+            NeedIn(**(n | {"theme": str(n.get("theme") or "")}))
+            for n in data.get("support_needs") or []
+        ],
         good_practice=data.get("good_practice") or [],
         high_risk=data.get("high_risk") or "",
         recorded_in_cms=bool(data.get("recorded_in_cms")),
