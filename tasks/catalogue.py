@@ -326,15 +326,27 @@ def self_audit(day: date, run: Run = directly, case_managers: list[str] | None =
 
 
 def supervisee_summaries(day: date, run: Run = directly, quarter: str | None = None) -> Outcome:
-    """A3 (Fig. 2): each case manager's quarter in a page or two, to them and their line manager."""
+    """A3, A4 (Fig. 2, §5): each case manager's quarter in a page or two, to them and their line
+    manager; and the quarter's support and training needs by theme and team, to the workforce
+    development lead."""
     period = quarter or str(Quarter.containing(day).previous())
     result = run(steps.send_supervisee_summaries, period, day)
+    needs = run(steps.send_needs_summary, period, day)
     sent = run(steps.send_outbox)
+    told = (
+        "sent before"
+        if needs["already"]
+        else f"{needs['emails']} email queued ({needs['identified']} identified, "
+        f"{needs['open']} open at the quarter's end, {needs['overdue']} overdue)"
+    )
     return Outcome(
-        {k: v for k, v in result.items() if k != "files"} | _emails(sent),
+        {k: v for k, v in result.items() if k != "files"}
+        | {"needs_summary_emails": needs["emails"], "needs_identified": needs["identified"]}
+        | _emails(sent),
         [
             f"Supervisee summaries {period}: {result['summaries']} written, {result['emails']} "
-            f"emails queued ({result['already']} sent before). Emails: {sent['summary']}"
+            f"emails queued ({result['already']} sent before); support and training needs "
+            f"summary: {told}. Emails: {sent['summary']}"
         ],
     )
 

@@ -105,6 +105,11 @@ class Outputs:
         """A3: one case manager's quarterly summary (named by staff id, not name)."""
         return self.reports / "supervisee" / quarter / f"summary-{quarter}-{staff_id}.pdf"
 
+    def needs_summary(self, quarter: str) -> Path:
+        """A4: the quarter's support and training needs by theme and team, and those open, for
+        the workforce development lead."""
+        return self.reports / "needs" / quarter / f"support-needs-{quarter}.xlsx"
+
     def peer_report(self, period: str) -> Path:
         """T9R: the peer audit day's results and agreement."""
         return self.packs / f"peer-day-{period}" / f"peer-audit-day-{period}.xlsx"

@@ -52,6 +52,14 @@ def send_supervisee_summaries(quarter: str, as_of: date) -> dict[str, Any]:
         )
 
 
+def send_needs_summary(quarter: str, as_of: date) -> dict[str, Any]:
+    """A4: the quarter's support and training needs by theme and team (XLSX) queued to the workforce development lead."""
+    from tasks.programme.needs_summary import send_needs_summary as send
+
+    with session_scope() as session:
+        return asdict(send(session, Quarter.parse(quarter), as_of, Outputs.configured().root))
+
+
 def selection_report(period: str) -> SelectionReport:
     """The month's selections, make-up and rejections, for the flow run's artifacts (references only)."""
     from tasks.sampling.report import selection_report as build

@@ -32,10 +32,11 @@ from models import (
     AuditEvent,
     Case,
     DeadlineRequest,
+    SupportNeed,
 )
-from models.enums import ActionStatus, AuditStatus
+from models.enums import ActionStatus, AuditStatus, NeedScope
 from models.settings import get_settings
-from tasks.links import ACKNOWLEDGE, ACTION_DONE, ITEMS, NOT_DONE, RECORD
+from tasks.links import ACKNOWLEDGE, ACTION_DONE, ITEMS, NOT_DONE, RECORD, REVIEW
 from tasks.outbox import send_pending
 from tasks.recording.form import ActionIn
 from tasks.sampling.monthly import sample_month
@@ -612,6 +613,21 @@ def test_on_a_phone_nothing_scrolls_sideways_and_the_other_pages_pass_axe(
     moderation = world.session.exec(
         select(Audit).where(Audit.moderates_id == action.audit_id)
     ).one()
+    # A4: a support need on the recorded audit, for its case manager's team manager to review.
+    owner = world.person(action.owner_id)
+    need = SupportNeed(
+        audit_id=action.audit_id,
+        theme="Risk of harm assessment",
+        text="Talk through the risk management plan in supervision",
+        scope=NeedScope.TEAM,
+        staff_id=owner.id,
+        team_id=owner.team_id,
+        owner_id=owner.line_manager_id or owner.id,
+        review_on=date(2027, 1, 29),
+    )
+    world.session.add(need)
+    world.session.commit()
+    reviewer = world.person(need.owner_id)
     pages = {
         "phone-moderation-form": world.link(
             moderation.auditor_id, RECORD, moderation.id, moderation.due_on
@@ -621,6 +637,8 @@ def test_on_a_phone_nothing_scrolls_sideways_and_the_other_pages_pass_axe(
         "phone-items": world.link(auditor, ITEMS, auditor),
         "phone-action-done": world.link(action.owner_id, ACTION_DONE, action.id),
         "phone-findings": world.link(action.owner_id, ACKNOWLEDGE, action.audit_id),
+        "phone-need-review": world.link(need.owner_id, REVIEW, need.id, need.review_on),
+        "phone-reviewer-items": world.link(reviewer.id, ITEMS, reviewer.id),
     }
     with serve() as base:
         phone = person(base, viewport=PHONE, phone=True)
@@ -635,9 +653,15 @@ def test_on_a_phone_nothing_scrolls_sideways_and_the_other_pages_pass_axe(
         assert phone.page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"] + 1
         phone.check("phone-audit-form-errors")
         phone.page.screenshot(path=str(phone.shots / "phone-audit-form-top.png"))
+        # A4: the need review page with its errors showing (still needed, no date nor note).
+        phone.open(pages["phone-need-review"])
+        phone.page.locator('label[for="outcome-continue"]').click()
+        assert phone.submit("main form button[type=submit]").status == 400
+        assert phone.page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"] + 1
+        phone.check("phone-need-review-errors")
         # And at the 320 px that WCAG 1.4.10 (reflow) names.
         phone.page.set_viewport_size({"width": 320, "height": 640})
-        for name in ("phone-audit-form", "phone-items", "phone-findings"):
+        for name in ("phone-audit-form", "phone-items", "phone-findings", "phone-need-review"):
             phone.open(pages[name])
             wide = phone.page.evaluate("document.documentElement.scrollWidth")
             assert wide <= 321, f"{name} scrolls sideways at 320 px: {wide}px wide"

@@ -7,7 +7,7 @@ from fastapi.responses import Response
 from models.base import id_of
 from models.errors import FieldProblems
 from tasks.recording.drafts import load_draft, save_draft
-from tasks.recording.form import FormInvalid, Problem
+from tasks.recording.form import MAX_NEEDS, FormInvalid, Problem
 from tasks.recording.record import (
     NOT_DONE_REASONS,
     AlreadyRecorded,
@@ -16,12 +16,14 @@ from tasks.recording.record import (
     record_audit,
 )
 from tasks.recording.web_form import (
+    SCOPES,
     FormPage,
     action_rows,
     field_labels,
     form_from_fields,
     form_page,
     kept_fields,
+    need_rows,
     receipt,
     summary_line,
 )
@@ -41,7 +43,7 @@ def show_form(
     page: FormPage | None = None,
     problems: list[Problem] | None = None,
 ) -> Response:
-    page = page or form_page(visit.session, visit.item_id)
+    page = page or form_page(visit.session, visit.item_id, visit.settings)
     draft = None
     if not fields:
         draft = load_draft(visit.session, visit.item_id)
@@ -55,6 +57,9 @@ def show_form(
     for n in range(1, rows + 1):
         fields.setdefault(f"action.{n}.owner", page.default_owner)
         fields.setdefault(f"action.{n}.priority", str(n))
+    needs = 0 if page.moderation else need_rows(fields)  # A5: a moderation takes no needs
+    for n in range(1, needs + 1):  # A4: a need is the case manager's own unless said otherwise
+        fields.setdefault(f"need.{n}.scope", SCOPES[0][0])
     others = visit.links().audit(visit.person_id, page.audit_id, page.due_on)
     return visit.form(
         "audit_form",
@@ -64,6 +69,9 @@ def show_form(
         status,
         page=page,
         rows=rows,
+        need_rows=needs,
+        max_needs=MAX_NEEDS,
+        scopes=SCOPES,
         error_list=[(p.field, summary_line(p, field_labels(page))) for p in problems or []],
         notice=notice,
         not_done_url=others["not_done"],
@@ -71,16 +79,20 @@ def show_form(
 
 
 def post_form(visit: Visit, fields: Fields) -> Response:
-    page = form_page(visit.session, visit.item_id)
+    page = form_page(visit.session, visit.item_id, visit.settings)
     kept = kept_fields(page, fields)
     op = fields.get("op", "save")
-    if op in ("save", "add-action"):
+    if op in ("save", "add-action", "add-need"):
         if op == "add-action":
             kept["rows"] = str(min(action_rows(kept) + 1, 50))
+        if op == "add-need" and not page.moderation:
+            kept["need_rows"] = str(min(need_rows(kept) + 1, MAX_NEEDS))
         draft = save_draft(visit.session, visit.item_id, visit.person_id, kept)
         saved = f"Draft saved at {london_time(draft.saved_at):%H:%M}."
         if op == "add-action":
             saved += f" Action point {kept['rows']} added below."
+        if op == "add-need" and not page.moderation:
+            saved += f" Support need {kept['need_rows']} added below."
         return show_form(visit, kept, {}, notice=saved, page=page)
     form, problems = form_from_fields(page, kept, visit.grant.person.email)
     if form is not None:
@@ -124,7 +136,7 @@ def post_form(visit: Visit, fields: Fields) -> Response:
 
 
 def show_not_done(visit: Visit, fields: Fields, errors: Fields, status: int = 200) -> Response:
-    page = form_page(visit.session, visit.item_id)
+    page = form_page(visit.session, visit.item_id, visit.settings)
     others = visit.links().audit(visit.person_id, page.audit_id, page.due_on)
     title = f"Audit of case {page.case_ref} cannot be done"
     return visit.form(
@@ -152,7 +164,7 @@ def post_not_done(visit: Visit, fields: Fields) -> Response:
         by_id=visit.person_id,
         via="web",
     )
-    page = form_page(visit.session, id_of(audit))
+    page = form_page(visit.session, id_of(audit), visit.settings)
     return visit.done(
         f"Audit of case {page.case_ref}: recorded as not done",
         [

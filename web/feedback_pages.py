@@ -1,15 +1,16 @@
 """After feedback: action points done or a new date asked for (D3), the line manager's
-decision, and the findings read and acknowledged."""
+decision, the findings read and acknowledged, and a support need reviewed (A4)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from fastapi.responses import Response
 
 from models import Staff
 from models.errors import FieldProblems
 from tasks.links import ACTION_DONE
+from tasks.packs.redact import Redactor
 from tasks.recording.acknowledge import acknowledge_findings, findings_view
 from tasks.recording.actions import (
     action_view,
@@ -18,6 +19,7 @@ from tasks.recording.actions import (
     request_new_date,
     request_view,
 )
+from tasks.recording.needs import need_view, review_need
 from web.app import Fields, Visit
 
 # Action points (D3) ---------------------------------------------------------------------
@@ -168,3 +170,81 @@ def post_findings(visit: Visit, fields: Fields) -> Response:
             "The quarterly QA pack counts the findings acknowledged, with the responses.",
         ],
     )
+
+
+# Support and training needs (A4) --------------------------------------------------------
+
+
+def show_need(visit: Visit, fields: Fields, errors: Fields, status: int = 200) -> Response:
+    """A4 (§5 Methods): the reviewer sees the need and records that it is met, or still needed
+    with a date to review it again by. The case by reference only, names of young people
+    removed from the words (E5)."""
+    need = need_view(visit.session, visit.item_id)
+    return visit.form(
+        "need_review",
+        f"Support need on case {need.case_ref}",
+        fields,
+        errors,
+        status,
+        need=need,
+        text=Redactor(visit.session)(need.text),
+        tomorrow=(visit.today + timedelta(days=1)).isoformat(),
+    )
+
+
+def post_need(visit: Visit, fields: Fields) -> Response:
+    """The review through the one domain function (L2): nothing is recorded unless all of it is
+    valid; each problem is said beside its field."""
+    outcome = fields.get("outcome", "")
+    if outcome not in ("met", "continue"):
+        return show_need(
+            visit,
+            fields,
+            {"outcome": "Choose whether the need has been met or is still needed."},
+            status=400,
+        )
+    met = outcome == "met"
+    unreadable: Fields = {}
+    next_review = None
+    if not met and fields.get("next_review", "").strip():
+        try:
+            next_review = _date_field(fields, "next_review", "the date to review it again by")
+        except FieldProblems as problems:
+            unreadable = problems.problems
+    note = fields.get("note", "")
+    try:
+        need = review_need(
+            visit.session,
+            visit.item_id,
+            met=met,
+            note=note,
+            next_review=next_review,
+            on=visit.today,
+            by_id=visit.person_id,
+            via="web",
+        )
+    except FieldProblems as problems:
+        visit.session.rollback()
+        found = {**problems.problems, **unreadable}
+        in_page_order = {k: found[k] for k in ("next_review", "note") if k in found}
+        return show_need(visit, fields, {**in_page_order, **found}, status=400)
+    view = need_view(visit.session, visit.item_id)
+    what = f"the support need \u201c{view.theme}\u201d for {view.scope.lower()} on case {view.case_ref}"
+    if met:
+        title = f"Support need on case {view.case_ref}: met"
+        lines = [
+            f"You recorded {what} as met on {visit.today:%-d %B %Y}.",
+            "It will not be chased again.",
+        ]
+    else:
+        title = (
+            f"Support need on case {view.case_ref}: to review again by {need.review_on:%-d %B %Y}"
+        )
+        lines = [
+            f"You recorded that {what} is still needed, to be reviewed again by "
+            f"{need.review_on:%A %-d %B %Y}.",
+            "Reminders follow the new date, as for an action point.",
+        ]
+    if note.strip():
+        lines.append(f"Your note: {note.strip()}")
+    return visit.done(title, lines)

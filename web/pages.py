@@ -22,6 +22,7 @@ from tasks.links import (
     NEW_DATE,
     NOT_DONE,
     RECORD,
+    REVIEW,
     check,
 )
 from tasks.outbox import send_pending
@@ -48,9 +49,11 @@ from web.feedback_pages import (
     post_action,
     post_decide,
     post_findings,
+    post_need,
     show_action,
     show_decide,
     show_findings,
+    show_need,
 )
 from web.security import CSRF_COOKIE, CSRF_FIELD
 
@@ -146,6 +149,7 @@ SHOW: dict[str, Show] = {
     DECIDE: show_decide,
     ACKNOWLEDGE: show_findings,
     ITEMS: show_items,
+    REVIEW: show_need,
 }
 ACT: dict[str, Act] = {
     RECORD: post_form,
@@ -154,4 +158,5 @@ ACT: dict[str, Act] = {
     NEW_DATE: post_action,
     DECIDE: post_decide,
     ACKNOWLEDGE: post_findings,
+    REVIEW: post_need,
 }

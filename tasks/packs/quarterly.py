@@ -22,6 +22,7 @@ from tasks.packs.figures import (
     audit_figures,
     judgement_figures,
 )
+from tasks.packs.needs import needs_figures
 from tasks.reaudit import reaudit_figures
 from tasks.self_audit import calibration_figures
 from tasks.workdays import Quarter
@@ -83,6 +84,7 @@ def quarter_figures(session: Session, quarter: Quarter, on: date) -> dict[str, A
         "moderation": agreement_figures(session, quarter),
         "reaudits": reaudit_figures(session, quarter),
         "self_audits": calibration_figures(session, quarter),
+        "needs": needs_figures(session, quarter, on),
     }
 
 

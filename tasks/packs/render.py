@@ -20,6 +20,7 @@ from markupsafe import Markup
 from tasks.mail import TEMPLATES, environment
 from tasks.outputs import PackPaths
 from tasks.packs import charts
+from tasks.packs.needs import open_rows, theme_team_rows
 from tasks.packs.quarterly import QuarterPack
 from tasks.xlsx import write_table
 
@@ -174,6 +175,16 @@ def quarter_markdown(pack: QuarterPack, service: str, pdf_name: str) -> str:
             if "self_audits" in f
             else []
         ),
+        *(
+            [
+                "| support needs identified / reviews due / met / open at the end / overdue | "
+                f"{n['identified']} / {n['reviews']['due']} / {n['reviews']['met']} / "
+                f"{n['open']['open']} / {n['open']['overdue']} |"
+                for n in [f["needs"]]
+            ]
+            if "needs" in f
+            else []
+        ),
         "",
         "| section | " + " | ".join(f["trend"]["quarters"][-4:]) + " |",
         "|---|" + "---|" * len(f["trend"]["quarters"][-4:]),
@@ -297,6 +308,11 @@ def quarter_workbook(pack: QuarterPack, service: str) -> openpyxl.Workbook:
             [f["self_audits"]["overall"], *f["self_audits"]["by_section"]],
             ["section", "compared", "higher", "equal", "lower", "share_higher", "share_lower"],
         )
+    if "needs" in f:  # packs frozen before A4 have none
+        header, rows = theme_team_rows(f["needs"])
+        write_table(wb.create_sheet("Support needs by theme"), header, rows)
+        header, rows = open_rows(f["needs"])
+        write_table(wb.create_sheet("Support needs open"), header, rows)
     sheet("Good practice", f["good_practice"], ["team", "kind", "completed_on", "text"])
     sheet("High-risk issues", f["high_risk"], ["case", "team", "raised_on", "raised_with", "text"])
     sheet("Feedback by source", f["feedback"]["by_source"], ["source", "count"])

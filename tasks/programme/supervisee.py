@@ -6,9 +6,12 @@ For each active case manager: one or two pages of the quarter from the line
 manager's view: the judgements of the management audits of their cases by section, beside their
 team's and the service's; those audits; their action points raised, done, open and overdue;
 the good practice found; the recommendations (the auditors' action points, with where each
-stands); whether they were observed this year (T11). Sent to the case manager, copied to their
-line manager (if they have an active one), once per quarter. Cases by reference only, free text with names removed (E5).
-Self-audits and moderations are not management audits and are left out (A2, A5).
+stands); their support and training needs (A4: their own, and their team's, open at the
+quarter's end or identified or reviewed in it); whether they were observed this year (T11).
+Sent to the case manager, copied to their line manager (if they have an active one), once per
+quarter. Cases by reference only, free text with names removed (E5). Self-audits and
+moderations are not management audits and are left out (A2, A5), but for the needs a
+case manager records in their own self-audit.
 """
 
 from __future__ import annotations
@@ -24,13 +27,24 @@ from markupsafe import Markup
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from models import ActionPoint, Audit, Case, EmailMessage, Finding, GoodPractice, Question, Staff
+from models import (
+    ActionPoint,
+    Audit,
+    Case,
+    EmailMessage,
+    Finding,
+    GoodPractice,
+    Question,
+    Staff,
+    SupportNeed,
+)
 from models.base import id_of
-from models.enums import APART, ActionStatus, AuditKind, AuditStatus, Role
+from models.enums import APART, ActionStatus, AuditKind, AuditStatus, NeedScope, Role
 from models.settings import get_settings
 from tasks.mail import TEMPLATES, environment
 from tasks.outputs import Outputs
 from tasks.packs.figures import JUDGED, OK, completed_in, share, team_of
+from tasks.packs.needs import state_at
 from tasks.packs.redact import Redactor
 from tasks.packs.render import long_date, write_pdf
 from tasks.programme.common import queue
@@ -161,6 +175,7 @@ def summary_figures(
             col(Audit.completed_on).between(year_start, end),
         )
     ).scalar_one()
+    needs = support_needs(session, quarter, cm, redact)
     mine, team, service = shares("staff", me), shares("team", cm.team_id), shares("service", 0)
     return {
         "period": str(quarter),
@@ -181,8 +196,50 @@ def summary_figures(
         "actions": {k: tally[k] for k in ("raised", "done", "open", "overdue")},
         "recommendations": recommendations,
         "good_practice": good,
+        "needs": needs,
+        "needs_open": sum(n["status"] != "met" for n in needs),
         "observed_this_year": observed > 0,
     }
+
+
+def support_needs(
+    session: Session, quarter: Quarter, cm: Staff, redact: Redactor
+) -> list[dict[str, Any]]:
+    """A4: the case manager's own needs and their team's (team-wide ones recorded with any of
+    the team's audits), open at the quarter's end or identified or reviewed in it; self-audits'
+    included (their own view). Words with young people's names removed (E5)."""
+    me, end = id_of(cm), quarter.last_day
+    theirs = col(SupportNeed.staff_id) == me
+    if cm.team_id is not None:
+        theirs = sa.or_(
+            theirs,
+            sa.and_(
+                col(SupportNeed.scope) == NeedScope.TEAM, col(SupportNeed.team_id) == cm.team_id
+            ),
+        )
+    rows = session.execute(
+        sa.select(SupportNeed, col(Audit.completed_on))
+        .join(Audit, col(Audit.id) == SupportNeed.audit_id)
+        .where(col(Audit.status) == AuditStatus.COMPLETED, col(Audit.completed_on) <= end, theirs)
+        .order_by(col(SupportNeed.review_on), col(SupportNeed.id))
+    ).all()
+    out = []
+    for need, identified in rows:
+        status = state_at(need, end)
+        reviewed = need.reviewed_on is not None and quarter.first_day <= need.reviewed_on <= end
+        new = identified is not None and quarter.first_day <= identified <= end
+        if status == "met" and not (new or reviewed):
+            continue  # met before the quarter began
+        out.append(
+            {
+                "theme": need.theme,
+                "need": redact(need.text) or "-",
+                "for": "your team" if need.scope is NeedScope.TEAM else "you",
+                "review_on": need.review_on.isoformat(),
+                "status": status,
+            }
+        )
+    return out
 
 
 def summary_html(
@@ -254,8 +311,9 @@ def send_summaries(session: Session, quarter: Quarter, on: date, root: Path) -> 
                     else "from the service's view (no active line manager is recorded for you)"
                 )
                 + ": the judgements of your cases' audits beside your team's and the "
-                "service's, your action points, the good practice found and the "
-                "recommendations. Talk it through at your next supervision.",
+                "service's, your action points, the good practice found, the "
+                "recommendations and your support and training needs. Talk it through at your "
+                "next supervision.",
             ],
             figures=[
                 ("audits of your cases completed", str(len(figures["audits"]))),
@@ -263,6 +321,7 @@ def send_summaries(session: Session, quarter: Quarter, on: date, root: Path) -> 
                     "action points raised / done / open / overdue",
                     f"{a['raised']} / {a['done']} / {a['open']} / {a['overdue']}",
                 ),
+                ("support and training needs open", str(figures["needs_open"])),
                 ("observed this year", "yes" if figures["observed_this_year"] else "not yet"),
             ],
             files=[pdf],

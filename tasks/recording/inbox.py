@@ -1,5 +1,6 @@
 """What one person owes the framework today, each item with its own links (L1): audits to do,
-action points to close, new dates to decide, findings to read and acknowledge."""
+action points to close, new dates to decide, findings to read and acknowledge, support needs to
+review (A4)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,20 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
-from models import Acknowledgement, ActionPoint, Audit, Case, DeadlineRequest, Staff
+from models import (
+    Acknowledgement,
+    ActionPoint,
+    Audit,
+    Case,
+    DeadlineRequest,
+    Staff,
+    SupportNeed,
+)
 from models.base import id_of
-from models.enums import APART, ActionStatus, AuditStatus
+from models.enums import APART, ActionStatus, AuditStatus, NeedScope, NeedStatus
 from models.settings import Settings
 from tasks.links import ACKNOWLEDGE, DECIDE, Links
+from tasks.packs.redact import Redactor
 from tasks.workdays import working_days_between
 
 
@@ -24,10 +34,11 @@ class Inbox:
     actions: list[dict[str, object]] = field(default_factory=list)
     decisions: list[dict[str, object]] = field(default_factory=list)
     findings: list[dict[str, object]] = field(default_factory=list)
+    needs: list[dict[str, object]] = field(default_factory=list)  # A4: support needs to review
 
     @property
     def empty(self) -> bool:
-        return not (self.audits or self.actions or self.decisions or self.findings)
+        return not (self.audits or self.actions or self.decisions or self.findings or self.needs)
 
 
 def _due(deadline: date, on: date) -> str:
@@ -111,6 +122,7 @@ def inbox(session: Session, person: Staff, on: date, settings: Settings) -> Inbo
                 "url": links.url(person_id, DECIDE, id_of(request), request.proposed_on),
             }
         )
+    _needs(session, box, person_id, on, links)
     days = timedelta(days=settings.web_link_days)
     last_deadline = (
         sa.select(sa.func.max(col(ActionPoint.deadline)))
@@ -143,6 +155,36 @@ def inbox(session: Session, person: Staff, on: date, settings: Settings) -> Inbo
             }
         )
     return box
+
+
+def _needs(session: Session, box: Inbox, person_id: int, on: date, links: Links) -> None:
+    """A4: the open support needs the person reviews, soonest first, each with its review link
+    (the words with the young people's names removed, E5)."""
+    subject = sa.orm.aliased(Staff)
+    rows = session.execute(
+        sa.select(SupportNeed, col(Case.case_ref), col(subject.name))
+        .join(Audit, col(Audit.id) == SupportNeed.audit_id)
+        .outerjoin(Case, col(Case.id) == Audit.case_id)
+        .outerjoin(subject, col(subject.id) == SupportNeed.staff_id)
+        .where(col(SupportNeed.owner_id) == person_id, col(SupportNeed.status) == NeedStatus.OPEN)
+        .order_by(col(SupportNeed.review_on), col(SupportNeed.id))
+    ).tuples()
+    redact: Redactor | None = None
+    for need, ref, name in rows:
+        redact = redact or Redactor(session)
+        box.needs.append(
+            {
+                "case_ref": ref or "-",
+                "theme": need.theme,
+                "text": redact(need.text),
+                "whom": f"{name or 'the case manager'}'s team"
+                if need.scope is NeedScope.TEAM
+                else name or "the case manager",
+                "review_on": f"{need.review_on:%A %-d %B %Y}",
+                "status": _due(need.review_on, on),
+                "url": links.need(person_id, id_of(need), need.review_on)["review"],
+            }
+        )
 
 
 def demo_link(session: Session, on: date) -> tuple[str, str] | None:

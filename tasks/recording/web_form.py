@@ -11,17 +11,32 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
-from models import ActionPoint, Audit, Case, HighRiskIssue, Question, QuestionSet, Staff
+from models import (
+    ActionPoint,
+    Audit,
+    Case,
+    HighRiskIssue,
+    Question,
+    QuestionSet,
+    Staff,
+    SupportNeed,
+)
 from models.base import id_of
-from models.enums import AnswerType, AuditKind, Judgement, Role, YesNo
-from tasks.recording.form import AuditForm, Problem
+from models.enums import AnswerType, AuditKind, Judgement, NeedScope, Role, YesNo
+from models.settings import Settings
+from tasks.recording.form import MAX_NEEDS, AuditForm, Problem
+from tasks.recording.needs import themes_of
 
 MAX_ROWS = 50  # action points on one form (as AuditForm allows)
+MIN_NEED_ROWS = 2  # A4: support-need rows the page shows at least
+NEED_PARTS = ("theme", "scope", "review_on", "text")
+SCOPES = [(s.value, s.label) for s in NeedScope]  # A4: "The case manager", "The whole team"
 CHOICES = {
     AnswerType.JUDGEMENT: [(j.value, j.label) for j in Judgement],
     AnswerType.YES_NO: [(y.value, y.label) for y in YesNo],
 }
 _ROW_FIELD = re.compile(r"action\.(\d+)\.(text|owner|deadline|priority)")
+_NEED_FIELD = re.compile(r"need\.(\d+)\.(theme|scope|review_on|text)")
 
 
 @dataclass(frozen=True)
@@ -46,9 +61,10 @@ class FormPage:
     three_way: bool
     reason: str
     default_owner: str
-    moderation: bool = False  # A5: re-marked blind, so no action points of its own
+    moderation: bool = False  # A5: re-marked blind, so no action points or needs of its own
     sections: list[tuple[str, list[QuestionField]]] = field(default_factory=list)
     staff: list[tuple[str, str]] = field(default_factory=list)  # (email, "name, role")
+    themes: list[str] = field(default_factory=list)  # A4: the service's support-need themes
 
 
 def _audit(session: Session, audit_id: int) -> Audit:
@@ -58,7 +74,7 @@ def _audit(session: Session, audit_id: int) -> Audit:
     return audit
 
 
-def form_page(session: Session, audit_id: int) -> FormPage:
+def form_page(session: Session, audit_id: int, settings: Settings | None = None) -> FormPage:
     audit = _audit(session, audit_id)
     case = session.get(Case, audit.case_id) if audit.case_id else None
     tool = session.get(QuestionSet, audit.question_set_id)
@@ -74,6 +90,8 @@ def form_page(session: Session, audit_id: int) -> FormPage:
         default_owner=subject.email if subject else "",
         moderation=audit.kind is AuditKind.MODERATION,
     )
+    if not page.moderation:
+        page.themes = themes_of(settings)
     sections: dict[str, list[QuestionField]] = {}
     for q in session.exec(
         select(Question)
@@ -110,8 +128,19 @@ def action_rows(fields: dict[str, str]) -> int:
     return max(1, min(MAX_ROWS, max([shown, *used])))
 
 
+def need_rows(fields: dict[str, str]) -> int:
+    """How many support-need rows the page holds (A4): as many as were sent, at least two."""
+    try:
+        shown = int(fields.get("need_rows", str(MIN_NEED_ROWS)))
+    except ValueError:
+        shown = MIN_NEED_ROWS
+    used = [int(m.group(1)) for k in fields if (m := _NEED_FIELD.fullmatch(k))]
+    return max(MIN_NEED_ROWS, min(MAX_NEEDS, max([shown, *used])))
+
+
 def kept_fields(page: FormPage, fields: dict[str, str]) -> dict[str, str]:
-    """The page's own fields, as typed (for a draft or to show again); anything else is dropped."""
+    """The page's own fields, as typed (for a draft or to show again); anything else is dropped
+    (a moderation's page has no support needs, so none are kept for it)."""
     names = {"good_practice", "high_risk", "recorded_in_cms"}
     for _, questions in page.sections:
         for q in questions:
@@ -119,10 +148,16 @@ def kept_fields(page: FormPage, fields: dict[str, str]) -> dict[str, str]:
     rows = action_rows(fields)
     for n in range(1, rows + 1):
         names.update(f"action.{n}.{part}" for part in ("text", "owner", "deadline", "priority"))
+    needs = need_rows(fields)
+    if not page.moderation:
+        for n in range(1, needs + 1):
+            names.update(f"need.{n}.{part}" for part in NEED_PARTS)
     # Kept whole (the body limit bounds them): validation refuses what is too long beside its
     # field, rather than recording it cut short.
     kept = {k: str(v) for k, v in fields.items() if k in names}
     kept["rows"] = str(rows)
+    if not page.moderation:
+        kept["need_rows"] = str(needs)
     return kept
 
 
@@ -132,8 +167,8 @@ def form_from_fields(
     """The page's fields as an AuditForm (validated against the question set after), or the
     problems that stop it being one at all (a text too long), each naming its field.
 
-    Every row of action points keeps its place, an empty one as a blank, so the validation's
-    "action point N" is the page's row N."""
+    Every row of action points (and of support needs, A4) keeps its place, an empty one as a
+    blank, so the validation's "action point N" ("support need N") is the page's row N."""
     answers = {
         q.code: {
             "value": fields.get(f"q.{q.code}", "").strip() or None,
@@ -161,6 +196,13 @@ def form_from_fields(
                 "deadline": raw["deadline"] or None,
             }
         )
+    needs: list[dict[str, object]] = []
+    for n in range(1, (0 if page.moderation else need_rows(fields)) + 1):
+        raw = {p: fields.get(f"need.{n}.{p}", "").strip() for p in NEED_PARTS}
+        if not (raw["theme"] or raw["text"] or raw["review_on"]):
+            needs.append({})  # an empty row: its scope comes pre-chosen
+            continue
+        needs.append({**raw, "review_on": raw["review_on"] or None})
     data = {
         "audit_id": page.audit_id,
         "recorded_by": recorded_by,
@@ -171,6 +213,7 @@ def form_from_fields(
         ],
         "high_risk": fields.get("high_risk", ""),
         "recorded_in_cms": fields.get("recorded_in_cms") == "yes",
+        "support_needs": needs,
     }
     try:
         return AuditForm.model_validate(data), []
@@ -187,6 +230,10 @@ def _pydantic_problem(loc: tuple[object, ...], message: str) -> Problem:
         return Problem(
             f"action point {loc[1] + 1}: {message}", f"action.{loc[1] + 1}.{part}", f"{message}."
         )
+    if loc[:1] == ("support_needs",) and len(loc) >= 3 and isinstance(loc[1], int):
+        return Problem(
+            f"support need {loc[1] + 1}: {message}", f"need.{loc[1] + 1}.{loc[2]}", f"{message}."
+        )
     if loc[:1] in (("good_practice",), ("high_risk",)):
         return Problem(f"{loc[0]}: {message}", str(loc[0]), f"{message}.")
     return Problem(f"{'.'.join(str(p) for p in loc) or 'form'}: {message}")
@@ -201,6 +248,8 @@ class Receipt:
     case_manager: str
     line_manager: str
     high_risk_to: list[str]
+    needs: int = 0  # A4: support needs recorded with it
+    reviewers: list[str] = field(default_factory=list)  # who reviews them
 
 
 def receipt(session: Session, audit_id: int) -> Receipt:
@@ -218,6 +267,12 @@ def receipt(session: Session, audit_id: int) -> Receipt:
         .select_from(ActionPoint)
         .where(col(ActionPoint.audit_id) == audit_id)
     ).scalar_one()
+    needs = list(session.exec(select(SupportNeed).where(SupportNeed.audit_id == audit_id)))
+    reviewers = [
+        reviewer.name
+        for owner_id in dict.fromkeys(n.owner_id for n in needs)
+        if (reviewer := session.get(Staff, owner_id)) is not None
+    ]
     risk = session.exec(select(HighRiskIssue).where(HighRiskIssue.audit_id == audit_id)).first()
     to = []
     if risk is not None:
@@ -237,6 +292,8 @@ def receipt(session: Session, audit_id: int) -> Receipt:
         subject.name if subject else "",
         manager.name if manager and manager.id != (subject.id if subject else None) else "",
         to,
+        len(needs),
+        reviewers,
     )
 
 
@@ -249,6 +306,8 @@ def field_labels(page: FormPage) -> dict[str, str]:
             n += 1
             labels[f"q.{q.code}"] = f"Question {n}"
             labels[f"e.{q.code}"] = f"Evidence for question {n}"
+    for row in range(1, MAX_NEEDS + 1):
+        labels.update({f"need.{row}.{part}": f"Support need {row}" for part in NEED_PARTS})
     return labels
 
 
@@ -257,4 +316,6 @@ def summary_line(problem: Problem, labels: dict[str, str]) -> str:
     label = labels.get(problem.field)
     if label is None and problem.field.startswith("action."):
         label = f"Action point {problem.field.split('.')[1]}"
+    if label is None and problem.field.startswith("need."):
+        label = f"Support need {problem.field.split('.')[1]}"
     return f"{label}: {problem.short}" if label else str(problem)
