@@ -843,6 +843,10 @@ def test_values_no_form_should_hold_are_shown_beside_their_field_and_never_store
         "action.1.owner": owner,
         "action.1.deadline": "2026-12-18",
         "action.1.priority": "1",
+        # A4 (§5): a good support need beside them
+        "need.1.theme": "Court and reports",
+        "need.1.scope": "individual",
+        "need.1.review_on": "2027-01-15",
     }
     cases = {
         f"q.{judgement}": ["brilliant", "<script>alert(1)</script>", "very good indeed"],
@@ -857,6 +861,9 @@ def test_values_no_form_should_hold_are_shown_beside_their_field_and_never_store
         ],
         "action.1.owner": ["nobody@evil.example", "<script>@x", ""],
         "action.1.priority": ["0", "-1", "1.5", "one", "\u00b2", "\u0663", "9" * 30],
+        "need.1.theme": ["Juggling", "<script>alert(1)</script>", "Court and reports' OR '1'='1"],
+        "need.1.scope": ["everyone", "<b>team</b>", "team' OR '1'='1"],
+        "need.1.review_on": ["2026-12-01", "not a date", "2099-01-01", "2026-02-30", "<b>"],
     }
     with campaign(world, monkeypatch, capfd) as hostile:
         warm_up(hostile, [record, done, new_date])
