@@ -310,6 +310,7 @@ EVENTS = {
     "acknowledged": "findings acknowledged",
     "need_met": "support need reviewed and met",
     "need_reviewed": "support need reviewed, still needed",
+    "need_handed_on": "support need handed on (its reviewer left)",
 }
 
 
@@ -488,6 +489,18 @@ def hand_on_needs(session: Session) -> int:
         if heir is None:
             continue
         need.owner_id = id_of(heir)
+        session.add(
+            AuditEvent(
+                audit_id=need.audit_id,
+                event="need_handed_on",
+                reason=f"support need {need.id}: {leaver.name} left; {heir.name} reviews it",
+            )
+        )
+        session.execute(  # the new reviewer is sent the steps from the start
+            sa.delete(ChaseStep).where(
+                col(ChaseStep.item_type) == "need", col(ChaseStep.item_id) == id_of(need)
+            )
+        )
         revoke(
             session,
             "need",

@@ -384,3 +384,115 @@ def test_a4_needs_commands_list_and_review(cli, assigned, tmp_path: Path) -> Non
     assert cli("needs", "review", need.id, "--as-of", "2027-02-12").exit_code == 0
     assert "Court and reports" not in cli("needs", "list").output  # met: no longer open
     assert "met" in cli("needs", "list", "--all").output
+
+
+@SAMPLED
+def test_a4_e5_a_needs_words_reach_the_emails_without_the_young_persons_name(
+    assigned, tmp_path: Path
+) -> None:
+    """E5: a need's words are typed freely; the feedback and its copy take the name out."""
+    from models import Case
+    from tasks.packs.redact import NAME_REMOVED
+
+    session, audit = assigned
+    name = session.get(Case, audit.case_id).young_person_name
+    path = _json_form(
+        tmp_path / "form.json",
+        session,
+        audit,
+        [
+            {
+                "theme": "Court and reports",
+                "scope": "individual",
+                "review_on": "2027-01-15",
+                "text": f"Talk through {name}'s pre-sentence report",
+            }
+        ],
+    )
+    record_audit(session, read_form(path), on=DONE_ON, source=path.name)
+    assert name in session.exec(select(SupportNeed)).one().text  # stored as typed
+    for kind in ("feedback", "feedback-copy"):
+        email = session.exec(select(EmailMessage).where(EmailMessage.kind == kind)).one()
+        for body in (email.body_text, email.body_html):
+            assert name not in body and f"Talk through {NAME_REMOVED}" in body, kind
+
+
+@SAMPLED
+def test_a4_a_leaving_reviewers_need_passes_to_the_new_line_manager_and_starts_again(
+    assigned, tmp_path: Path
+) -> None:
+    """The case manager's new line manager takes on the need of their old one, who left; the
+    chase's steps start again for them, and the hand-on is in the audit's history."""
+    session, audit = assigned
+    cm, manager, _ = _people(session, audit)
+    path = _json_form(
+        tmp_path / "form.json",
+        session,
+        audit,
+        [{"theme": "Court and reports", "scope": "individual", "review_on": "2027-01-15"}],
+    )
+    record_audit(session, read_form(path), on=DONE_ON, source=path.name)
+    need = session.exec(select(SupportNeed)).one()
+    chase(session, date(2027, 1, 11), SETTINGS)  # the reminder, to the first reviewer
+    assert session.exec(select(ChaseStep).where(ChaseStep.item_type == "need")).all()
+    successor = session.exec(
+        select(Staff).where(
+            Staff.role == manager.role, Staff.active == sa.true(), Staff.id != manager.id
+        )
+    ).first()
+    cm.line_manager_id, manager.active = successor.id, False
+    session.commit()
+    chase(session, date(2027, 1, 12), SETTINGS)
+    session.refresh(need)
+    assert need.owner_id == successor.id
+    [step] = session.exec(select(ChaseStep).where(ChaseStep.item_type == "need")).all()
+    assert (step.sent_on, step.recipient_id) == (date(2027, 1, 12), successor.id)  # afresh
+    digest = session.exec(
+        select(EmailMessage).where(EmailMessage.key == f"digest:2027-01-12:{successor.id}")
+    ).one()
+    assert "Record the review of this support need: http" in digest.body_text
+    assert (
+        "need_handed_on"
+        in session.exec(select(AuditEvent.event).where(AuditEvent.audit_id == audit.id)).all()
+    )
+
+
+@SAMPLED
+def test_a4_nobody_reviews_their_own_need(assigned) -> None:
+    """A self-audit's need, its case manager without an active line manager: a service manager
+    reviews it, not the case manager who recorded it."""
+    from tasks.recording.needs import reviewer_for
+
+    session, audit = assigned
+    cm, manager, auditor = _people(session, audit)
+    assert reviewer_for(session, cm, auditor).id == manager.id
+    manager.active = False
+    session.flush()
+    assert reviewer_for(session, cm, auditor).id == auditor.id  # who recorded it
+    heir = reviewer_for(session, cm, cm)
+    assert heir.id != cm.id and heir.role.value == "service_manager"
+
+
+@SAMPLED
+def test_a4_a_need_met_before_its_review_date_counts_as_reviewed_once(
+    assigned, tmp_path: Path
+) -> None:
+    """Met in December though due in January: a review of October-December's quarter, not
+    again of January-March's (the pack's section 14)."""
+    from tasks.packs.needs import needs_figures
+    from tasks.workdays import Quarter
+
+    session, audit = assigned
+    path = _json_form(
+        tmp_path / "form.json",
+        session,
+        audit,
+        [{"theme": "Court and reports", "scope": "individual", "review_on": "2027-01-15"}],
+    )
+    record_audit(session, read_form(path), on=DONE_ON, source=path.name)
+    need = session.exec(select(SupportNeed)).one()
+    review_need(session, need.id, met=True, note="", next_review=None, on=date(2026, 12, 20))
+    autumn = needs_figures(session, Quarter(2026, 3), date(2027, 1, 4))["reviews"]
+    winter = needs_figures(session, Quarter(2026, 4), date(2027, 4, 1))["reviews"]
+    assert (autumn["due"], autumn["met"]) == (1, 1)
+    assert (winter["due"], winter["met"]) == (0, 0)

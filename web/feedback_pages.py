@@ -246,5 +246,5 @@ def post_need(visit: Visit, fields: Fields) -> Response:
             "Reminders follow the new date, as for an action point.",
         ]
     if note.strip():
-        lines.append(f"Your note: {note.strip()}")
+        lines.append(f"Your note: {Redactor(visit.session)(note.strip())}")
     return visit.done(title, lines)

@@ -85,7 +85,8 @@ def needs_figures(session: Session, quarter: Quarter, on: date | None = None) ->
             totals[scope] += 1
             totals["from_self_audits"] += kind is AuditKind.SELF
         reviewed_in = need.reviewed_on is not None and first <= need.reviewed_on <= end
-        if first <= need.review_on <= end or reviewed_in:
+        met_before = state == "met" and need.reviewed_on is not None and need.reviewed_on < first
+        if (first <= need.review_on <= end or reviewed_in) and not met_before:
             reviews["due"] += 1
             reviews["met"] += state == "met"
         if state != "met":

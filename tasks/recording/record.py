@@ -34,6 +34,7 @@ from models.types import utcnow
 from tasks.links import ACKNOWLEDGE, Links, revoke
 from tasks.mail import Deadline, calendar_file
 from tasks.outbox import calendar_attachment, queue_email
+from tasks.packs.redact import Redactor
 from tasks.recording.difficulties import report_difficulties
 from tasks.recording.form import (
     AuditForm,
@@ -277,6 +278,8 @@ def _notify_recorded(
         """One of this record's emails, keyed by its kind, the audit and when it was recorded."""
         queue_email(session, key=f"{kind}:{audit.id}:{stamp}", kind=kind, **email)
 
+    # E5: a need's words are typed freely, so young people's names are taken out of the emails.
+    redact = Redactor(session) if needs else str
     if audit.kind is not AuditKind.MODERATION:  # A5: a re-mark tells the case manager nothing
         feedback: dict[str, Any] = {  # the case manager's email, as queue_email takes it
             "template": "feedback",
@@ -293,16 +296,16 @@ def _notify_recorded(
             "good_practice": form.good_practice,
             "three_way": audit.three_way_meeting,
             "own": audit.kind is AuditKind.SELF,
-            "needs": [_need_row(n, people, None) for n in needs or []],
+            "needs": [_need_row(n, people, None, redact) for n in needs or []],
         }
         # A2: a self-audit's findings are the case manager's own: they are sent only the
         # action points they set themselves (with their links and calendar); their manager
         # gets the copy.
         to_subject = audit.kind is not AuditKind.SELF or bool(actions) or bool(needs)
         reviews = [  # A4: the line manager reviews the needs: their copy carries those links
-            _need_row(n, people, links.need(n.owner_id, id_of(n), n.review_on))
+            _need_row(n, people, links.need(n.owner_id, id_of(n), n.review_on), redact)
             if manager is not None and n.owner_id == manager.id
-            else _need_row(n, people, None)
+            else _need_row(n, people, None, redact)
             for n in needs or []
         ]
         _queue_feedback(queue, feedback, subject_cm, manager, case_ref, noun, to_subject, reviews)
@@ -359,12 +362,15 @@ def _queue_feedback(
 
 
 def _need_row(
-    need: SupportNeed, people: dict[int, Staff], links: dict[str, str] | None
+    need: SupportNeed,
+    people: dict[int, Staff],
+    links: dict[str, str] | None,
+    redact: Callable[[str], str],
 ) -> dict[str, Any]:
     """A support need as an email lists it (A4); only its reviewer's copy has the link."""
     return {
         "theme": need.theme,
-        "text": need.text,
+        "text": redact(need.text),
         "scope": need.scope.label,
         "review_on": need.review_on.strftime("%A %-d %B %Y"),
         "reviewer": people[need.owner_id].name,

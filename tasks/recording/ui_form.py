@@ -13,7 +13,7 @@ from models import Audit, Case, Question, Staff
 from models.base import id_of
 from models.enums import AnswerType
 from models.errors import InvalidInput
-from tasks.recording.form import ActionIn, Answer, AuditForm, NeedIn
+from tasks.recording.form import MAX_NEEDS, ActionIn, Answer, AuditForm, NeedIn
 from tasks.recording.needs import themes_of
 from tasks.recording.record import question_set_of
 
@@ -31,12 +31,12 @@ class ActionPointInput(BaseModel):
 class SupportNeedInput(BaseModel):
     """A4 (§5): a support or training need; its theme is one of the service's list."""
 
-    theme: str = Field("", description="The need's theme (the service's list)")
+    theme: str = Field("", max_length=200, description="The need's theme (the service's list)")
     scope: Literal["individual", "team"] = Field(
         "individual", description="individual: the case manager; team: the whole team"
     )
     review_on: date | None = Field(None, description="Review by (within six months)")
-    text: str = Field("", description="What support or training is needed")
+    text: str = Field("", max_length=2_000, description="What support or training is needed")
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,7 @@ def input_model(spec: FormSpec, base: type[BaseModel]) -> type[BaseModel]:
                 str,
                 Field(
                     "",
+                    max_length=200,
                     description="The need's theme",
                     json_schema_extra={"enum": ["", *spec.themes]},
                 ),
@@ -114,7 +115,9 @@ def input_model(spec: FormSpec, base: type[BaseModel]) -> type[BaseModel]:
     fields["support_needs"] = (
         list.__class_getitem__(need),
         Field(
-            default_factory=list, title="Support or training needs (§5), each with a review date"
+            default_factory=list,
+            max_length=MAX_NEEDS,
+            title="Support or training needs (§5), each with a review date",
         ),
     )
     fields["good_practice"] = (
