@@ -496,3 +496,30 @@ def test_a4_a_need_met_before_its_review_date_counts_as_reviewed_once(
     winter = needs_figures(session, Quarter(2026, 4), date(2027, 4, 1))["reviews"]
     assert (autumn["due"], autumn["met"]) == (1, 1)
     assert (winter["due"], winter["met"]) == (0, 0)
+
+
+@SAMPLED
+def test_a4_an_auditor_who_reviews_the_need_is_sent_its_link_with_the_receipt(
+    assigned, tmp_path: Path
+) -> None:
+    """With no team manager on record the auditor who recorded the need reviews it: their
+    receipt carries the review link (nobody else's email does)."""
+    session, audit = assigned
+    cm, _, auditor = _people(session, audit)
+    cm.line_manager_id = None
+    session.commit()
+    path = _json_form(
+        tmp_path / "form.json",
+        session,
+        audit,
+        [{"theme": "Court and reports", "scope": "team", "review_on": "2027-01-15"}],
+    )
+    record_audit(session, read_form(path), on=DONE_ON, source=path.name)
+    need = session.exec(select(SupportNeed)).one()
+    assert need.owner_id == auditor.id
+    link = session.exec(select(Link).where(Link.purpose == REVIEW)).one()
+    receipt = session.exec(select(EmailMessage).where(EmailMessage.kind == "recorded")).one()
+    assert receipt.to_addrs == [auditor.email]
+    assert token_of(link, SETTINGS) in receipt.body_text and "review by" in receipt.body_html
+    others = session.exec(select(EmailMessage).where(EmailMessage.kind != "recorded")).all()
+    assert not [e for e in others if token_of(link, SETTINGS) in e.body_text]

@@ -319,6 +319,12 @@ def _notify_recorded(
         actions=len(rows),
         recorded_in_cms=audit.recorded_in_cms,
         three_way=audit.three_way_meeting,
+        # A4: needs the auditor reviews (no active team manager), unless the copy carried them
+        needs=[
+            _need_row(n, people, links.need(n.owner_id, id_of(n), n.review_on), redact)
+            for n in needs or []
+            if n.owner_id == auditor.id and (manager is None or manager.id != auditor.id)
+        ],
     )
     if form.high_risk:
         _alert_high_risk(
