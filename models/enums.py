@@ -220,10 +220,12 @@ class NeedScope(LabelledEnum):
 
 
 class NeedStatus(LabelledEnum):
-    """A4: a need is open until its review finds it met (a review may set a later date instead)."""
+    """A4: a need is open until its review finds it met (a review may set a later date instead);
+    a case manager's own need closes when they leave."""
 
     OPEN = "open"
     MET = "met"
+    CLOSED = "closed"
 
 
 class FeedbackSource(LabelledEnum):
@@ -257,6 +259,7 @@ _LABELS: dict[tuple[str, str], str] = {
     ("NeedScope", "team"): "The whole team",
     ("NeedStatus", "open"): "Open",
     ("NeedStatus", "met"): "Met",
+    ("NeedStatus", "closed"): "Closed (the case manager left)",
     ("Role", "case_manager"): "Case manager",
     ("Role", "operational_manager"): "Operational (team) manager",
     ("Role", "service_manager"): "Service manager",

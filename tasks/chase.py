@@ -30,7 +30,7 @@ from models import (
     SupportNeed,
 )
 from models.base import id_column, id_of
-from models.enums import APART, ActionStatus, AuditKind, AuditStatus, NeedStatus, Role
+from models.enums import APART, ActionStatus, AuditKind, AuditStatus, NeedScope, NeedStatus, Role
 from models.settings import Settings, get_settings
 from tasks.links import Links, revoke
 from tasks.moderation import moderator_for
@@ -192,6 +192,7 @@ def chase(session: Session, on: date, settings: Settings) -> ChaseReport:
     if not is_working_day(on):
         return report
     report.reassigned = reassign_leavers(session, on)
+    close_leavers_needs(session, on)
     hand_on_needs(session)
     report.arrived = arrived_by_link(session, on)
     staff = {id_of(s): s for s in session.exec(select(Staff))}
@@ -311,6 +312,7 @@ EVENTS = {
     "need_met": "support need reviewed and met",
     "need_reviewed": "support need reviewed, still needed",
     "need_handed_on": "support need handed on (its reviewer left)",
+    "need_closed": "support need closed (the case manager left)",
 }
 
 
@@ -460,6 +462,34 @@ def reassign_leavers(session: Session, on: date) -> int:
                 items_url=links.items(heir_id) if own else None,
             )
     return sum(len(a) for a in moved.values())
+
+
+def close_leavers_needs(session: Session, on: date) -> int:
+    """A4: a case manager's own open need closes when they leave (a team's need stays open: the
+    team still has it); its review links die and it is chased no more."""
+    closed = 0
+    for need, leaver in session.exec(
+        select(SupportNeed, Staff)
+        .join(Staff, col(Staff.id) == col(SupportNeed.staff_id))
+        .where(
+            col(SupportNeed.status) == NeedStatus.OPEN,
+            col(SupportNeed.scope) == NeedScope.INDIVIDUAL,
+            col(Staff.active) == sa.false(),
+        )
+    ).all():
+        need.status, need.reviewed_on = NeedStatus.CLOSED, on
+        need.outcome = f"Closed on {on:%-d %B %Y}: {leaver.name} left the service."
+        session.add(
+            AuditEvent(
+                audit_id=need.audit_id,
+                event="need_closed",
+                reason=f"support need {need.id}: {leaver.name} left",
+            )
+        )
+        revoke(session, "need", id_of(need), f"{leaver.name} has left: this need is closed.")
+        closed += 1
+    session.flush()
+    return closed
 
 
 def hand_on_needs(session: Session) -> int:

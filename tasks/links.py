@@ -374,6 +374,8 @@ def _dead(session: Session, link: Link, lock: bool) -> str:
             return "This support need is now someone else's to review."
         if need.status is NeedStatus.MET:
             return f"This support need was reviewed and met on {need.reviewed_on:%-d %B %Y}."
+        if need.status is not NeedStatus.OPEN:
+            return need.outcome or "This support need is closed."
         return ""
     if link.item_type == "staff":
         return "" if link.item_id == link.staff_id else "This list is someone else's."

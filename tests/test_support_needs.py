@@ -523,3 +523,50 @@ def test_a4_an_auditor_who_reviews_the_need_is_sent_its_link_with_the_receipt(
     assert token_of(link, SETTINGS) in receipt.body_text and "review by" in receipt.body_html
     others = session.exec(select(EmailMessage).where(EmailMessage.kind != "recorded")).all()
     assert not [e for e in others if token_of(link, SETTINGS) in e.body_text]
+
+
+@SAMPLED
+def test_a4_a_leaving_case_managers_own_needs_close_and_their_teams_stay_open(
+    assigned, tmp_path: Path
+) -> None:
+    """A need for the case manager alone closes when they leave (chased no more, its link dead,
+    not open in the pack); a need for their team stays open for the team manager to review."""
+    from tasks.packs.needs import needs_figures
+    from tasks.workdays import Quarter
+
+    session, audit = assigned
+    cm, manager, _ = _people(session, audit)
+    path = _json_form(
+        tmp_path / "form.json",
+        session,
+        audit,
+        [
+            {"theme": "Court and reports", "scope": "individual", "review_on": "2027-01-15"},
+            {"theme": "Diversity and inclusion", "scope": "team", "review_on": "2027-01-15"},
+        ],
+    )
+    record_audit(session, read_form(path), on=DONE_ON, source=path.name)
+    own, teams = session.exec(select(SupportNeed).order_by(SupportNeed.id)).all()
+    links = {
+        link.item_id: token_of(link, SETTINGS)
+        for link in session.exec(select(Link).where(Link.purpose == REVIEW))
+    }
+    cm.active = False
+    session.commit()
+    chase(session, date(2027, 1, 11), SETTINGS)
+    session.refresh(own)
+    session.refresh(teams)
+    assert (own.status, own.reviewed_on) == (NeedStatus.CLOSED, date(2027, 1, 11))
+    assert cm.name in own.outcome and teams.status is NeedStatus.OPEN
+    steps = session.exec(select(ChaseStep.item_id).where(ChaseStep.item_type == "need")).all()
+    assert steps == [teams.id]  # the team's is reminded; the closed one is not
+    with pytest.raises(Exception, match="left"):
+        check(session, links[own.id], SETTINGS, date(2027, 1, 11))
+    with pytest.raises(InvalidInput, match="is closed"):
+        review_need(session, own.id, met=True, note="", next_review=None, on=date(2027, 1, 12))
+    winter = needs_figures(session, Quarter(2026, 4), date(2027, 1, 12))
+    assert winter["open"]["open"] == 1  # the team's alone
+    assert (
+        "need_closed"
+        in session.exec(select(AuditEvent.event).where(AuditEvent.audit_id == audit.id)).all()
+    )

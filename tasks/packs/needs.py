@@ -27,10 +27,14 @@ FOR_WHOM = {NeedScope.INDIVIDUAL: "individual", NeedScope.TEAM: "whole team"}
 
 
 def state_at(need: SupportNeed, end: date) -> str:
-    """Where a need stood at `end`: "met" (its review found it met by then), "overdue" (open and
-    past its review date) or "open"."""
-    if need.status is NeedStatus.MET and need.reviewed_on is not None and need.reviewed_on <= end:
-        return "met"
+    """Where a need stood at `end`: "met" (its review found it met by then), "closed" (its case
+    manager had left), "overdue" (open and past its review date) or "open"."""
+    if (
+        need.status is not NeedStatus.OPEN
+        and need.reviewed_on is not None
+        and need.reviewed_on <= end
+    ):
+        return "met" if need.status is NeedStatus.MET else "closed"
     return "overdue" if need.review_on < end else "open"
 
 
@@ -85,11 +89,13 @@ def needs_figures(session: Session, quarter: Quarter, on: date | None = None) ->
             totals[scope] += 1
             totals["from_self_audits"] += kind is AuditKind.SELF
         reviewed_in = need.reviewed_on is not None and first <= need.reviewed_on <= end
-        met_before = state == "met" and need.reviewed_on is not None and need.reviewed_on < first
+        met_before = (
+            state in ("met", "closed") and need.reviewed_on is not None and need.reviewed_on < first
+        )
         if (first <= need.review_on <= end or reviewed_in) and not met_before:
             reviews["due"] += 1
             reviews["met"] += state == "met"
-        if state != "met":
+        if state not in ("met", "closed"):
             reviews["open"] += 1
             reviews["overdue"] += state == "overdue"
             still_open.append(

@@ -197,7 +197,7 @@ def summary_figures(
         "recommendations": recommendations,
         "good_practice": good,
         "needs": needs,
-        "needs_open": sum(n["status"] != "met" for n in needs),
+        "needs_open": sum(n["status"] not in ("met", "closed") for n in needs),
         "observed_this_year": observed > 0,
     }
 
@@ -228,8 +228,8 @@ def support_needs(
         status = state_at(need, end)
         reviewed = need.reviewed_on is not None and quarter.first_day <= need.reviewed_on <= end
         new = identified is not None and quarter.first_day <= identified <= end
-        if status == "met" and not (new or reviewed):
-            continue  # met before the quarter began
+        if status in ("met", "closed") and not (new or reviewed):
+            continue  # met (or closed) before the quarter began
         out.append(
             {
                 "theme": need.theme,

@@ -170,8 +170,10 @@ def review_need(
     ).first()
     if need is None:
         raise InvalidInput(f"there is no support need {need_id}")
-    if need.status is not NeedStatus.OPEN:
+    if need.status is NeedStatus.MET:
         raise InvalidInput(f"support need {need_id} was already reviewed and met")
+    if need.status is not NeedStatus.OPEN:
+        raise InvalidInput(f"support need {need_id} is closed: {need.outcome}")
     problems: dict[str, str] = {}
     text = (note or "").strip()
     if len(text) > NOTE_LIMIT:

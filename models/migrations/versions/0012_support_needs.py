@@ -31,7 +31,7 @@ def upgrade() -> None:
     sa.Column('team_id', sa.Integer(), nullable=True),
     sa.Column('owner_id', sa.Integer(), nullable=False),
     sa.Column('review_on', sa.Date(), nullable=False),
-    sa.Column('status', sa.Enum('open', 'met', name='need_status', native_enum=False, create_constraint=True), nullable=False),
+    sa.Column('status', sa.Enum('open', 'met', 'closed', name='need_status', native_enum=False, create_constraint=True), nullable=False),
     sa.Column('reviewed_on', sa.Date(), nullable=True),
     sa.Column('outcome', sa.String(), nullable=False),
     sa.Column('times_reviewed', sa.Integer(), nullable=False),
