@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TypedDict
@@ -35,6 +36,7 @@ from models.settings import Settings, get_settings
 from tasks.links import Links, revoke
 from tasks.moderation import moderator_for
 from tasks.outbox import queue_email
+from tasks.packs.redact import Redactor
 from tasks.workdays import (
     add_working_days,
     is_working_day,
@@ -129,9 +131,11 @@ def open_items(session: Session) -> list[Item]:
         Item("audit", i, ref or "-", f"{kind.label} audit #{i}", owner, due)
         for i, ref, kind, owner, due in audits
     ]
+    action_rows = actions.all()
+    redact: Callable[[str], str] = Redactor(session) if action_rows else str  # E5: typed words
     items += [
-        Item("action", i, ref or "-", f"action #{i} (priority {p}): {text}", owner, due)
-        for i, ref, p, text, owner, due in actions
+        Item("action", i, ref or "-", f"action #{i} (priority {p}): {redact(text)}", owner, due)
+        for i, ref, p, text, owner, due in action_rows
     ]
     needs = session.execute(
         sa.select(

@@ -346,3 +346,40 @@ def test_examples_of_every_email_are_made_without_names(tmp_path: Path, settings
         )
         assert message["To"], kind
         assert not [n for n in YOUNG_FIRST_NAMES if f"{n} " in text], kind  # E5
+
+
+@SAMPLED
+def test_e5_an_action_points_words_reach_emails_without_the_young_persons_name(
+    assigned, tmp_path: Path
+) -> None:
+    """E5: an auditor may type the child's name into an action point; the feedback, its copy,
+    the calendar file and the chase's digest take it out (the record keeps what was typed)."""
+    from models import ActionPoint, Case
+    from models.settings import Settings
+    from tasks.chase import chase
+    from tasks.outbox import attachment_bytes
+    from tasks.packs.redact import NAME_REMOVED
+
+    session, audit = assigned
+    cm, _ = _staff(session, audit)
+    name = session.get(Case, audit.case_id).young_person_name
+    path = fill(
+        write_form(session, audit.id, tmp_path / "form.xlsx"),
+        {},
+        [[1, f"Agree the plan with {name} and their carer", cm.email, date(2026, 12, 31)]],
+    )
+    record_audit(session, read_form(path), on=DONE_ON, source=path.name)
+    assert name in session.exec(select(ActionPoint)).one().text
+    chase(session, date(2026, 12, 24), Settings())  # the reminder, in the owner's digest
+    emails = session.exec(
+        select(EmailMessage).where(
+            EmailMessage.kind.in_(["feedback", "feedback-copy"])
+            | (EmailMessage.key == f"digest:2026-12-24:{cm.id}")
+        )
+    ).all()
+    assert sorted(e.kind for e in emails) == ["digest", "feedback", "feedback-copy"]
+    for email in emails:
+        ics = b"".join(attachment_bytes(a) for a in email.attachments).decode()
+        for body in (email.body_text, email.body_html, ics):
+            assert name not in body, email.kind
+        assert f"Agree the plan with {NAME_REMOVED}" in email.body_text, email.kind

@@ -244,10 +244,13 @@ def _notify_recorded(
     )
     auditor = people[audit.auditor_id]
     links = Links(session, on, settings)
+    # E5: action points' and needs' words are typed freely: young people's names come out of
+    # the emails (and the calendar file); the record keeps what was typed.
+    redact: Callable[[str], str] = Redactor(session) if actions or needs else str
     rows = [
         {
             "priority": a.priority,
-            "text": a.text,
+            "text": redact(a.text),
             "owner": people[a.owner_id].name,
             "deadline": a.deadline.strftime("%A %-d %B %Y"),
             "links": links.action(a.owner_id, id_of(a), a.deadline)
@@ -264,7 +267,7 @@ def _notify_recorded(
                     uid=f"action-{audit.id}-{a.priority}@yotqa",
                     day=a.deadline,
                     summary=f"Action {a.priority} due: case {case_ref}",
-                    description=a.text,
+                    description=redact(a.text),
                 )
                 for a in actions
             ]
@@ -278,8 +281,6 @@ def _notify_recorded(
         """One of this record's emails, keyed by its kind, the audit and when it was recorded."""
         queue_email(session, key=f"{kind}:{audit.id}:{stamp}", kind=kind, **email)
 
-    # E5: a need's words are typed freely, so young people's names are taken out of the emails.
-    redact = Redactor(session) if needs else str
     if audit.kind is not AuditKind.MODERATION:  # A5: a re-mark tells the case manager nothing
         feedback: dict[str, Any] = {  # the case manager's email, as queue_email takes it
             "template": "feedback",
