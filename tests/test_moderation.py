@@ -221,7 +221,7 @@ def test_a5_a_leaving_moderators_moderations_pass_to_someone_who_may_moderate(
 ) -> None:
     """A5, S10: the QA manager leaves with moderations open: each passes to the next moderator
     (a service manager), never the first audit's auditor nor the case's holder."""
-    from tasks.chase import reassign_leavers
+    from tasks.leavers import reassign_leavers
 
     _complete_all(session, DONE_ON)
     sample_month(session, JANUARY)

@@ -196,7 +196,7 @@ def test_a2_a_self_audit_is_not_a_selection_and_needs_no_three_way_meeting(
 def test_a2_a_leavers_self_audit_is_withdrawn_not_handed_on(session: Session) -> None:
     """A2: when a case manager leaves, their open self-audit is withdrawn (nobody else's to do),
     where their other open audits would pass to a colleague."""
-    from tasks.chase import reassign_leavers
+    from tasks.leavers import reassign_leavers
 
     assign_self_audits(session, FEBRUARY)
     own = session.exec(select(Audit).where(Audit.kind == AuditKind.SELF)).first()

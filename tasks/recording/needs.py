@@ -17,15 +17,15 @@ from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
-import sqlalchemy as sa
 import yaml
 from sqlmodel import Session, col, select
 
 from models import Audit, AuditEvent, Case, Staff, SupportNeed
 from models.base import id_of
-from models.enums import NeedScope, NeedStatus, Role
+from models.enums import NeedScope, NeedStatus
 from models.errors import ConfigError, FieldProblems, InvalidInput
 from models.settings import Settings, get_settings
+from tasks.recording.actions import decider_for
 from tasks.recording.form import MAX_ACTION_DAYS, CleanNeed
 
 NOTE_LIMIT = 2_000
@@ -66,21 +66,10 @@ def themes_of(settings: Settings | None = None) -> list[str]:
 def reviewer_for(session: Session, subject: Staff, recorder: Staff) -> Staff:
     """Who reviews a need: the case manager's active team manager, else who recorded the audit,
     unless that is the case manager (their self-audit): then an active service manager."""
-    manager = session.get(Staff, subject.line_manager_id) if subject.line_manager_id else None
-    if manager is not None and manager.active and manager.id != subject.id:
+    manager = decider_for(session, subject)  # their line manager, else a service manager
+    if manager is not None and manager.id == subject.line_manager_id:
         return manager
-    if recorder.id != subject.id:
-        return recorder
-    service_manager = session.exec(
-        select(Staff)
-        .where(
-            col(Staff.role) == Role.SERVICE_MANAGER,
-            col(Staff.active) == sa.true(),
-            col(Staff.id) != subject.id,
-        )
-        .order_by(col(Staff.id))
-    ).first()
-    return service_manager or recorder
+    return recorder if recorder.id != subject.id else manager or recorder
 
 
 def store_needs(

@@ -1,0 +1,204 @@
+"""What happens to a leaver's work (E2, A2, A4, A5): their open audits pass to an active manager
+of the same role (a self-audit is withdrawn; a moderation goes to someone who may moderate); the
+support needs they review pass to the case manager's line manager; a leaving case manager's own
+needs close. The daily chase runs these first, each day.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import date
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from models import Audit, AuditEvent, Case, ChaseStep, Staff, SupportNeed
+from models.base import id_column, id_of
+from models.enums import APART, AuditKind, AuditStatus, NeedScope, NeedStatus
+from models.settings import get_settings
+from tasks.links import Links, revoke
+from tasks.moderation import moderator_for
+from tasks.outbox import queue_email
+from tasks.recording.actions import decider_for
+from tasks.workdays import add_working_days
+
+log = logging.getLogger(__name__)
+REASSIGN_WORKING_DAYS = 10
+
+
+def reassign_leavers(session: Session, on: date) -> int:
+    """An inactive auditor's open audits go to an active manager of the same role in the team."""
+    leavers = session.exec(
+        select(Audit, Staff)
+        .join(Staff, col(Staff.id) == col(Audit.auditor_id))
+        .where(col(Audit.status) == AuditStatus.ASSIGNED, col(Staff.active) == sa.false())
+    ).all()
+    moved: dict[tuple[int, int], list[Audit]] = defaultdict(list)
+    people: dict[int, Staff] = {}
+    for audit, leaver in leavers:
+        if audit.kind is AuditKind.SELF:  # A2: one's own audit is nobody else's to do
+            audit.status = AuditStatus.WITHDRAWN
+            revoke(session, "audit", id_of(audit), "This self-audit was withdrawn: you have left.")
+            session.add(
+                AuditEvent(
+                    audit_id=id_of(audit),
+                    event="withdrawn",
+                    by_id=None,
+                    reason=f"{leaver.name} left: a self-audit is withdrawn, not handed on (A2)",
+                )
+            )
+            continue
+        heir = _heir(session, leaver, audit)
+        if heir is None:
+            log.warning("audit %s: no active %s to take it over", audit.id, leaver.role.value)
+            continue
+        leaver_id, heir_id = id_of(leaver), id_of(heir)
+        people[leaver_id], people[heir_id] = leaver, heir
+        audit.auditor_id = heir_id
+        audit.due_on = max(audit.due_on, add_working_days(on, REASSIGN_WORKING_DAYS))
+        revoke(
+            session,
+            "audit",
+            id_of(audit),
+            f"This audit was reassigned to {heir.name} on {on:%-d %B %Y}, because {leaver.name} "
+            "has left: it is no longer yours to do.",
+        )
+        subject = session.get(Staff, audit.subject_staff_id)
+        audit.three_way_meeting = (
+            audit.kind not in APART and subject is not None and subject.line_manager_id != heir_id
+        )
+        session.add(
+            AuditEvent(
+                audit_id=id_of(audit),
+                event="reassigned",
+                by_id=None,
+                reason=f"{leaver.name} left; reassigned to {heir.name}",
+            )
+        )
+        moved[(leaver_id, heir_id)].append(audit)
+    session.flush()
+    for (leaver_id, heir_id), audits in moved.items():
+        leaver, heir = people[leaver_id], people[heir_id]
+        refs: dict[int | None, str] = {
+            case_id: ref
+            for case_id, ref in session.exec(
+                select(id_column(Case), col(Case.case_ref)).where(
+                    col(Case.id).in_([a.case_id for a in audits])
+                )
+            )
+        }
+        links = Links(session, on)
+        rows = [
+            {
+                "case_ref": refs.get(a.case_id, "-"),
+                "kind": a.kind.label,
+                "due_on": a.due_on.isoformat(),
+                "links": links.audit(heir_id, id_of(a), a.due_on),
+            }
+            for a in audits
+        ]
+        for person, message, own in (
+            (heir, f"These audits were {leaver.name}'s, who has left; they are now yours.", True),
+            (leaver, f"Your open audits have been reassigned to {heir.name}.", False),
+        ):
+            queue_email(
+                session,
+                key=f"reassigned:{on}:{leaver_id}:{heir_id}:{person.id}",
+                kind="reassigned",
+                template="reassigned",
+                subject="QA audits reassigned",
+                to=[person],
+                message=message,
+                audits=[r if own else {**r, "links": None} for r in rows],
+                items_url=links.items(heir_id) if own else None,
+            )
+    return sum(len(a) for a in moved.values())
+
+
+def close_leavers_needs(session: Session, on: date) -> int:
+    """A4: a case manager's own open need closes when they leave (a team's need stays open: the
+    team still has it); its review links die and it is chased no more."""
+    closed = 0
+    for need, leaver in session.exec(
+        select(SupportNeed, Staff)
+        .join(Staff, col(Staff.id) == col(SupportNeed.staff_id))
+        .where(
+            col(SupportNeed.status) == NeedStatus.OPEN,
+            col(SupportNeed.scope) == NeedScope.INDIVIDUAL,
+            col(Staff.active) == sa.false(),
+        )
+    ).all():
+        need.status, need.reviewed_on = NeedStatus.CLOSED, on
+        need.outcome = f"Closed on {on:%-d %B %Y}: {leaver.name} left the service."
+        session.add(
+            AuditEvent(
+                audit_id=need.audit_id,
+                event="need_closed",
+                reason=f"support need {need.id}: {leaver.name} left",
+            )
+        )
+        revoke(session, "need", id_of(need), f"{leaver.name} has left: this need is closed.")
+        closed += 1
+    session.flush()
+    return closed
+
+
+def hand_on_needs(session: Session) -> int:
+    """A4: an open support need whose reviewer has left passes to the case manager's active
+    line manager (else an active service manager); the leaver's review links die."""
+    moved = 0
+    for need, leaver in session.exec(
+        select(SupportNeed, Staff)
+        .join(Staff, col(Staff.id) == col(SupportNeed.owner_id))
+        .where(col(SupportNeed.status) == NeedStatus.OPEN, col(Staff.active) == sa.false())
+    ).all():
+        subject = session.get(Staff, need.staff_id)
+        # the case manager's active line manager, else a service manager (as for a new date, D3)
+        heir = decider_for(session, subject) if subject is not None else None
+        if heir is None:
+            continue
+        need.owner_id = id_of(heir)
+        session.add(
+            AuditEvent(
+                audit_id=need.audit_id,
+                event="need_handed_on",
+                reason=f"support need {need.id}: {leaver.name} left; {heir.name} reviews it",
+            )
+        )
+        session.execute(  # the new reviewer is sent the steps from the start
+            sa.delete(ChaseStep).where(
+                col(ChaseStep.item_type) == "need", col(ChaseStep.item_id) == id_of(need)
+            )
+        )
+        revoke(
+            session,
+            "need",
+            id_of(need),
+            f"{leaver.name} has left: {heir.name} now reviews this need.",
+        )
+        moved += 1
+    session.flush()
+    return moved
+
+
+def _heir(session: Session, leaver: Staff, audit: Audit) -> Staff | None:
+    if audit.kind is AuditKind.MODERATION:  # A5: never the first auditor nor the case's holder
+        first = session.get(Audit, audit.moderates_id) if audit.moderates_id else None
+        case = session.get(Case, audit.case_id) if audit.case_id else None
+        barred = {
+            leaver.id,
+            audit.subject_staff_id,
+            first.auditor_id if first else None,
+            case.case_manager_id if case else None,
+        }
+        return next((m for m in moderator_for(session, get_settings()) if m.id not in barred), None)
+    query = select(Staff).where(
+        col(Staff.role) == leaver.role,
+        col(Staff.active) == sa.true(),
+        col(Staff.id) != audit.subject_staff_id,
+    )
+    same_team = session.exec(
+        query.where(col(Staff.team_id) == leaver.team_id).order_by(col(Staff.id))
+    ).first()
+    return same_team or session.exec(query.order_by(col(Staff.id))).first()
