@@ -176,7 +176,7 @@ def _needs(session: Session, box: Inbox, person_id: int, on: date, links: Links)
             {
                 "case_ref": ref or "-",
                 "theme": need.theme,
-                "text": redact(need.text),
+                "text": redact(need.text).rstrip().rstrip("."),  # the page ends the sentence
                 "whom": f"{name or 'the case manager'}'s team"
                 if need.scope is NeedScope.TEAM
                 else name or "the case manager",
