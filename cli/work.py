@@ -57,6 +57,13 @@ def run_sample(
     count: Annotated[
         int | None, typer.Option(min=1, max=20, help="How many cases (themed 3, targeted 2).")
     ] = None,
+    tool: Annotated[
+        str | None,
+        typer.Option(
+            help="Themed only: 'inspection' audits with the inspection-style tool (H1) instead of "
+            "the theme's own (the 2012 tool's variant)."
+        ),
+    ] = None,
 ) -> None:
     """Draw and assign: the month's sample (T1, T4, T11), or a themed or targeted selection; then send the emails."""
 
@@ -68,12 +75,14 @@ def run_sample(
         fail("choose --theme or --target, not both", 2)
     if target and not requested_by:
         fail("a targeted selection needs --requested-by EMAIL and --reason TEXT (S8)", 2)
+    if tool is not None and (not theme or tool not in ("inspection", "2012")):
+        fail("--tool is for a themed sample (--theme), and is 'inspection' or '2012'", 2)
     if not theme and not target:
         _say(CATALOGUE["sample-and-assign"](day))
         return
     with database_session() as session:
         if theme:
-            result = themed_sample(session, day, theme, auditor, count or 3)
+            result = themed_sample(session, day, theme, auditor, count or 3, tool)
             what = f"themed sample '{theme}'"
         else:
             result = targeted_sample(

@@ -53,6 +53,8 @@ class Question(SQLModel, table=True):
     answer_type: AnswerType = enum_field(AnswerType, "answer_type")
     guidance: str = ""
     required: bool = True
+    # H1: the inspection standard a key question belongs to (e.g. "2.1"), else "".
+    standard: str = Field(default="", max_length=10, sa_column_kwargs={"server_default": ""})
 
 
 class Audit(SQLModel, table=True):

@@ -125,6 +125,7 @@ class AuditKind(LabelledEnum):
     PEER = "peer"
     MODERATION = "moderation"  # A5: a completed audit re-marked blind by a moderator
     SELF = "self"  # A2: a case manager's audit of their own case
+    INSPECTION = "inspection"  # H3: a case of a mock inspection, with the inspection-style tool
 
 
 # Management audits (S10 governs them). Moderations (A5) and self-audits (A2) are kept apart
@@ -135,6 +136,7 @@ MANAGEMENT_KINDS = (
     AuditKind.OBSERVATION,
     AuditKind.THEMED,
     AuditKind.PEER,
+    AuditKind.INSPECTION,
 )
 APART = (AuditKind.MODERATION, AuditKind.SELF)
 
@@ -157,6 +159,7 @@ class SelectionMethod(LabelledEnum):
     MODERATION = "moderation"
     REAUDIT = "reaudit"
     SELF_AUDIT = "self_audit"
+    MOCK_INSPECTION = "mock_inspection"  # H3
 
 
 class SamplingKind(LabelledEnum):
@@ -171,6 +174,7 @@ class SamplingKind(LabelledEnum):
     MODERATION = "moderation"
     REAUDIT = "reaudit"
     SELF_AUDIT = "self_audit"
+    MOCK_INSPECTION = "mock_inspection"  # H3
 
 
 class AuditStatus(LabelledEnum):
@@ -194,11 +198,20 @@ class YesNo(LabelledEnum):
     NOT_APPLICABLE = "not_applicable"
 
 
+class Sufficiency(LabelledEnum):
+    """H1: an inspection-style key question's answer, stored as the Judgement of the same value."""
+
+    SUFFICIENT = "sufficient"
+    INSUFFICIENT = "insufficient"
+    NOT_APPLICABLE = "not_applicable"
+
+
 class AnswerType(LabelledEnum):
     JUDGEMENT = "judgement"
     YES_NO = "yes_no"
     COUNT = "count"
     TEXT = "text"
+    SUFFICIENCY = "sufficiency"  # H1: sufficient / not sufficient, with evidence
 
 
 class QuestionSetKind(LabelledEnum):
@@ -298,6 +311,10 @@ _LABELS: dict[tuple[str, str], str] = {
     ("AuditKind", "peer"): "Peer audit",
     ("AuditKind", "moderation"): "Moderation",
     ("AuditKind", "self"): "Self-audit",
+    ("AuditKind", "inspection"): "Mock inspection",
+    ("Sufficiency", "sufficient"): "Sufficient",
+    ("Sufficiency", "insufficient"): "Not sufficient",
+    ("Sufficiency", "not_applicable"): "Not applicable",
     ("Judgement", "insufficient"): "Insufficient",
     ("Judgement", "sufficient"): "Sufficient",
     ("Judgement", "good"): "Good",
@@ -310,6 +327,7 @@ _LABELS: dict[tuple[str, str], str] = {
     ("AnswerType", "yes_no"): "Yes / no",
     ("AnswerType", "count"): "Count",
     ("AnswerType", "text"): "Text",
+    ("AnswerType", "sufficiency"): "Sufficient / not sufficient",
     ("FeedbackSource", "viewpoint_survey"): "Viewpoint survey",
     ("FeedbackSource", "exit_survey"): "Exit survey",
     ("FeedbackSource", "complaint"): "Complaint",
@@ -352,6 +370,9 @@ _ALIASES: dict[tuple[str, str], tuple[str, ...]] = {
     ("RiskLevel", "low"): ("L",),
     ("Judgement", "not_applicable"): ("N/A", "NA"),
     ("YesNo", "not_applicable"): ("N/A", "NA"),
+    ("Sufficiency", "not_applicable"): ("N/A", "NA"),
+    ("Sufficiency", "insufficient"): ("not sufficient", "no"),
+    ("Sufficiency", "sufficient"): ("yes",),
     ("YesNo", "yes"): ("Y",),
     ("YesNo", "no"): ("N",),
 }

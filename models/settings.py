@@ -13,6 +13,8 @@ from models.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(__file__).resolve().parent / "data"
+# H1: the kinds of audit that may use the inspection-style tool instead of the 2012 one.
+INSPECTION_TOOL_KINDS = ("case_file", "supervision_file", "peer", "self")
 
 
 class Settings(BaseSettings):
@@ -58,6 +60,12 @@ class Settings(BaseSettings):
     reaudit_months: int = Field(default=3, ge=1, le=12)
     # A4: the themes support and training needs are recorded under (a list the service edits).
     support_needs_file: Path = DATA_DIR / "support_needs.yaml"
+    # H1: the kinds of audit done with the inspection-style tool (court or out-of-court set by the
+    # case's disposal) instead of the 2012 case audit tool: any of case_file, supervision_file,
+    # peer, self (comma-separated; a themed sample's tool is its theme's). Empty: the 2012 tool.
+    inspection_tool_kinds: Annotated[list[str], NoDecode] = []
+    # H2, H3: the rating bands and the mock inspection's sizes.
+    inspection_file: Path = DATA_DIR / "inspection.yaml"
     # Q2: the quarterly pack goes to the service manager and to this list (comma-separated).
     service_name: str = Field(default="Youth Offending Team", max_length=120)
     board_emails: Annotated[list[str], NoDecode] = []
@@ -74,7 +82,23 @@ class Settings(BaseSettings):
             return [a.strip().lower() for a in value]
         return value
 
-    @field_validator("output_dir", "timetable_file", "question_sets_dir", "support_needs_file")
+    @field_validator("inspection_tool_kinds", mode="before")
+    @classmethod
+    def _tool_kinds(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [k.strip().lower() for k in value.split(",") if k.strip()]
+        if isinstance(value, list):
+            bad = [k for k in value if k not in INSPECTION_TOOL_KINDS]
+            if bad:
+                raise ValueError(
+                    f"unknown kinds of audit {', '.join(map(str, bad))}: "
+                    f"expected any of {', '.join(INSPECTION_TOOL_KINDS)}"
+                )
+        return value
+
+    @field_validator(
+        "output_dir", "timetable_file", "question_sets_dir", "support_needs_file", "inspection_file"
+    )
     @classmethod
     def _from_root(cls, value: Path) -> Path:
         return value if value.is_absolute() else REPO_ROOT / value

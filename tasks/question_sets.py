@@ -36,6 +36,16 @@ class QuestionSpec(BaseModel):
     answer: AnswerType
     guidance: str = ""
     required: bool = True
+    # H1: a key question names its inspection standard ("2.1") and is answered sufficient or not.
+    standard: str = Field(default="", pattern=r"^(\d{1,2}\.\d{1,2})?$")
+
+    @model_validator(mode="after")
+    def _key_question(self) -> QuestionSpec:
+        if bool(self.standard) != (self.answer is AnswerType.SUFFICIENCY):
+            raise ValueError(
+                "a key question has both 'standard' and 'answer: sufficiency'; other questions neither"
+            )
+        return self
 
 
 class AddedQuestion(QuestionSpec):
@@ -89,11 +99,20 @@ class ResolvedSet:
                 self.title,
                 self.kind.value,
                 self.base,
-                [q.model_dump(mode="json") for q in self.questions],
+                [_dump(q) for q in self.questions],
             ],
             sort_keys=True,
         )
         return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _dump(question: QuestionSpec) -> dict[str, object]:
+    """A question as its checksum sees it: without `standard` when empty, so the sets stored
+    before key questions existed keep their checksums."""
+    data = question.model_dump(mode="json")
+    if not data["standard"]:
+        del data["standard"]
+    return data
 
 
 def read_question_sets(directory: Path) -> dict[str, ResolvedSet]:
@@ -222,6 +241,7 @@ def sync_question_sets(session: Session, directory: Path) -> SyncResult:
                 answer_type=q.answer,
                 guidance=q.guidance.strip(),
                 required=q.required,
+                standard=q.standard,
             )
             for i, q in enumerate(spec.questions, start=1)
         )

@@ -74,6 +74,10 @@ ACTIONS = [
 HIGH_RISK = "Risk of harm not reviewed after new information: manager to review today"
 # One weaker section and team, so consistent difficulties (E4) show up in a year.
 WEAK_SECTION = "Intervention plan"
+EVIDENCE = {  # H1: what a simulated auditor writes beside a key question's answer
+    True: "The file shows the work and its reasons",
+    False: "The file does not show enough of the work",
+}
 
 
 @dataclass
@@ -161,7 +165,9 @@ def filled_form(
     first = _answers_given(session, audit.moderates_id)
     for q in questions_for(session, audit):
         if q.code in first and rng.random() < 0.8:  # A5: a moderator mostly sees the same
-            answers[q.code] = Answer(value=first[q.code])
+            key = q.answer_type is AnswerType.SUFFICIENCY  # H1: with its evidence
+            evidence = EVIDENCE[first[q.code] == "sufficient"] if key else ""
+            answers[q.code] = Answer(value=first[q.code], evidence=evidence)
             continue
         chance = p + (0.12 if audit.kind is AuditKind.SELF else 0)  # A2: kinder to one's own
         if q.section == WEAK_SECTION and case is not None and case.team_id == weak_team_id:
@@ -180,6 +186,11 @@ def filled_form(
                 value = pick(seen, [("sufficient", 50), ("good", 36), ("excellent", 14)])
             else:
                 value, weak = Judgement.INSUFFICIENT.value, weak + 1
+        elif q.answer_type is AnswerType.SUFFICIENCY:  # H1: with evidence, as a key question needs
+            value = "sufficient" if ok else "not sufficient"
+            weak += 0 if ok else 1
+            answers[q.code] = Answer(value=value, evidence=EVIDENCE[ok])
+            continue
         elif q.answer_type is AnswerType.YES_NO:
             value = YesNo.YES.value if ok else YesNo.NO.value
         elif q.answer_type is AnswerType.COUNT:

@@ -38,7 +38,7 @@ def difficulties_after(session: Session, audit: Audit, settings: Settings) -> li
         .join(Finding, col(Finding.question_id) == Question.id)
         .where(
             col(Finding.audit_id) == audit.id,
-            col(Question.answer_type) == AnswerType.JUDGEMENT,
+            col(Question.answer_type).in_([AnswerType.JUDGEMENT, AnswerType.SUFFICIENCY]),
         )
     ).all()
     found = []

@@ -26,6 +26,7 @@ from tasks.xlsx import safe_cell
 CHOICES = {
     AnswerType.JUDGEMENT: '"insufficient,sufficient,good,excellent,not applicable"',
     AnswerType.YES_NO: '"yes,no,not applicable"',
+    AnswerType.SUFFICIENCY: '"sufficient,not sufficient,not applicable"',
 }
 HEAD = Font(bold=True, color="FFFFFF")
 FILL = PatternFill("solid", fgColor="2F5597")

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from models.enums import AnswerType, Judgement, NeedScope, YesNo
+from models.enums import AnswerType, Judgement, NeedScope, Sufficiency, YesNo
 from models.errors import YotqaError
 
 MAX_ACTION_DAYS = 183  # an action point's deadline within six months of recording
@@ -208,6 +208,18 @@ def _answer(q: QuestionView, given: Answer, problems: list[Problem]) -> CleanAns
             return CleanAnswer(q.code, judgement=Judgement.parse(text), evidence=evidence)
         if q.answer_type is AnswerType.YES_NO:
             return CleanAnswer(q.code, yes_no=YesNo.parse(text), evidence=evidence)
+        if q.answer_type is AnswerType.SUFFICIENCY:
+            answer = Sufficiency.parse(text)
+            if answer is not Sufficiency.NOT_APPLICABLE and not evidence:
+                problems.append(
+                    Problem(
+                        f"{_label(q)}: a key question's answer needs its evidence (H1)",
+                        f"e.{q.code}",
+                        "Say what in the case file shows this answer.",
+                    )
+                )
+                return None
+            return CleanAnswer(q.code, judgement=Judgement(answer.value), evidence=evidence)
         if q.answer_type is AnswerType.COUNT:
             if isinstance(raw, float) and raw.is_integer():
                 raw = int(raw)
@@ -235,6 +247,7 @@ def _ask(answer_type: AnswerType) -> str:
         AnswerType.YES_NO: "Answer this question: choose yes, no or not applicable.",
         AnswerType.COUNT: f"Answer this question: enter a whole number from 0 to {MAX_COUNT:,}.",
         AnswerType.TEXT: "Answer this question.",
+        AnswerType.SUFFICIENCY: "Answer this question: choose sufficient, not sufficient or not applicable.",
     }[answer_type]
 
 
@@ -244,6 +257,7 @@ def _expected(answer_type: AnswerType) -> str:
         AnswerType.YES_NO: "yes, no or not applicable",
         AnswerType.COUNT: f"a whole number from 0 to {MAX_COUNT:,}",
         AnswerType.TEXT: "some text",
+        AnswerType.SUFFICIENCY: "sufficient, not sufficient or not applicable",
     }[answer_type]
 
 

@@ -19,6 +19,7 @@ from tasks.recording.record import question_set_of
 
 JUDGEMENTS = Literal["insufficient", "sufficient", "good", "excellent", "not applicable"]
 YES_NO = Literal["yes", "no", "not applicable"]
+SUFFICIENCY = Literal["sufficient", "not sufficient", "not applicable"]
 
 
 class ActionPointInput(BaseModel):
@@ -86,6 +87,7 @@ def input_model(spec: FormSpec, base: type[BaseModel]) -> type[BaseModel]:
         kind: Any = {
             AnswerType.JUDGEMENT: JUDGEMENTS,
             AnswerType.YES_NO: YES_NO,
+            AnswerType.SUFFICIENCY: SUFFICIENCY,
             AnswerType.COUNT: int,
             AnswerType.TEXT: str,
         }[answer_type]

@@ -22,7 +22,7 @@ from models import (
     SupportNeed,
 )
 from models.base import id_of
-from models.enums import AnswerType, AuditKind, Judgement, NeedScope, Role, YesNo
+from models.enums import AnswerType, AuditKind, Judgement, NeedScope, Role, Sufficiency, YesNo
 from models.settings import Settings
 from tasks.recording.form import MAX_NEEDS, AuditForm, Problem
 from tasks.recording.needs import themes_of
@@ -34,6 +34,7 @@ SCOPES = [(s.value, s.label) for s in NeedScope]  # A4: "The case manager", "The
 CHOICES = {
     AnswerType.JUDGEMENT: [(j.value, j.label) for j in Judgement],
     AnswerType.YES_NO: [(y.value, y.label) for y in YesNo],
+    AnswerType.SUFFICIENCY: [(a.value, a.label) for a in Sufficiency],
 }
 _ROW_FIELD = re.compile(r"action\.(\d+)\.(text|owner|deadline|priority)")
 _NEED_FIELD = re.compile(r"need\.(\d+)\.(theme|scope|review_on|text)")

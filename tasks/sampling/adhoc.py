@@ -16,7 +16,7 @@ from models.base import id_column, id_of
 from models.enums import AuditKind, Role, SamplingKind, SelectionMethod
 from models.errors import DataFileError, InvalidInput
 from models.settings import DATA_DIR
-from tasks.sampling.monthly import MonthResult, PlannedRun, record
+from tasks.sampling.monthly import INSPECTION_TOOL, MonthResult, PlannedRun, record
 from tasks.sampling.notify import notify
 from tasks.sampling.pool import active_staff, load_pool
 from tasks.sampling.rules import Draw, Pick, random_draw, seed_for
@@ -103,10 +103,16 @@ def _run(
 
 
 def themed_sample(
-    session: Session, on: date, theme_name: str, auditor_email: str | None = None, count: int = 3
+    session: Session,
+    on: date,
+    theme_name: str,
+    auditor_email: str | None = None,
+    count: int = 3,
+    tool: str | None = None,
 ) -> MonthResult:
     """S7: a random draw from the cases matching the theme, audited with the theme's question set
-    by `auditor_email`, or by default the (first active) QA manager."""
+    (or `tool` "inspection": the inspection-style tool, H1) by `auditor_email`, or by default the
+    (first active) QA manager."""
     themes = load_themes()
     if theme_name not in themes:
         raise InvalidInput(
@@ -134,7 +140,7 @@ def themed_sample(
         audit_kind=AuditKind.THEMED,
         method=SelectionMethod.THEMED,
         rules=["S1", "S4", "S7", "S10", f"theme {theme.name}"],
-        question_set=theme.question_set,
+        question_set=INSPECTION_TOOL if tool == INSPECTION_TOOL else theme.question_set,
     )
     return _run(session, plan, period, on, theme.name, None)
 

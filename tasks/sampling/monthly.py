@@ -27,10 +27,12 @@ from models.enums import (
     AuditCategory,
     AuditKind,
     AuditStatus,
+    OrderType,
     Role,
     SamplingKind,
     SelectionMethod,
 )
+from models.settings import get_settings
 from tasks.moderation import plan_moderation, record_moderation
 from tasks.reaudit import ReauditDue, reaudits_due
 from tasks.sampling.notify import notify
@@ -49,6 +51,8 @@ from tasks.sampling.rules import (
 from tasks.workdays import Month, Quarter, add_working_days, financial_year
 
 log = logging.getLogger(__name__)
+DEFAULT_TOOL = "case-audit"  # the 2012 framework's tool (App. 3)
+INSPECTION_TOOL = "inspection"  # H1: inspection-court, or inspection-out-of-court by disposal
 DEADLINE_WEEK = 3  # D2
 MIN_WORKING_DAYS = 10
 SERVICE_MANAGER_CASES = 2  # S9: 2 case files and the 2 matching supervision files a quarter
@@ -73,7 +77,7 @@ class PlannedRun:
     audit_kind: AuditKind = AuditKind.CASE_FILE
     method: SelectionMethod = SelectionMethod.RANDOM
     rules: list[str] = field(default_factory=list)
-    question_set: str = "case-audit"
+    question_set: str = DEFAULT_TOOL  # a question set's code, or INSPECTION_TOOL (H1)
     reaudits: dict[int, Audit] = field(default_factory=dict)  # A1: case id -> the first audit
 
 
@@ -311,6 +315,24 @@ def plan_observations(
     return plans
 
 
+def _kinds(plan: PlannedRun, first: Audit | None) -> list[AuditKind]:
+    """The audits one pick makes: the plan's kind (a re-audit: the first audit's), and with the
+    service manager's quarterly case file the matching supervision file (S9)."""
+    return [first.kind if first else plan.audit_kind] + (
+        [AuditKind.SUPERVISION_FILE] if plan.kind is SamplingKind.QUARTERLY else []
+    )
+
+
+def set_code(tool: str, candidate: Candidate) -> str:
+    """The question set a pick is audited with: the plan's, or for the inspection-style tool the
+    court or out-of-court set by the case's disposal (H1)."""
+    if tool != INSPECTION_TOOL:
+        return tool
+    if candidate.order_type == OrderType.OUT_OF_COURT.value:
+        return "inspection-out-of-court"
+    return "inspection-court"
+
+
 def _question_set(session: Session, code: str) -> QuestionSet:
     qs = session.exec(
         select(QuestionSet)
@@ -335,9 +357,22 @@ def record(
     due: date | None = None,
 ) -> list[Audit]:
     """S12: the manifest of every run, and the audits it assigns (S10 three-way flag, D2 deadline)."""
+    inspection_kinds = set(get_settings().inspection_tool_kinds)
+
+    def tool_for(plan: PlannedRun, kind: AuditKind, candidate: Candidate) -> str:
+        """H1: the plan's set, or the inspection-style tool where the setting names the kind."""
+        default = plan.question_set == DEFAULT_TOOL and kind.value in inspection_kinds
+        return set_code(INSPECTION_TOOL if default else plan.question_set, candidate)
+
     question_sets = {
         code: _question_set(session, code)
-        for code in {p.question_set for p in plans if len(p.reaudits) < len(p.draw.picks)}
+        for p in plans
+        for code in {
+            tool_for(p, kind, pick.candidate)
+            for pick in p.draw.picks
+            if pick.candidate.case_id not in p.reaudits
+            for kind in _kinds(p, None)
+        }
     }
     line_manager = dict(session.exec(select(id_column(Staff), col(Staff.line_manager_id))).all())
     due = due or due_date(period, on)
@@ -364,9 +399,7 @@ def record(
         for position, pick in enumerate(plan.draw.picks, start=1):
             c = pick.candidate
             first = plan.reaudits.get(c.case_id)  # A1: the same kind and question set again
-            kinds = [first.kind if first else plan.audit_kind] + (
-                [AuditKind.SUPERVISION_FILE] if plan.kind is SamplingKind.QUARTERLY else []
-            )
+            kinds = _kinds(plan, first)
             for kind in kinds:
                 audit = Audit(
                     kind=kind,
@@ -376,7 +409,7 @@ def record(
                     auditor_id=sampler_id,
                     question_set_id=first.question_set_id
                     if first
-                    else id_of(question_sets[plan.question_set]),
+                    else id_of(question_sets[tool_for(plan, kind, c)]),
                     reaudits_id=id_of(first) if first else None,
                     selection_method=plan.method,
                     selection_reason=pick.reason,

@@ -75,6 +75,7 @@ def load_pool(session: Session, day: date) -> list[Candidate]:
                 opened_on=opened,
                 compliance_audited=cid in audited,
                 last_selected_on=last_selected.get(cid),
+                order_type=order.value,
             )
         )
     return pool

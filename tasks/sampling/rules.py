@@ -35,6 +35,7 @@ class Candidate:
     opened_on: date
     compliance_audited: bool = False
     last_selected_on: date | None = None
+    order_type: str = ""  # the OrderType value: which inspection-style set audits it (H1)
 
 
 @dataclass(frozen=True)
