@@ -87,6 +87,9 @@ def _simulate(url: str, output: Path, *args: str) -> tuple[int, str, list[loggin
     try:
         with pytest.MonkeyPatch.context() as mp:
             mp.setenv("YOTQA_OUTPUT_DIR", str(output))
+            # H1: the year's supervision-file audits use the inspection-style tool, so the packs'
+            # inspection section (H2) is read back from a year of real recording.
+            mp.setenv("YOTQA_INSPECTION_TOOL_KINDS", "supervision_file")
             result = Cli(mp, url)(*args)
     finally:
         root.removeHandler(keep)
@@ -258,6 +261,60 @@ def test_simulated_year_writes_the_quarterly_packs(simulated: Simulated) -> None
     packs = simulated.output / "packs"
     for name in ("2025-Q1/qa-pack-2025-Q1.pdf", "2025-Q3/qa-pack-2025-Q3.pdf"):
         assert (packs / name).stat().st_size > 20_000
+
+
+@pytest.mark.parametrize("quarter", ["2025-Q2", "2025-Q3"])
+def test_simulated_year_rates_the_inspection_standards_in_its_packs(
+    simulated: Simulated, db: Session, quarter: str
+) -> None:
+    """H1, H2 over a simulated year: the supervision files audited with the inspection-style
+    tool; the frozen pack's inspection section counts exactly the key questions' answers stored
+    for the quarter's completed audits, rates every standard seen, and its PDF and XLSX say so."""
+    from openpyxl import load_workbook
+    from pypdf import PdfReader
+
+    from models import Finding, Question
+    from models.enums import AnswerType, Judgement
+    from tasks.workdays import Quarter
+
+    q = Quarter.parse(quarter)
+    rows = db.execute(
+        sa.select(col(Question.standard), col(Question.code), col(Finding.judgement))
+        .join(Finding, col(Finding.question_id) == Question.id)
+        .join(Audit, col(Audit.id) == Finding.audit_id)
+        .where(
+            col(Question.answer_type) == AnswerType.SUFFICIENCY,
+            col(Audit.status) == AuditStatus.COMPLETED,
+            col(Audit.kind) == AuditKind.SUPERVISION_FILE,
+            col(Audit.completed_on).between(q.first_day, q.last_day),
+        )
+    ).all()
+    assert rows, "supervision files were audited with the inspection-style tool"
+    tally: Counter[tuple[str, str]] = Counter()
+    judged: Counter[tuple[str, str]] = Counter()
+    for standard, code, judgement in rows:
+        judged[(standard, code)] += judgement is not Judgement.NOT_APPLICABLE
+        tally[(standard, code)] += judgement is Judgement.SUFFICIENT
+    snapshot = db.execute(
+        sa.select(PackSnapshot).where(
+            col(PackSnapshot.kind) == "quarterly", col(PackSnapshot.period) == quarter
+        )
+    ).scalar_one()
+    section = snapshot.figures["inspection"]
+    seen = {
+        (r["standard"], k["code"]): (k["sufficient"], k["judged"])
+        for r in section["standards"]
+        for k in r["keys"]
+    }
+    assert seen == {key: (tally[key], judged[key]) for key in judged}
+    assert all(r["rating"] for r in section["standards"])
+    folder = simulated.output / "packs" / quarter
+    book = load_workbook(folder / f"qa-pack-{quarter}.xlsx", read_only=True)
+    assert "Inspection standards" in book.sheetnames
+    text = " ".join(
+        p.extract_text() or "" for p in PdfReader(folder / f"qa-pack-{quarter}.pdf").pages
+    )
+    assert "Inspection standards" in text and section["standards"][0]["title"] in text
 
 
 def test_simulated_year_writes_the_annual_pack(simulated: Simulated) -> None:

@@ -235,3 +235,59 @@ def quarters_side_by_side(
     ax.set_title("The year by quarter")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, frameon=False, fontsize=7)
     return _image(fig, "The year by quarter")
+
+
+BAND_EDGES = (0.5, 0.65, 0.8)  # H2: where Requires improvement, Good and Outstanding begin
+
+
+def inspection_trend(trend: dict[str, Any], edges: tuple[float, ...] = BAND_EDGES) -> str:
+    """H2: each inspection standard's lowest key question share per quarter, one small chart a
+    standard, with the rating bands' edges dashed (instead of a median)."""
+    series = list(trend["standards"].items())
+    cols = 2
+    rows = max(1, (len(series) + cols - 1) // cols)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(6.8, 1.65 * rows + 0.4), squeeze=False, layout="constrained"
+    )
+    labels = [q.replace("-", "\n") for q in trend["quarters"]]
+    x = list(range(len(labels)))
+    for ax, (name, values) in zip(axes.flat, series, strict=False):
+        for edge in edges:
+            ax.axhline(edge, color=GREY, linestyle="--", linewidth=0.8)
+        points = [(i, v) for i, v in enumerate(values) if v is not None]
+        if points:
+            xs, ys = zip(*points, strict=True)
+            ax.plot(xs, ys, marker="o", color=BLUE, linewidth=1.4, markersize=3.5)
+            ax.annotate(
+                f"{ys[-1]:.0%}",
+                (xs[-1], ys[-1]),
+                textcoords="offset points",
+                xytext=(4, 4),
+                fontsize=7,
+            )
+        else:
+            ax.text(
+                0.5,
+                0.5,
+                "no cases yet",
+                ha="center",
+                va="center",
+                transform=ax.transAxes,
+                color=GREY,
+                bbox={"facecolor": "white", "edgecolor": "none"},
+            )
+        ax.set_title(_short(name, 40), fontsize=8)
+        ax.set_ylim(0, 1.05)
+        ax.set_xlim(-0.5, len(labels) - 0.5)
+        ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
+        ax.set_xticks(x, labels, fontsize=6.5)
+        ax.grid(axis="y", color="#EEEEEE")
+    for ax in list(axes.flat)[len(series) :]:
+        ax.axis("off")
+    fig.suptitle(
+        "Inspection standards: the lowest key question's share sufficient, last eight quarters\n"
+        "(dashed: where the rating bands begin, " + ", ".join(f"{e:.0%}" for e in edges) + ")",
+        fontsize=9,
+        fontweight="bold",
+    )
+    return _image(fig, "Inspection standards over eight quarters")

@@ -12,7 +12,10 @@ import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from models import Audit, PackSnapshot
+from models.settings import get_settings
 from models.types import utcnow
+from tasks.inspection.figures import inspection_figures
+from tasks.inspection.ratings import load_inspection
 from tasks.moderation import agreement_figures
 from tasks.packs import evidence
 from tasks.packs.figures import (
@@ -85,6 +88,26 @@ def quarter_figures(session: Session, quarter: Quarter, on: date) -> dict[str, A
         "reaudits": reaudit_figures(session, quarter),
         "self_audits": calibration_figures(session, quarter),
         "needs": needs_figures(session, quarter, on),
+        "inspection": inspection_figures(
+            session,
+            quarter,
+            load_inspection(get_settings().inspection_file).ratings,
+            earlier=_frozen_standards(session),
+        ),
+    }
+
+
+def _frozen_standards(session: Session) -> dict[str, list[dict[str, Any]]]:
+    """H2: each frozen quarter's rated standards, so the trend shows what its pack showed."""
+    snapshots = session.execute(
+        sa.select(col(PackSnapshot.period), col(PackSnapshot.figures)).where(
+            col(PackSnapshot.kind) == KIND
+        )
+    ).tuples()
+    return {
+        period: figures["inspection"]["standards"]
+        for period, figures in snapshots
+        if "inspection" in figures  # packs frozen before H2 have none: counted again
     }
 
 

@@ -86,7 +86,25 @@ def quarter_charts(f: dict[str, Any]) -> dict[str, Markup]:
     ]:
         has = any(r["dimension"] == dimension for r in f["makeup"])
         made[key] = charts.makeup(f["makeup"], dimension) if has else ""
+    ins = f.get("inspection")  # packs frozen before H2 have none
+    made["inspection"] = (
+        charts.inspection_trend(ins["trend"], band_edges(ins))
+        if ins and ins["standards"] and ins["trend"]["standards"]
+        else ""
+    )
     return {k: Markup(v) for k, v in made.items()}  # noqa: S704 - SVG written by matplotlib, escaped
+
+
+def band_edges(inspection: dict[str, Any]) -> tuple[float, ...]:
+    """H2: where each rating band but the lowest begins (0.5, 0.65, 0.8), lowest first."""
+    return tuple(sorted(b["from"] for b in inspection["bands"] if b["from"] > 0))
+
+
+def inspection_line(inspection: dict[str, Any]) -> str:
+    """H2: "2.1 Good; 2.2 Requires improvement" for the markdown summary."""
+    return "; ".join(
+        f"{s['standard']} {s['rating'] or 'not rated'}" for s in inspection["standards"]
+    )
 
 
 def quarter_html(pack: QuarterPack, service: str) -> str:
@@ -183,6 +201,11 @@ def quarter_markdown(pack: QuarterPack, service: str, pdf_name: str) -> str:
                 for n in [f["needs"]]
             ]
             if "needs" in f
+            else []
+        ),
+        *(
+            [f"| inspection standards rated | {md_cell(inspection_line(f['inspection']))} |"]
+            if "inspection" in f and f["inspection"]["standards"]
             else []
         ),
         "",
@@ -313,6 +336,57 @@ def quarter_workbook(pack: QuarterPack, service: str) -> openpyxl.Workbook:
         write_table(wb.create_sheet("Support needs by theme"), header, rows)
         header, rows = open_rows(f["needs"])
         write_table(wb.create_sheet("Support needs open"), header, rows)
+    if "inspection" in f:  # packs frozen before H2 have none
+        ins = f["inspection"]
+        write_table(
+            wb.create_sheet("Inspection standards"),
+            [
+                "standard",
+                "title",
+                "key question",
+                "sufficient",
+                "judged",
+                "share",
+                "low",
+                "high",
+                "rating",
+            ],
+            [
+                [
+                    s["standard"],
+                    s["title"],
+                    k["text"],
+                    k["sufficient"],
+                    k["judged"],
+                    k["share"],
+                    k["low"],
+                    k["high"],
+                    s["phrase"],
+                ]
+                for s in ins["standards"]
+                for k in s["keys"]
+            ],
+        )
+        it = ins["trend"]
+        write_table(
+            wb.create_sheet("Inspection trend"),
+            ["standard", *it["quarters"]],
+            [[name, *values] for name, values in it["standards"].items()],
+        )
+        write_table(
+            wb.create_sheet("Inspection bands"),
+            ["item", "value"],
+            [
+                ["rule", ins["rule"]],
+                ["confidence of the intervals", ins["confidence"]],
+                *[[f"{b['rating']} from", b["from"]] for b in ins["bands"]],
+                [
+                    "confirmed against the Inspectorate's own text",
+                    "yes" if ins["confirmed"] else "no",
+                ],
+                ["source", ins["source"]],
+            ],
+        )
     sheet("Good practice", f["good_practice"], ["team", "kind", "completed_on", "text"])
     sheet("High-risk issues", f["high_risk"], ["case", "team", "raised_on", "raised_with", "text"])
     sheet("Feedback by source", f["feedback"]["by_source"], ["source", "count"])
