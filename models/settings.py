@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     # case's disposal) instead of the 2012 case audit tool: any of case_file, supervision_file,
     # peer, self (comma-separated; a themed sample's tool is its theme's). Empty: the 2012 tool.
     inspection_tool_kinds: Annotated[list[str], NoDecode] = []
+    # H4: a case manager whose last `risk_adaptive_audits` completed audits found more than
+    # `risk_adaptive_share` of their judgements insufficient has one more case sampled a month
+    # (within the team manager's quota, after S6's share). A share of 1 turns it off.
+    risk_adaptive_audits: int = Field(default=3, ge=1, le=24)
+    risk_adaptive_share: float = Field(default=0.3, gt=0, le=1)
     # H2, H3: the rating bands and the mock inspection's sizes.
     inspection_file: Path = DATA_DIR / "inspection.yaml"
     # Q2: the quarterly pack goes to the service manager and to this list (comma-separated).

@@ -14,6 +14,7 @@ from sqlmodel import Session, col
 from models import Audit, PackSnapshot
 from models.settings import get_settings
 from models.types import utcnow
+from tasks.inspection.adaptive import adaptive_figures
 from tasks.inspection.figures import inspection_figures
 from tasks.inspection.ratings import load_inspection
 from tasks.moderation import agreement_figures
@@ -24,6 +25,7 @@ from tasks.packs.figures import (
     action_figures,
     audit_figures,
     judgement_figures,
+    months_of,
 )
 from tasks.packs.needs import needs_figures
 from tasks.reaudit import reaudit_figures
@@ -88,6 +90,7 @@ def quarter_figures(session: Session, quarter: Quarter, on: date) -> dict[str, A
         "reaudits": reaudit_figures(session, quarter),
         "self_audits": calibration_figures(session, quarter),
         "needs": needs_figures(session, quarter, on),
+        "risk_adaptive": adaptive_figures(session, months_of(quarter), scope.teams),
         "inspection": inspection_figures(
             session,
             quarter,

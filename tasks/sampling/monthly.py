@@ -33,6 +33,7 @@ from models.enums import (
     SelectionMethod,
 )
 from models.settings import get_settings
+from tasks.inspection.adaptive import weaker_case_managers
 from tasks.moderation import plan_moderation, record_moderation
 from tasks.reaudit import ReauditDue, reaudits_due
 from tasks.sampling.notify import notify
@@ -150,6 +151,13 @@ def plan_month(
     taken: set[int] = set()
     plans: list[PlannedRun] = plan_reaudits(session, period, on, pool, taken)  # A1, first
     history = last_sampled(session, on)
+    settings = get_settings()
+    weaker = {  # H4
+        staff_id: w.reason
+        for staff_id, w in weaker_case_managers(
+            session, on, settings.risk_adaptive_audits, settings.risk_adaptive_share
+        ).items()
+    }
     holders_by_team: dict[int | None, set[int]] = defaultdict(set)
     for s in active_staff(session, Role.CASE_MANAGER):
         holders_by_team[s.team_id].add(id_of(s))
@@ -164,7 +172,8 @@ def plan_month(
             {c.case_manager_id for c in team_pool if in_pool(c, on)}
             | holders_by_team[manager.team_id]
         )
-        draw = team_draw(team_pool, holders, history, id_of(manager), on, taken)
+        draw = team_draw(team_pool, holders, history, id_of(manager), on, taken, weaker)
+        adaptive = [p for p in draw.picks if p.reason.startswith("H4")]
         plans.append(
             PlannedRun(
                 manager,
@@ -180,6 +189,7 @@ def plan_month(
                     "S6",
                     "S10",
                     f"quota {len(draw.picks)} for {len(holders)} case holders",
+                    *([f"H4: {len(adaptive)} risk-adaptive"] if adaptive else []),
                 ],
             )
         )

@@ -149,8 +149,12 @@ def team_draw(
     auditor_id: int,
     on: date,
     taken: set[int],
+    weaker: dict[int, str] | None = None,
 ) -> Draw:
-    """S6 with S2: case holders sampled longest ago first; for each, their compliance queue."""
+    """S6 with S2: case holders sampled longest ago first; for each, their compliance queue.
+    H4: once S6's share of the month is drawn (half the holders, rounded up), each holder in
+    `weaker` (staff id: why) has one more case in the slots the quota leaves, before the rotation
+    goes on."""
     holders = sorted(case_holders, key=lambda s: (last_sampled.get(s, date.min), s))
     queues = {
         s: sorted(
@@ -160,29 +164,50 @@ def team_draw(
         for s in holders
     }
     quota = team_quota(len(holders))
+    s6_share = math.ceil(len(holders) / 2)
+    extra = [s for s in holders if s in (weaker or {})]
     draw = Draw()
     # Round after round over the holders until the quota is met or every queue is spent.
     while len(draw.picks) < quota and any(queues.values()):
         for holder in holders:
-            queue = queues[holder]
-            while queue and len(draw.picks) < quota:
-                candidate = queue.pop(0)
-                before = len(draw.picks)
-                last = last_sampled.get(holder)
-                why = (
-                    "S6: case holder not sampled before"
-                    if last is None
-                    else f"S6: case holder last sampled {last}"
-                )
-                queue_why = (
-                    "S2: oldest case with no compliance audit"
-                    if not candidate.compliance_audited
-                    else "S2: oldest case"
-                )
-                _take(draw, [candidate], before + 1, auditor_id, on, taken, f"{why}; {queue_why}")
-                if len(draw.picks) > before:
-                    break
+            if extra and len(draw.picks) >= s6_share:
+                for weak in extra:  # H4, once: S6's share is already drawn
+                    _next(draw, queues[weak], quota, auditor_id, on, taken, (weaker or {})[weak])
+                extra = []
+            last = last_sampled.get(holder)
+            why = (
+                "S6: case holder not sampled before"
+                if last is None
+                else f"S6: case holder last sampled {last}"
+            )
+            _next(draw, queues[holder], quota, auditor_id, on, taken, why, queue_reason=True)
     return draw
+
+
+def _next(
+    draw: Draw,
+    queue: list[Candidate],
+    quota: int,
+    auditor_id: int,
+    on: date,
+    taken: set[int],
+    why: str,
+    queue_reason: bool = False,
+) -> None:
+    """The first case of a holder's queue that may be audited, if the quota has room."""
+    while queue and len(draw.picks) < quota:
+        candidate = queue.pop(0)
+        before = len(draw.picks)
+        reason = why
+        if queue_reason:
+            reason += (
+                "; S2: oldest case with no compliance audit"
+                if not candidate.compliance_audited
+                else "; S2: oldest case"
+            )
+        _take(draw, [candidate], before + 1, auditor_id, on, taken, reason)
+        if len(draw.picks) > before:
+            return
 
 
 def families_missing(sample: Iterable[Candidate], eligible: Iterable[Candidate]) -> list[str]:
