@@ -47,10 +47,29 @@ def test_h4_the_weaker_holder_gets_one_more_case_after_s6s_share() -> None:
     assert adaptive.picks[2].reason == WHY
 
 
+def test_h4_gives_only_a_case_the_rotation_would_not_have_given() -> None:
+    """H4 is one case more than the rotation gives: a weaker holder the spare slot reaches
+    anyway is drawn as the rotation draws them (nothing labelled H4); one in S6's share has a
+    second case."""
+    last = {1: date(2026, 12, 1), 2: date(2026, 10, 1), 3: date(2026, 11, 1), 4: date(2026, 12, 2)}
+    plain = team_draw(_pool(4), [1, 2, 3, 4], last, 99, ON, set())
+    reached = team_draw(_pool(4), [1, 2, 3, 4], last, 99, ON, set(), {1: WHY})
+    assert [(p.candidate.case_id, p.reason) for p in reached.picks] == [
+        (p.candidate.case_id, p.reason) for p in plain.picks
+    ]
+    second = team_draw(_pool(4), [1, 2, 3, 4], last, 99, ON, set(), {2: WHY})
+    assert [(p.candidate.case_manager_id, p.reason[:2]) for p in second.picks] == [
+        (2, "S6"),
+        (3, "S6"),
+        (2, "H4"),
+    ]
+
+
 @pytest.mark.parametrize("holders", [1, 2, 3, 4, 5, 6, 7, 9])
 def test_h4_is_bounded_by_the_quota_and_never_crowds_out_s6(holders: int) -> None:
     """Every holder weaker: the picks stay within the quota, S6's share is drawn first and in
-    full, and no more risk-adaptive picks than the quota leaves (none once a team has six)."""
+    full, and no more risk-adaptive picks than the quota leaves (none once a team has five:
+    its quota, 3, is S6's share)."""
     ids = list(range(1, holders + 1))
     last = {h: date(2026, 1, h) for h in ids}
     draw = team_draw(_pool(holders), ids, last, 99, ON, set(), {h: WHY for h in ids})
@@ -61,7 +80,7 @@ def test_h4_is_bounded_by_the_quota_and_never_crowds_out_s6(holders: int) -> Non
     assert [p.candidate.case_manager_id for p in draw.picks[:share]] == ids[:share]
     assert all(p.reason.startswith("S6") for p in draw.picks[:share])
     assert len(h4) <= quota - share and len(s6) + len(h4) == len(draw.picks)
-    if holders >= 6:
+    if holders >= 5:
         assert not h4
 
 
@@ -84,6 +103,10 @@ def test_h4_never_picks_the_auditors_own_case_or_one_audited_within_six_weeks() 
     last = {1: date(2026, 10, 1), 2: date(2026, 11, 1), 3: date(2026, 12, 1)}
     draw = team_draw([*pool[:2], recent], [1, 2, 3], last, 99, ON, set(), {3: WHY})
     assert all(p.candidate.case_id != 40 for p in draw.picks)
+    # The auditor (staff 3 here) holds the weaker holder's only case: S10 passes it over.
+    own = team_draw([*pool[:2], _case(30, 3)], [1, 2, 3], last, 3, ON, set(), {3: WHY})
+    assert all(p.candidate.case_manager_id != 3 for p in own.picks)
+    assert any(r.reason.startswith("S10") for r in own.rejections)
 
 
 def test_h4_names_by_initials() -> None:

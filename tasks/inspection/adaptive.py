@@ -12,10 +12,9 @@ from datetime import date
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
-from models import Audit, Finding
+from models import Audit, Finding, Staff
 from models.enums import MANAGEMENT_KINDS, AuditStatus, Judgement
-
-JUDGED = [Judgement.INSUFFICIENT, Judgement.SUFFICIENT, Judgement.GOOD, Judgement.EXCELLENT]
+from tasks.packs.figures import JUDGED, Scope
 
 
 @dataclass(frozen=True)
@@ -90,13 +89,9 @@ def initials(name: str) -> str:
     return "".join(f"{part[0].upper()}." for part in name.split() if part[:1].isalpha())
 
 
-def adaptive_figures(
-    session: Session, months: list[str], teams: dict[int, str]
-) -> list[dict[str, object]]:
+def adaptive_figures(session: Session, months: list[str], scope: Scope) -> list[dict[str, object]]:
     """H4 for the quarterly pack: each risk-adaptive pick of the quarter's months, with the case
     manager by initials and staff number only (the board does not see names) and why."""
-    from models import Staff
-
     rows = session.execute(
         sa.select(
             col(Audit.period),
@@ -117,7 +112,7 @@ def adaptive_figures(
         {
             "month": period,
             "case_manager": f"{initials(name)} (staff {staff_id})",
-            "team": teams.get(team_id, "No team") if team_id is not None else "No team",
+            "team": scope.team(team_id),
             "why": reason.removeprefix("H4: risk-adaptive, "),
         }
         for period, reason, staff_id, name, team_id in rows

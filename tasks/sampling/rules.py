@@ -153,8 +153,8 @@ def team_draw(
 ) -> Draw:
     """S6 with S2: case holders sampled longest ago first; for each, their compliance queue.
     H4: once S6's share of the month is drawn (half the holders, rounded up), each holder in
-    `weaker` (staff id: why) has one more case in the slots the quota leaves, before the rotation
-    goes on."""
+    `weaker` (staff id: why) has one more case than the rotation would give them, in the slots
+    the quota leaves, before the rotation goes on."""
     holders = sorted(case_holders, key=lambda s: (last_sampled.get(s, date.min), s))
     queues = {
         s: sorted(
@@ -165,7 +165,14 @@ def team_draw(
     }
     quota = team_quota(len(holders))
     s6_share = math.ceil(len(holders) / 2)
-    extra = [s for s in holders if s in (weaker or {})]
+    extra: list[int] = []
+    if weaker and quota > s6_share:
+        # H4 gives a weaker holder a case they would not have had this month: a second one if
+        # S6's share takes them, else one the rotation's spare slots would not have reached.
+        plain = team_draw(pool, case_holders, last_sampled, auditor_id, on, set(taken))
+        in_share = {p.candidate.case_manager_id for p in plain.picks[:s6_share]}
+        reached = {p.candidate.case_manager_id for p in plain.picks}
+        extra = [s for s in holders if s in weaker and (s in in_share or s not in reached)]
     draw = Draw()
     # Round after round over the holders until the quota is met or every queue is spent.
     while len(draw.picks) < quota and any(queues.values()):
