@@ -75,8 +75,8 @@ def run_sample(
         fail("choose --theme or --target, not both", 2)
     if target and not requested_by:
         fail("a targeted selection needs --requested-by EMAIL and --reason TEXT (S8)", 2)
-    if tool is not None and (not theme or tool not in ("inspection", "2012")):
-        fail("--tool is for a themed sample (--theme), and is 'inspection' or '2012'", 2)
+    if tool is not None and not theme:
+        fail("--tool is for a themed sample (--theme): 'inspection' or '2012'", 2)
     if not theme and not target:
         _say(CATALOGUE["sample-and-assign"](day))
         return

@@ -16,11 +16,11 @@ import pytest
 from pypdf import PdfReader
 from sqlmodel import Session, select
 
-from models import Audit, Case, EmailMessage, Finding, Question, QuestionSet, SamplingRun
+from models import Audit, Case, EmailMessage, Finding, Question, QuestionSet, SamplingRun, Staff
 from models.enums import AnswerType, AuditKind, Judgement, SamplingKind
-from models.errors import DataFileError
+from models.errors import DataFileError, InvalidInput
 from models.settings import DATA_DIR, Settings, get_settings
-from tasks.inspection.mock import COURT, CUSTODY, OUT_OF_COURT, allocate, draw, mock_inspection
+from tasks.inspection.mock import allocate, assign, draw, mock_inspection
 from tasks.inspection.ratings import (
     KeyShare,
     MockSpec,
@@ -29,11 +29,12 @@ from tasks.inspection.ratings import (
     wilson,
 )
 from tasks.inspection.report import write_report
+from tasks.inspection.tools import COURT, CUSTODY, OUT_OF_COURT, set_code
 from tasks.question_sets import read_question_sets
 from tasks.recording.form import Answer, AuditForm, validate
 from tasks.recording.record import questions_for, record_audit
 from tasks.sampling.pool import load_pool
-from tasks.sampling.rules import Candidate, seed_for
+from tasks.sampling.rules import Candidate, Pick, seed_for
 
 SPEC = load_inspection().ratings
 Z95 = 1.959963984540054
@@ -182,6 +183,50 @@ def test_h3_minimums_raise_out_of_court_and_custody_where_the_caseload_has_them(
     assert [p.reason.startswith("H3") for p in drawn.picks] == [True] * 10
 
 
+def test_h1_the_disposal_picks_the_set_and_bail_or_remand_keeps_the_2012_tool() -> None:
+    assert set_code("inspection", "out_of_court") == "inspection-out-of-court"
+    assert {set_code("inspection", o) for o in COURT} == {"inspection-court"}
+    assert set_code("inspection", "bail_iss") == set_code("inspection", "remand") == "case-audit"
+    assert set_code("case-audit-mappa", "out_of_court") == "case-audit-mappa"
+
+
+def test_h3_a_case_selected_within_six_weeks_is_passed_over() -> None:
+    """S4 for a mock inspection: a case selected for another audit within six weeks is not
+    drawn; bail and remand are not disposals and are not drawn either."""
+    day = date(2027, 1, 5)
+    recent = Candidate(
+        1,
+        "C001",
+        1,
+        1,
+        "YRO",
+        "Male",
+        "White",
+        "15-16",
+        date(2026, 6, 1),
+        last_selected_on=date(2026, 12, 1),
+        order_type="yro",
+    )
+    pool = [recent, _candidate(2, "yro"), _candidate(3, "bail_iss"), _candidate(4, "remand")]
+    drawn = draw(pool, day, 5, 1, MockSpec(minimum_out_of_court=0, minimum_custody=0))
+    assert [p.candidate.case_id for p in drawn.picks] == [2]
+
+
+def test_h3_s10_each_case_to_a_manager_who_does_not_hold_it() -> None:
+    """S10: a manager holding a case is never given it; with only its holder to audit it, a
+    clear refusal; among equally loaded managers, not the holder's line manager."""
+    a = Staff(id=1, email="a@x", name="A", role="operational_manager")
+    b = Staff(id=2, email="b@x", name="B", role="qa_manager")
+    picks = [Pick(_candidate(i, "yro", holder=1), "H3") for i in range(1, 5)]
+    given = assign(picks, [a, b], {})
+    assert given == {2: picks}  # manager 1 holds them all
+    with pytest.raises(InvalidInput, match="S10: no auditor but the case's holder for C001"):
+        assign(picks[:1], [a], {})
+    held_by_7 = [Pick(_candidate(9, "yro", holder=7), "H3")]
+    assert list(assign(held_by_7, [a, b], {7: 1})) == [2]  # 1 is 7's line manager
+    assert list(assign(held_by_7, [a, b], {7: 2})) == [1]
+
+
 def _candidate(i: int, order: str, holder: int = 1) -> Candidate:
     return Candidate(
         i,
@@ -254,7 +299,9 @@ def test_h3_mock_inspection_drawn_assigned_emailed_and_reproducible(
     assert len(session.exec(select(Audit).where(Audit.kind == AuditKind.INSPECTION)).all()) == 12
 
 
-def _answers(session: Session, audit: Audit, weak: set[str]) -> AuditForm:
+def _answers(session: Session, audit: Audit, weak: set[str], none: str = "reviewing_") -> AuditForm:
+    """Key questions sufficient, but those in `weak` not sufficient and those whose code starts
+    with `none` not applicable."""
     values = {
         AnswerType.JUDGEMENT: "sufficient",
         AnswerType.YES_NO: "yes",
@@ -265,13 +312,12 @@ def _answers(session: Session, audit: Audit, weak: set[str]) -> AuditForm:
     for q in questions_for(session, audit):
         if q.answer_type is AnswerType.SUFFICIENCY:
             bad = q.code in weak
-            answers[q.code] = Answer(
-                value="not sufficient" if bad else "sufficient", evidence="Read on file"
-            )
+            value = "not sufficient" if bad else "sufficient"
+            if q.code.startswith(none):
+                value = "not applicable"
+            answers[q.code] = Answer(value=value, evidence="Read on file")
         else:
             answers[q.code] = Answer(value=values[q.answer_type])
-    from models import Staff
-
     return AuditForm(
         audit_id=audit.id, recorded_by=session.get(Staff, audit.auditor_id).email, answers=answers
     )
@@ -288,8 +334,6 @@ def test_h1_a_key_question_without_evidence_is_refused_and_not_sufficient_is_sto
     form = _answers(session, audit, {"planning_desistance"})
     form.answers["assessment_desistance"] = Answer(value="sufficient", evidence=" ")
     questions = questions_for(session, audit)
-    from models import Staff
-
     emails = {s.email for s in session.exec(select(Staff))}
     clean, problems = validate(form, questions, emails, date(2027, 1, 10), ["Risk"])
     assert clean is None
@@ -312,7 +356,8 @@ def test_h2_h3_mock_inspection_report_rates_each_standard_with_its_interval(
     session: Session, settings_env: None, tmp_path: Path
 ) -> None:
     """H2, H3: the report's PDF and XLSX give each standard's rating with its interval from the
-    completed audits only, say the bands are unconfirmed, and name cases by reference only (E5)."""
+    completed audits only (a standard answered only "not applicable" is there, not rated), say
+    the bands are unconfirmed, and name cases by reference only (E5)."""
     mock_inspection(session, DRAWN_ON, 6, load_inspection().mock_inspection)
     audits = session.exec(
         select(Audit).where(Audit.kind == AuditKind.INSPECTION).order_by(Audit.id)
@@ -341,7 +386,27 @@ def test_h2_h3_mock_inspection_report_rates_each_standard_with_its_interval(
     assert ratings["2.1"][2:4] == (2, 0.5) and ratings["2.2"][3] == 1.0
     assert ratings["2.1"][6].startswith("Requires improvement")  # 1 of 2 = 50%
     assert ratings["2.2"][6].startswith("Outstanding, but could be")  # 2 of 2, interval 34%-100%
+    assert ratings["2.4"][2:4] == (0, None) and ratings["2.4"][6] == "Not rated: no case judged"
+    assert "2.4 Reviewing" in text and "Not rated: no case judged" in text
     assert len(list(book["Cases"].iter_rows(min_row=2))) == 6
+
+
+@pytestmark_demo
+def test_h1_a_themed_sample_can_use_either_tool(session: Session, settings_env: None) -> None:
+    """H1 with S7: `--tool inspection` audits the theme's cases with the inspection-style sets
+    (by disposal), '2012' with the theme's own variant; another name is refused."""
+    from tasks.sampling.adhoc import themed_sample
+
+    with pytest.raises(InvalidInput, match="unknown tool 'hmip'"):
+        themed_sample(session, DRAWN_ON, "high-rosh", tool="hmip")
+    inspected = themed_sample(session, DRAWN_ON, "high-rosh", count=3, tool="inspection")
+    kept = themed_sample(session, DRAWN_ON, "mappa", count=3, tool="2012")
+    sets = {q.id: q.code for q in session.exec(select(QuestionSet))}
+    codes = {sets[session.get(Audit, a).question_set_id] for a in inspected.audits}
+    assert codes and codes <= {"inspection-court", "inspection-out-of-court"}
+    assert {sets[session.get(Audit, a).question_set_id] for a in kept.audits} == {
+        "case-audit-mappa"
+    }
 
 
 def test_h1_the_tool_setting_names_kinds_of_audit_and_refuses_others(

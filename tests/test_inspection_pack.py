@@ -186,7 +186,7 @@ def test_h2_the_lowest_key_question_rates_each_standard_with_its_wilson_interval
     assert "15. Inspection standards (H2)" in words
     assert words.index("14. Support and training needs") < words.index("15. Inspection standards")
     section = words[words.index("15. Inspection standards (H2)") :]
-    assert "5 cases were audited this quarter with the inspection-style tool" in section
+    assert "5 audits were completed this quarter with the inspection-style tool" in section
     assert "rated by its lowest key question" in section and "95% interval (Wilson)" in section
     assert f"2.1 Assessment 5 60% 23% to 88% {RI_2_1}" in section
     assert f"2.2 Planning 5 80% 38% to 96% {OUTSTANDING_2_2}" in section
@@ -281,3 +281,25 @@ def test_h2_a_pack_frozen_before_h2_renders_without_the_section_and_none_used_sa
     book = quarter_workbook(old, "Riverside YOT")
     assert not any(name.startswith("Inspection") for name in book.sheetnames)
     assert "inspection" not in quarter_markdown(old, "Riverside YOT", "x.pdf")
+
+
+def test_h2_the_trend_shows_a_closed_quarter_as_its_frozen_pack_did(session: Session) -> None:
+    """H2's eight quarters: once 2026-Q3's pack is frozen, a later change to one of its
+    findings does not move 2026-Q3's point in the next quarter's trend (its pack's figure is
+    used); a quarter with no frozen pack is counted from the database."""
+    from tasks.packs.quarterly import compile_quarter, quarter_figures
+
+    _world(session)
+    compile_quarter(session, Q3, ON)  # frozen: 2.1 at 3/5 = 60%
+    others = session.exec(select(Question).where(Question.code == "assessment_others_safety")).all()
+    for finding in session.exec(
+        select(Finding).where(col(Finding.question_id).in_([q.id for q in others]))
+    ):
+        finding.judgement = Judgement.SUFFICIENT  # live, 2.1 would now be 4/5 = 80%
+    session.commit()
+    later = quarter_figures(session, Quarter(2026, 4), date(2027, 2, 1))  # January to March 2027
+    trend = later["inspection"]["trend"]
+    assert trend["quarters"][-2] == str(Q3)
+    assert trend["standards"]["2.1 Assessment"][-2] == 0.6  # as frozen, not 0.8
+    live = quarter_figures(session, Q3, date(2027, 2, 1))["inspection"]["standards"][0]
+    assert live["standard"] == "2.1" and live["share"] == 0.8  # counted afresh it would be 80%

@@ -4,7 +4,7 @@ for the quarterly pack's section (with the last eight quarters) and the mock ins
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import asdict
 from datetime import date
 from typing import Any
@@ -15,9 +15,9 @@ from sqlmodel import Session, col
 from models import Audit, Finding, Question
 from models.enums import APART, AnswerType, AuditStatus, Judgement
 from tasks.inspection.ratings import KeyShare, RatingsSpec, StandardRating, rate, wilson
+from tasks.packs.figures import TREND_QUARTERS
 from tasks.workdays import Quarter
 
-TREND_QUARTERS = 8
 WEAKEST = 5  # key questions listed as most often not sufficient
 
 
@@ -28,7 +28,9 @@ def key_counts(
     audit_ids: Collection[int] | None = None,
 ) -> list[tuple[str, str, list[KeyShare], int]]:
     """Every standard's key questions as (standard, title, keys, cases), from the management
-    audits completed between the two days (or only `audit_ids`), standards in order."""
+    audits completed between the two days (or only `audit_ids`), standards in order. A standard
+    answered only "not applicable" is there with nothing judged (not rated); a key question's
+    words are its newest version's."""
     query = _judged(
         sa.select(
             col(Question.standard),
@@ -41,7 +43,7 @@ def key_counts(
         first_day,
         last_day,
         audit_ids,
-    ).order_by(col(Question.standard), col(Question.position))
+    ).order_by(col(Question.standard), col(Question.question_set_id).desc(), col(Question.position))
     titles: dict[str, str] = {}
     texts: dict[tuple[str, str], str] = {}
     counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
@@ -50,9 +52,10 @@ def key_counts(
         titles.setdefault(standard, section)
         texts.setdefault((standard, code), text)
         tally = counts[(standard, code)]
-        tally[0] += judgement is Judgement.SUFFICIENT
-        tally[1] += 1
-        cases[standard].add(audit_id)
+        if judgement is not Judgement.NOT_APPLICABLE:
+            tally[0] += judgement is Judgement.SUFFICIENT
+            tally[1] += 1
+            cases[standard].add(audit_id)
     result = []
     for standard in sorted(titles, key=_order):
         keys = [
@@ -67,8 +70,8 @@ def key_counts(
 def _judged(
     query: sa.Select[Any], first_day: date, last_day: date, audit_ids: Collection[int] | None
 ) -> sa.Select[Any]:
-    """`query` over the key questions judged sufficient or not in the management audits
-    completed between the two days (or only `audit_ids`)."""
+    """`query` over the key questions answered in the management audits completed between the
+    two days (or only `audit_ids`)."""
     query = (
         query.select_from(Question)
         .join(Finding, col(Finding.question_id) == Question.id)
@@ -79,14 +82,14 @@ def _judged(
             col(Audit.status) == AuditStatus.COMPLETED,
             col(Audit.kind).not_in(APART),
             col(Audit.completed_on).between(first_day, last_day),
-            col(Finding.judgement).in_([Judgement.SUFFICIENT, Judgement.INSUFFICIENT]),
+            col(Finding.judgement).is_not(None),
         )
     )
     return query if audit_ids is None else query.where(col(Audit.id).in_(list(audit_ids)))
 
 
 def audited(session: Session, first_day: date, last_day: date) -> int:
-    """How many audits judged at least one key question between the two days."""
+    """How many audits answered at least one key question between the two days."""
     query = _judged(sa.select(col(Finding.audit_id)), first_day, last_day, None)
     return len(set(session.execute(query).scalars()))
 
@@ -178,11 +181,12 @@ def inspection_figures(
     session: Session,
     quarter: Quarter,
     spec: RatingsSpec,
-    earlier: dict[str, list[dict[str, Any]]] | None = None,
+    frozen: Callable[[Quarter], dict[str, Any] | None] = lambda q: None,
 ) -> dict[str, Any]:
     """H2 for the quarterly pack: each standard's shares, interval and rating this quarter, each
-    standard's share over the last eight quarters (`earlier`: a quarter's frozen rows, used
-    instead of counting again), and the key questions most often not sufficient."""
+    standard's share over the last eight quarters (a quarter whose pack was frozen with this
+    section (`frozen`: its figures) shows what its pack showed), and the key questions most
+    often not sufficient."""
     rows = rating_rows(ratings(session, quarter.first_day, quarter.last_day, spec), spec)
     quarters = [quarter]
     while len(quarters) < TREND_QUARTERS:
@@ -191,8 +195,8 @@ def inspection_figures(
     for q in quarters:
         if q == quarter:
             columns.append(rows)
-        elif earlier is not None and str(q) in earlier:
-            columns.append(earlier[str(q)])
+        elif "inspection" in (figures := frozen(q) or {}):  # packs frozen before H2 have none
+            columns.append(figures["inspection"]["standards"])
         else:
             columns.append(rating_rows(ratings(session, q.first_day, q.last_day, spec), spec))
     names: dict[str, str] = {}

@@ -17,26 +17,17 @@ from sqlmodel import Session, col, select
 
 from models import SamplingRun, Staff
 from models.base import id_column, id_of
-from models.enums import AuditKind, OrderType, Role, SamplingKind, SelectionMethod
+from models.enums import AuditKind, Role, SamplingKind, SelectionMethod
 from models.errors import InvalidInput
 from tasks.inspection.ratings import MockSpec
-from tasks.sampling.monthly import INSPECTION_TOOL, MonthResult, PlannedRun, due_date, record
+from tasks.inspection.tools import COURT, CUSTODY, INSPECTION_TOOL, OUT_OF_COURT
+from tasks.sampling.monthly import MonthResult, PlannedRun, due_date, record
 from tasks.sampling.notify import notify
 from tasks.sampling.pool import active_staff, load_pool
-from tasks.sampling.rules import Candidate, Draw, Pick, in_pool, seed_for
+from tasks.sampling.rules import SIX_WEEKS, Candidate, Draw, Pick, in_pool, seed_for
 from tasks.workdays import Month
 
 THEME = "mock-inspection"
-# Disposals an inspection reads as cases: bail and remand are not disposals.
-COURT = {
-    OrderType.REFERRAL_ORDER.value,
-    OrderType.YRO.value,
-    OrderType.DTO_CUSTODY.value,
-    OrderType.DTO_LICENCE.value,
-    OrderType.COMMUNITY_OTHER.value,
-}
-CUSTODY = {OrderType.DTO_CUSTODY.value, OrderType.DTO_LICENCE.value}
-OUT_OF_COURT = {OrderType.OUT_OF_COURT.value}
 AUDITORS = (Role.OPERATIONAL_MANAGER, Role.QA_MANAGER)  # the management team (S9)
 
 
@@ -79,9 +70,16 @@ class MockDraw:
 
 
 def draw(pool: list[Candidate], on: date, size: int, seed: int, spec: MockSpec) -> MockDraw:
-    """The mock inspection's cases from `pool` (S1: open more than six weeks), seeded (S3)."""
+    """The mock inspection's cases from `pool`, seeded (S3): court and out-of-court disposals
+    open more than six weeks (S1), none selected for another audit within six weeks (S4)."""
     eligible = sorted(
-        (c for c in pool if in_pool(c, on) and c.order_type in COURT | OUT_OF_COURT),
+        (
+            c
+            for c in pool
+            if in_pool(c, on)
+            and c.order_type in COURT | OUT_OF_COURT
+            and (c.last_selected_on is None or abs((on - c.last_selected_on).days) >= SIX_WEEKS)
+        ),
         key=lambda c: c.case_id,
     )
     court = [c for c in eligible if c.order_type in COURT]
@@ -118,8 +116,8 @@ def draw(pool: list[Candidate], on: date, size: int, seed: int, spec: MockSpec) 
 def assign(
     picks: list[Pick], auditors: list[Staff], line_manager: dict[int, int | None]
 ) -> dict[int, list[Pick]]:
-    """S10: each case to an auditor who does not hold it, the one with fewest so far, preferring
-    one who is not the case holder's line manager (an inspector reads the case afresh)."""
+    """S10: each case to an auditor who does not hold it, the one with fewest so far; among
+    those, one who is not the case holder's line manager (an inspector reads the case afresh)."""
     load: Counter[int] = Counter({id_of(a): 0 for a in auditors})
     given: dict[int, list[Pick]] = {id_of(a): [] for a in auditors}
     for pick in picks:
@@ -182,12 +180,20 @@ def mock_inspection(
     ]
     try:
         audits = record(session, period, on, plans, theme=THEME, due=due_date(period, on))
-        emails = notify(
-            session, period, audits, key=SamplingKind.MOCK_INSPECTION.value
-        )
+        emails = notify(session, period, audits, key=SamplingKind.MOCK_INSPECTION.value)
         session.commit()
     except sa.exc.IntegrityError:
         session.rollback()
+        if (
+            session.exec(
+                select(SamplingRun.id).where(
+                    col(SamplingRun.period) == str(period),
+                    col(SamplingRun.kind) == SamplingKind.MOCK_INSPECTION,
+                )
+            ).first()
+            is None
+        ):
+            raise  # not a concurrent draw of the same month: a real conflict, to be reported
         return MonthResult(str(period), created=False), None
     return (
         MonthResult(

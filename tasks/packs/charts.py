@@ -237,10 +237,9 @@ def quarters_side_by_side(
     return _image(fig, "The year by quarter")
 
 
-BAND_EDGES = (0.5, 0.65, 0.8)  # H2: where Requires improvement, Good and Outstanding begin
 
 
-def inspection_trend(trend: dict[str, Any], edges: tuple[float, ...] = BAND_EDGES) -> str:
+def inspection_trend(trend: dict[str, Any], edges: tuple[float, ...]) -> str:
     """H2: each inspection standard's lowest key question share per quarter, one small chart a
     standard, with the rating bands' edges dashed (instead of a median)."""
     series = list(trend["standards"].items())

@@ -90,27 +90,13 @@ def quarter_figures(session: Session, quarter: Quarter, on: date) -> dict[str, A
         "reaudits": reaudit_figures(session, quarter),
         "self_audits": calibration_figures(session, quarter),
         "needs": needs_figures(session, quarter, on),
-        "risk_adaptive": adaptive_figures(session, months_of(quarter), scope.teams),
+        "risk_adaptive": adaptive_figures(session, months_of(quarter), scope),
         "inspection": inspection_figures(
             session,
             quarter,
             load_inspection(get_settings().inspection_file).ratings,
-            earlier=_frozen_standards(session),
+            lambda q: frozen_figures(session, q),
         ),
-    }
-
-
-def _frozen_standards(session: Session) -> dict[str, list[dict[str, Any]]]:
-    """H2: each frozen quarter's rated standards, so the trend shows what its pack showed."""
-    snapshots = session.execute(
-        sa.select(col(PackSnapshot.period), col(PackSnapshot.figures)).where(
-            col(PackSnapshot.kind) == KIND
-        )
-    ).tuples()
-    return {
-        period: figures["inspection"]["standards"]
-        for period, figures in snapshots
-        if "inspection" in figures  # packs frozen before H2 have none: counted again
     }
 
 

@@ -337,7 +337,9 @@ def quarter_workbook(pack: QuarterPack, service: str) -> openpyxl.Workbook:
         header, rows = open_rows(f["needs"])
         write_table(wb.create_sheet("Support needs open"), header, rows)
     if "risk_adaptive" in f:  # packs frozen before H4 have none
-        sheet("Sampled more often (H4)", f["risk_adaptive"], ["month", "case_manager", "team", "why"])
+        sheet(
+            "Sampled more often (H4)", f["risk_adaptive"], ["month", "case_manager", "team", "why"]
+        )
     if "inspection" in f:  # packs frozen before H2 have none
         ins = f["inspection"]
         write_table(

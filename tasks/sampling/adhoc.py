@@ -16,7 +16,8 @@ from models.base import id_column, id_of
 from models.enums import AuditKind, Role, SamplingKind, SelectionMethod
 from models.errors import DataFileError, InvalidInput
 from models.settings import DATA_DIR
-from tasks.sampling.monthly import INSPECTION_TOOL, MonthResult, PlannedRun, record
+from tasks.inspection.tools import INSPECTION_TOOL, TOOLS
+from tasks.sampling.monthly import MonthResult, PlannedRun, record
 from tasks.sampling.notify import notify
 from tasks.sampling.pool import active_staff, load_pool
 from tasks.sampling.rules import Draw, Pick, random_draw, seed_for
@@ -119,6 +120,8 @@ def themed_sample(
             f"unknown theme {theme_name!r}: expected one of {', '.join(sorted(themes))}"
         )
     theme = themes[theme_name]
+    if tool is not None and tool not in TOOLS:
+        raise InvalidInput(f"unknown tool {tool!r}: expected one of {', '.join(TOOLS)}")
     auditor = (
         _auditor(session, auditor_email, "auditor")
         if auditor_email

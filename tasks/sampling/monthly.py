@@ -27,13 +27,13 @@ from models.enums import (
     AuditCategory,
     AuditKind,
     AuditStatus,
-    OrderType,
     Role,
     SamplingKind,
     SelectionMethod,
 )
 from models.settings import get_settings
 from tasks.inspection.adaptive import weaker_case_managers
+from tasks.inspection.tools import DEFAULT_TOOL, INSPECTION_TOOL, set_code
 from tasks.moderation import plan_moderation, record_moderation
 from tasks.reaudit import ReauditDue, reaudits_due
 from tasks.sampling.notify import notify
@@ -52,8 +52,6 @@ from tasks.sampling.rules import (
 from tasks.workdays import Month, Quarter, add_working_days, financial_year
 
 log = logging.getLogger(__name__)
-DEFAULT_TOOL = "case-audit"  # the 2012 framework's tool (App. 3)
-INSPECTION_TOOL = "inspection"  # H1: inspection-court, or inspection-out-of-court by disposal
 DEADLINE_WEEK = 3  # D2
 MIN_WORKING_DAYS = 10
 SERVICE_MANAGER_CASES = 2  # S9: 2 case files and the 2 matching supervision files a quarter
@@ -333,16 +331,6 @@ def _kinds(plan: PlannedRun, first: Audit | None) -> list[AuditKind]:
     )
 
 
-def set_code(tool: str, candidate: Candidate) -> str:
-    """The question set a pick is audited with: the plan's, or for the inspection-style tool the
-    court or out-of-court set by the case's disposal (H1)."""
-    if tool != INSPECTION_TOOL:
-        return tool
-    if candidate.order_type == OrderType.OUT_OF_COURT.value:
-        return "inspection-out-of-court"
-    return "inspection-court"
-
-
 def _question_set(session: Session, code: str) -> QuestionSet:
     qs = session.exec(
         select(QuestionSet)
@@ -372,7 +360,7 @@ def record(
     def tool_for(plan: PlannedRun, kind: AuditKind, candidate: Candidate) -> str:
         """H1: the plan's set, or the inspection-style tool where the setting names the kind."""
         default = plan.question_set == DEFAULT_TOOL and kind.value in inspection_kinds
-        return set_code(INSPECTION_TOOL if default else plan.question_set, candidate)
+        return set_code(INSPECTION_TOOL if default else plan.question_set, candidate.order_type)
 
     question_sets = {
         code: _question_set(session, code)
