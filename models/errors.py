@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pydantic import ValidationError
+
 
 class YotqaError(Exception):
     """Base of every error the command line reports as a message rather than a traceback."""
@@ -69,6 +71,17 @@ class InputFileError(YotqaError):
 
 class DataFileError(YotqaError):
     """A shipped or edited data file (timetable, question set) that does not validate."""
+
+    @classmethod
+    def invalid(cls, name: str, exc: ValidationError) -> DataFileError:
+        """The file `name` failed validation: each field that is wrong, and why."""
+        return cls(
+            f"{name}: "
+            + "; ".join(
+                f"field '{'.'.join(str(p) for p in e['loc']) or '(top)'}': {e['msg']}"
+                for e in exc.errors()
+            )
+        )
 
 
 class ConfigError(YotqaError):

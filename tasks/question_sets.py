@@ -159,13 +159,7 @@ def _parse(path: Path) -> QuestionSetFile:
     try:
         return QuestionSetFile.model_validate(data)
     except ValidationError as exc:
-        raise DataFileError(
-            f"{path.name}: "
-            + "; ".join(
-                f"field '{'.'.join(str(p) for p in e['loc']) or '(top)'}': {e['msg']}"
-                for e in exc.errors()
-            )
-        ) from None
+        raise DataFileError.invalid(path.name, exc) from None
 
 
 def _apply_variant(name: str, base: ResolvedSet, spec: QuestionSetFile) -> list[QuestionSpec]:

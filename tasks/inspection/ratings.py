@@ -92,13 +92,7 @@ def load_inspection(path: Path = INSPECTION_FILE) -> InspectionFile:
     except yaml.YAMLError as exc:
         raise DataFileError(f"{path.name}: not valid YAML: {exc}") from None
     except ValidationError as exc:
-        raise DataFileError(
-            f"{path.name}: "
-            + "; ".join(
-                f"field '{'.'.join(str(p) for p in e['loc']) or '(top)'}': {e['msg']}"
-                for e in exc.errors()
-            )
-        ) from None
+        raise DataFileError.invalid(path.name, exc) from None
 
 
 def wilson(sufficient: int, judged: int, z: float) -> tuple[float, float]:

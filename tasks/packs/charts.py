@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Callable
 from html import escape
 from statistics import median
 from typing import Any
@@ -100,19 +101,40 @@ def run_chart(trend: dict[str, Any]) -> str:
     series = [("All sections", trend["overall"])] + [
         (s, trend["share"][s]) for s in trend["sections"]
     ]
+    return _quarter_panels(
+        series,
+        trend["quarters"],
+        lambda ys: [median(ys)] if ys else [],
+        "no judgements yet",
+        "Trend: judgements sufficient or better, last eight quarters (dashed: median)",
+        "Run chart of judgements sufficient or better",
+    )
+
+
+def _quarter_panels(
+    series: list[tuple[str, list[float | None]]],
+    quarters: list[str],
+    lines: Callable[[list[float]], list[float]],
+    empty: str,
+    title: str,
+    alt: str,
+) -> str:
+    """Small multiples, two a row: each series' share per quarter (0-100%), its last value
+    labelled, and dashed lines where `lines` (given the series' values) puts them."""
     cols = 2
-    rows = (len(series) + cols - 1) // cols
+    rows = max(1, (len(series) + cols - 1) // cols)
     fig, axes = plt.subplots(
         rows, cols, figsize=(6.8, 1.65 * rows + 0.4), squeeze=False, layout="constrained"
     )
-    labels = [q.replace("-", "\n") for q in trend["quarters"]]
+    labels = [q.replace("-", "\n") for q in quarters]
     x = list(range(len(labels)))
     for ax, (name, values) in zip(axes.flat, series, strict=False):
         points = [(i, v) for i, v in enumerate(values) if v is not None]
+        for line in lines([v for _, v in points]):
+            ax.axhline(line, color=GREY, linestyle="--", linewidth=0.9)
         if points:
             xs, ys = zip(*points, strict=True)
             ax.plot(xs, ys, marker="o", color=BLUE, linewidth=1.4, markersize=3.5)
-            ax.axhline(median(ys), color=GREY, linestyle="--", linewidth=0.9)
             ax.annotate(
                 f"{ys[-1]:.0%}",
                 (xs[-1], ys[-1]),
@@ -124,25 +146,23 @@ def run_chart(trend: dict[str, Any]) -> str:
             ax.text(
                 0.5,
                 0.5,
-                "no judgements yet",
+                empty,
                 ha="center",
                 va="center",
                 transform=ax.transAxes,
                 color=GREY,
+                bbox={"facecolor": "white", "edgecolor": "none"},
             )
         ax.set_title(_short(name, 40), fontsize=8)
         ax.set_ylim(0, 1.05)
+        ax.set_xlim(-0.5, len(labels) - 0.5)
         ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
         ax.set_xticks(x, labels, fontsize=6.5)
         ax.grid(axis="y", color="#EEEEEE")
     for ax in list(axes.flat)[len(series) :]:
         ax.axis("off")
-    fig.suptitle(
-        "Trend: judgements sufficient or better, last eight quarters (dashed: median)",
-        fontsize=9,
-        fontweight="bold",
-    )
-    return _image(fig, "Run chart of judgements sufficient or better")
+    fig.suptitle(title, fontsize=9, fontweight="bold")
+    return _image(fig, alt)
 
 
 def action_points(by_team: list[dict[str, Any]]) -> str:
@@ -237,56 +257,15 @@ def quarters_side_by_side(
     return _image(fig, "The year by quarter")
 
 
-
-
 def inspection_trend(trend: dict[str, Any], edges: tuple[float, ...]) -> str:
     """H2: each inspection standard's lowest key question share per quarter, one small chart a
     standard, with the rating bands' edges dashed (instead of a median)."""
-    series = list(trend["standards"].items())
-    cols = 2
-    rows = max(1, (len(series) + cols - 1) // cols)
-    fig, axes = plt.subplots(
-        rows, cols, figsize=(6.8, 1.65 * rows + 0.4), squeeze=False, layout="constrained"
-    )
-    labels = [q.replace("-", "\n") for q in trend["quarters"]]
-    x = list(range(len(labels)))
-    for ax, (name, values) in zip(axes.flat, series, strict=False):
-        for edge in edges:
-            ax.axhline(edge, color=GREY, linestyle="--", linewidth=0.8)
-        points = [(i, v) for i, v in enumerate(values) if v is not None]
-        if points:
-            xs, ys = zip(*points, strict=True)
-            ax.plot(xs, ys, marker="o", color=BLUE, linewidth=1.4, markersize=3.5)
-            ax.annotate(
-                f"{ys[-1]:.0%}",
-                (xs[-1], ys[-1]),
-                textcoords="offset points",
-                xytext=(4, 4),
-                fontsize=7,
-            )
-        else:
-            ax.text(
-                0.5,
-                0.5,
-                "no cases yet",
-                ha="center",
-                va="center",
-                transform=ax.transAxes,
-                color=GREY,
-                bbox={"facecolor": "white", "edgecolor": "none"},
-            )
-        ax.set_title(_short(name, 40), fontsize=8)
-        ax.set_ylim(0, 1.05)
-        ax.set_xlim(-0.5, len(labels) - 0.5)
-        ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
-        ax.set_xticks(x, labels, fontsize=6.5)
-        ax.grid(axis="y", color="#EEEEEE")
-    for ax in list(axes.flat)[len(series) :]:
-        ax.axis("off")
-    fig.suptitle(
+    return _quarter_panels(
+        list(trend["standards"].items()),
+        trend["quarters"],
+        lambda ys: list(edges),
+        "no cases yet",
         "Inspection standards: the lowest key question's share sufficient, last eight quarters\n"
         "(dashed: where the rating bands begin, " + ", ".join(f"{e:.0%}" for e in edges) + ")",
-        fontsize=9,
-        fontweight="bold",
+        "Inspection standards over eight quarters",
     )
-    return _image(fig, "Inspection standards over eight quarters")
