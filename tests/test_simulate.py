@@ -243,6 +243,36 @@ def test_simulated_year_never_has_anyone_audit_themselves(db: Session) -> None:
     assert all(a.case_id is None or owner[a.case_id] != a.auditor_id for a in _peer(db))
 
 
+def test_simulated_year_samples_weaker_case_managers_more_and_says_why(db: Session) -> None:
+    """H4 over a year: some months give a weaker case manager a risk-adaptive case; each such
+    pick comes after S6's picks in its run, says why, is counted in the run's rules, and its
+    case manager's last three audits before it were weaker than the threshold."""
+    from models import SamplingSelection
+    from tasks.inspection.adaptive import weaker_case_managers
+
+    runs = db.exec(select(SamplingRun).where(SamplingRun.kind == SamplingKind.MONTHLY)).all()
+    adaptive = 0
+    for run in runs:
+        picks = db.exec(
+            select(SamplingSelection)
+            .where(SamplingSelection.run_id == run.id)
+            .order_by(SamplingSelection.position)
+        ).all()
+        h4 = [p for p in picks if p.reason.startswith("H4")]
+        if not h4:
+            assert not any(r.startswith("H4") for r in run.rules)
+            continue
+        adaptive += len(h4)
+        assert f"H4: {len(h4)} risk-adaptive" in run.rules
+        first = picks.index(h4[0])
+        assert first >= 1 and all(p.reason.startswith("S6") for p in picks[:first])
+        weaker = weaker_case_managers(db, run.sampling_date, 3, 0.3)
+        for pick in h4:
+            subject = db.get(Audit, pick.audit_id).subject_staff_id
+            assert subject in weaker and "above 30%" in pick.reason
+    assert adaptive > 0, "the simulated year's weaker team gives some risk-adaptive picks"
+
+
 def test_simulated_year_assigns_each_audit_once(db: Session) -> None:
     audits = db.exec(select(Audit)).all()
     assert audits
