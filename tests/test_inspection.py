@@ -389,6 +389,19 @@ def test_h2_h3_mock_inspection_report_rates_each_standard_with_its_interval(
     assert ratings["2.4"][2:4] == (0, None) and ratings["2.4"][6] == "Not rated: no case judged"
     assert "2.4 Reviewing" in text and "Not rated: no case judged" in text
     assert len(list(book["Cases"].iter_rows(min_row=2))) == 6
+    keys = list(book["Key questions"].iter_rows(values_only=True))
+    assert keys[0][:5] == ("standard", "title", "key question", "sufficient", "judged")
+    others = next(
+        r
+        for r in keys
+        if r[2] == "Does the assessment analyse well enough how to keep other people safe?"
+    )
+    assert others[3:5] == (1, 2) and others[8].startswith("Requires improvement")
+    bands = dict(book["Bands"].iter_rows(min_row=2, values_only=True))
+    assert (
+        bands["Good from"] == 0.65
+        and bands["confirmed against the Inspectorate's own text"] == "no"
+    )
 
 
 @pytestmark_demo

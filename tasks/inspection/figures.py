@@ -166,6 +166,32 @@ def weakest(rows: list[dict[str, Any]], limit: int = WEAKEST) -> list[dict[str, 
     return keys[:limit]
 
 
+KEY_COLUMNS = ["standard", "title", "key question", "sufficient", "judged", "share", "low", "high"]
+
+
+def key_question_table(f: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    """A spreadsheet's rows of `f`'s rated standards: one a key question, with its standard's
+    rating (the pack's and the mock inspection report's sheets alike)."""
+    rows = [
+        [s["standard"], s["title"], k["text"], k["sufficient"], k["judged"]]
+        + [k["share"], k["low"], k["high"], s["phrase"]]
+        for s in f["standards"]
+        for k in s["keys"]
+    ]
+    return [*KEY_COLUMNS, "rating"], rows
+
+
+def bands_table(f: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    """A spreadsheet's rows saying how `f`'s standards were rated and where the bands come from."""
+    return ["item", "value"], [
+        ["rule", f["rule"]],
+        ["confidence of the intervals", f["confidence"]],
+        *[[f"{b['rating']} from", b["from"]] for b in f["bands"]],
+        ["confirmed against the Inspectorate's own text", "yes" if f["confirmed"] else "no"],
+        ["source", f["source"]],
+    ]
+
+
 def about(spec: RatingsSpec) -> dict[str, Any]:
     """Where the bands come from, as the pack and the report print it."""
     return {

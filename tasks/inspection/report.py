@@ -17,7 +17,14 @@ from models import Audit, Case, QuestionSet, SamplingRun, Staff
 from models.base import id_of
 from models.enums import AuditStatus, SamplingKind
 from models.errors import InvalidInput
-from tasks.inspection.figures import about, rating_rows, ratings, weakest
+from tasks.inspection.figures import (
+    about,
+    bands_table,
+    key_question_table,
+    rating_rows,
+    ratings,
+    weakest,
+)
 from tasks.inspection.ratings import RatingsSpec
 from tasks.mail import TEMPLATES, environment
 from tasks.packs.render import long_date, write_atomically, write_pdf
@@ -129,7 +136,12 @@ def write_report(
     return ReportFiles(period, pdf, xlsx, pages, f["completed"], f["assigned"])
 
 
+RATING_COLUMNS = ["standard", "title", "cases", "share", "low", "high", "phrase"]
+CASE_COLUMNS = ["case_ref", "disposal", "tool", "auditor", "due_on", "status", "reason"]
+
+
 def workbook(f: dict[str, Any]) -> Any:
+    """The report's figures as sheets: ratings, key questions (as the pack's), cases, bands."""
     import openpyxl
 
     book = openpyxl.Workbook()
@@ -137,59 +149,15 @@ def workbook(f: dict[str, Any]) -> Any:
     first.title = "Ratings"
     write_table(
         first,
-        [
-            "Standard",
-            "Title",
-            "Cases",
-            "Lowest key question sufficient",
-            "Low (95%)",
-            "High (95%)",
-            "Rating",
-        ],
-        [
-            [r["standard"], r["title"], r["cases"], r["share"], r["low"], r["high"], r["phrase"]]
-            for r in f["standards"]
-        ],
+        ["Standard", "Title", "Cases", "Lowest key question sufficient"]
+        + ["Low (95%)", "High (95%)", "Rating"],
+        [[r[c] for c in RATING_COLUMNS] for r in f["standards"]],
     )
-    write_table(
-        book.create_sheet("Key questions"),
-        ["Standard", "Key question", "Sufficient", "Judged", "Share", "Low (95%)", "High (95%)"],
-        [
-            [
-                r["standard"],
-                k["text"],
-                k["sufficient"],
-                k["judged"],
-                k["share"],
-                k["low"],
-                k["high"],
-            ]
-            for r in f["standards"]
-            for k in r["keys"]
-        ],
-    )
+    write_table(book.create_sheet("Key questions"), *key_question_table(f))
     write_table(
         book.create_sheet("Cases"),
         ["Case reference", "Disposal", "Tool", "Auditor", "Due", "Status", "Why drawn"],
-        [
-            [
-                c["case_ref"],
-                c["disposal"],
-                c["tool"],
-                c["auditor"],
-                c["due_on"],
-                c["status"],
-                c["reason"],
-            ]
-            for c in f["cases"]
-        ],
+        [[c[k] for k in CASE_COLUMNS] for c in f["cases"]],
     )
-    write_table(
-        book.create_sheet("Bands"),
-        ["Rating", "From (lowest key question's share)", "Source", "Confirmed"],
-        [
-            [b["rating"], b["from"], f["source"], "yes" if f["confirmed"] else "no"]
-            for b in f["bands"]
-        ],
-    )
+    write_table(book.create_sheet("Bands"), *bands_table(f))
     return book

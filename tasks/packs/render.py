@@ -17,6 +17,7 @@ from typing import Any
 import openpyxl
 from markupsafe import Markup
 
+from tasks.inspection.figures import bands_table, key_question_table
 from tasks.mail import TEMPLATES, environment
 from tasks.outputs import PackPaths
 from tasks.packs import charts
@@ -342,55 +343,14 @@ def quarter_workbook(pack: QuarterPack, service: str) -> openpyxl.Workbook:
         )
     if "inspection" in f:  # packs frozen before H2 have none
         ins = f["inspection"]
-        write_table(
-            wb.create_sheet("Inspection standards"),
-            [
-                "standard",
-                "title",
-                "key question",
-                "sufficient",
-                "judged",
-                "share",
-                "low",
-                "high",
-                "rating",
-            ],
-            [
-                [
-                    s["standard"],
-                    s["title"],
-                    k["text"],
-                    k["sufficient"],
-                    k["judged"],
-                    k["share"],
-                    k["low"],
-                    k["high"],
-                    s["phrase"],
-                ]
-                for s in ins["standards"]
-                for k in s["keys"]
-            ],
-        )
+        write_table(wb.create_sheet("Inspection standards"), *key_question_table(ins))
         it = ins["trend"]
         write_table(
             wb.create_sheet("Inspection trend"),
             ["standard", *it["quarters"]],
             [[name, *values] for name, values in it["standards"].items()],
         )
-        write_table(
-            wb.create_sheet("Inspection bands"),
-            ["item", "value"],
-            [
-                ["rule", ins["rule"]],
-                ["confidence of the intervals", ins["confidence"]],
-                *[[f"{b['rating']} from", b["from"]] for b in ins["bands"]],
-                [
-                    "confirmed against the Inspectorate's own text",
-                    "yes" if ins["confirmed"] else "no",
-                ],
-                ["source", ins["source"]],
-            ],
-        )
+        write_table(wb.create_sheet("Inspection bands"), *bands_table(ins))
     sheet("Good practice", f["good_practice"], ["team", "kind", "completed_on", "text"])
     sheet("High-risk issues", f["high_risk"], ["case", "team", "raised_on", "raised_with", "text"])
     sheet("Feedback by source", f["feedback"]["by_source"], ["source", "count"])
