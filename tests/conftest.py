@@ -55,7 +55,12 @@ hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default")
 
 # The demo service copied for each test, the simulated year shared by the pack tests and the
 # served people's pages: session fixtures built once per worker for all the modules that ask.
-pytest_plugins = ["tests.demo_service", "tests.pack_world", "tests.web_world"]
+pytest_plugins = [
+    "tests.demo_service",
+    "tests.pack_world",
+    "tests.simulated_year",
+    "tests.web_world",
+]
 
 POSTGRES_URL = os.environ.get(
     "YOTQA_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
