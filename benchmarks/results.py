@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/results.py [--quick] [--postgres SERVER_URL]
     make bench                                   # the same
+    .venv/bin/python benchmarks/results.py --only national_estate [--quick]   # alone (an hour)
 
 Each benchmark runs as a process of its own (so its peak memory is its own) and appends its
 figures to a JSON-lines file; this script then writes RESULTS.md from those figures alone, with
@@ -9,6 +10,10 @@ each target and whether it was met, and keeps every benchmark's full output unde
 benchmarks/out/. `--quick` runs small sizes (15 services, 5,000 rows, 1,000 emails) to check the
 machinery in a minute or two; its RESULTS.md says so. Asserts nothing: a missed target is a
 figure in the table, explained in benchmarks/README.md.
+
+The long benchmarks (LONG: the national estate on one server, issue 16) are run only with
+`--only NAME`, and write a section of RESULTS.md of their own between markers: the rest of the
+file is kept as it is, and a full run keeps their sections.
 """
 
 from __future__ import annotations
@@ -29,6 +34,13 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "out"
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 SMALL, LARGE = 15, 150  # services: about 3,000 and 30,000 open cases
+# Run alone (`--only`), each with its section in RESULTS.md: (script and arguments, --quick's).
+LONG = {
+    "national_estate": (
+        ["national_estate.py", "--services", str(LARGE)],
+        ["national_estate.py", "--services", "5"],
+    ),
+}
 
 
 @dataclass
@@ -76,14 +88,17 @@ def plan(quick: bool, postgres: str) -> list[tuple[str, list[str]]]:
     return runs
 
 
-def run_all(quick: bool, postgres: str) -> tuple[list[Figure], dict[str, float], list[str]]:
+def run_all(
+    quick: bool, postgres: str, only: str = ""
+) -> tuple[list[Figure], dict[str, float], list[str]]:
     OUT.mkdir(exist_ok=True)
-    figures_file = OUT / "figures.jsonl"
+    figures_file = OUT / (f"{only}.jsonl" if only else "figures.jsonl")
     figures_file.unlink(missing_ok=True)
     env = {**os.environ, "YOTQA_BENCH_RESULTS": str(figures_file), "DO_NOT_TRACK": "1"}
     seconds: dict[str, float] = {}
     failed: list[str] = []
-    steps = plan(quick, postgres)
+    pg = ["--postgres", postgres] if postgres else []
+    steps = plan(quick, postgres) if not only else [(only, [*LONG[only][quick], *pg])]
     for n, (name, args) in enumerate(steps, 1):
         print(f"[{n}/{len(steps)}] {' '.join(args)} ...", flush=True)
         started = time.perf_counter()
@@ -100,12 +115,13 @@ def run_all(quick: bool, postgres: str) -> tuple[list[Figure], dict[str, float],
         if done.returncode:
             failed.append(f"{' '.join(args)} (benchmarks/out/{name}.log)")
         print(f"      {status} in {seconds[name]:.0f} s; output in {OUT / f'{name}.log'}")
-    (OUT / "seconds.json").write_text(json.dumps(seconds), encoding="utf-8")
-    return read_figures(), seconds, failed
+    if not only:
+        (OUT / "seconds.json").write_text(json.dumps(seconds), encoding="utf-8")
+    return read_figures(figures_file.stem), seconds, failed
 
 
-def read_figures() -> list[Figure]:
-    figures_file = OUT / "figures.jsonl"
+def read_figures(name: str = "figures") -> list[Figure]:
+    figures_file = OUT / f"{name}.jsonl"
     lines = figures_file.read_text(encoding="utf-8").splitlines() if figures_file.exists() else []
     return [Figure(**json.loads(line)) for line in lines]
 
@@ -162,11 +178,60 @@ def derived(figures: list[Figure]) -> list[Figure]:
     return out
 
 
-def write(figures: list[Figure], seconds: dict[str, float], failed: list[str], quick: bool) -> None:
+def _marker(name: str) -> tuple[str, str]:
+    return f"<!-- {name}: written by results.py --only {name} -->", f"<!-- end of {name} -->"
+
+
+def _sections(text: str) -> str:
+    """The long benchmarks' sections of RESULTS.md as they are, to keep them."""
+    kept = []
+    for name in LONG:
+        start, end = _marker(name)
+        found = re.search(re.escape(start) + ".*?" + re.escape(end), text, re.DOTALL)
+        if found:
+            kept.append(found[0])
+    return "\n\n".join(kept)
+
+
+def _header() -> tuple[str, str]:
     pg = subprocess.run(["psql", "--version"], capture_output=True, text=True).stdout.strip()
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
     ).stdout.strip()
+    return pg, commit
+
+
+def write_section(
+    name: str, figures: list[Figure], seconds: float, failed: list[str], quick: bool
+) -> None:
+    """Put a long benchmark's figures in its own section of RESULTS.md, the rest kept as it is."""
+    pg, commit = _header()
+    start, end = _marker(name)
+    lines = [
+        start,
+        f"## {name.replace('_', ' ').capitalize()} (run alone: `results.py --only {name}`)",
+        "",
+        f"- Run: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {commit or 'unknown'}, "
+        f"{seconds / 60:.1f} min" + (" (**--quick: small sizes**)" if quick else ""),
+        f"- Machine: {os.cpu_count()} cores, Python {platform.python_version()}; {pg}",
+        "",
+        "| figure | database | result | target | met | note |",
+        "|---|---|---|---|---|---|",
+        *(f.row() for f in figures),
+        "",
+        *(["**Failed, so figures are missing:** " + "; ".join(failed), ""] if failed else []),
+        end,
+    ]
+    section = "\n".join(lines)
+    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
+    found = re.search(re.escape(start) + ".*?" + re.escape(end), text, re.DOTALL)
+    before, after = (text[: found.start()], text[found.end() :]) if found else (text, "\n")
+    text = (before if found else before.rstrip("\n") + "\n\n") + section + after
+    RESULTS.write_text(text, encoding="utf-8")
+
+
+def write(figures: list[Figure], seconds: dict[str, float], failed: list[str], quick: bool) -> None:
+    pg, commit = _header()
     table = [f for f in figures if not f.name.startswith("open cases")] + derived(figures)
     missed = [f for f in table if f.met == "**no**"]
     lines = [
@@ -197,7 +262,8 @@ def write(figures: list[Figure], seconds: dict[str, float], failed: list[str], q
             "**Benchmarks that failed, so their figures are missing:** " + "; ".join(failed),
             "",
         ]
-    RESULTS.write_text("\n".join(lines), encoding="utf-8")
+    kept = _sections(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else ""
+    RESULTS.write_text("\n".join(lines) + (f"\n{kept}\n" if kept else ""), encoding="utf-8")
 
 
 def main() -> None:
@@ -213,7 +279,20 @@ def main() -> None:
         default="postgresql://postgres@127.0.0.1:5432/test",
         help="a PostgreSQL server for the PostgreSQL figures ('' to skip them)",
     )
+    parser.add_argument(
+        "--only",
+        choices=sorted(LONG),
+        default="",
+        help="run only this long benchmark; its own section of RESULTS.md is rewritten",
+    )
     args = parser.parse_args()
+    if args.only:
+        figures, seconds, failed = run_all(args.quick, args.postgres, args.only)
+        write_section(args.only, figures, seconds[args.only], failed, args.quick)
+        print(f"Wrote the {args.only} section of {RESULTS} ({len(figures)} figures).")
+        if failed:
+            sys.exit("failed: " + "; ".join(failed))
+        return
     if args.rewrite:
         saved = OUT / "seconds.json"
         seconds = json.loads(saved.read_text(encoding="utf-8")) if saved.exists() else {}

@@ -11,6 +11,9 @@ keeps its own database, and is deployed with `yotqa deploy --service NAME`, whic
 deployments `<flow>-NAME`, tags them `service:NAME` and puts them in its own work pool
 `yotqa-NAME`. Only that service's workers, started with its settings (YOTQA_DATABASE_URL,
 YOTQA_SMTP_*, YOTQA_OUTPUT_DIR), take its runs, so no run can reach another service's data.
+With `--env-file PATH`, each deployment instead carries the job variable
+`env: {YOTQA_ENV_FILE: PATH}`: workers on one shared pool, started without any YOTQA_* settings,
+run each service's flows with that file's settings alone (models/settings.py; issue 16).
 """
 
 from __future__ import annotations
@@ -55,7 +58,13 @@ def service_pool(service: str | None) -> str:
     return f"{WORK_POOL}-{check_service(service)}" if service else WORK_POOL
 
 
-def prefect_yaml(start: date, pool: str = WORK_POOL, service: str | None = None) -> dict[str, Any]:
+def prefect_yaml(
+    start: date,
+    pool: str = WORK_POOL,
+    service: str | None = None,
+    env_file: Path | None = None,
+) -> dict[str, Any]:
+    """The file's content; with `env_file` (absolute) every run carries YOTQA_ENV_FILE."""
     suffix = f"-{check_service(service)}" if service else ""
     deployments = []
     for d in build_deployments(start):
@@ -68,6 +77,8 @@ def prefect_yaml(start: date, pool: str = WORK_POOL, service: str | None = None)
             "work_pool": {"name": pool, "work_queue_name": "default"},
             "schedules": [_schedule(s) for s in d.schedules],
         }
+        if env_file is not None:  # a dict of its own each: YAML would write shared ones as aliases
+            entry["work_pool"]["job_variables"] = {"env": {"YOTQA_ENV_FILE": str(env_file)}}
         if d.concurrency_limit:
             entry["concurrency_limit"] = {
                 "limit": d.concurrency_limit,
@@ -89,10 +100,16 @@ def prefect_yaml(start: date, pool: str = WORK_POOL, service: str | None = None)
 
 
 def write_prefect_yaml(
-    start: date, path: Path = PREFECT_YAML, pool: str = WORK_POOL, service: str | None = None
-) -> Path:
+    start: date,
+    path: Path = PREFECT_YAML,
+    pool: str = WORK_POOL,
+    service: str | None = None,
+    env_file: Path | None = None,
+) -> dict[str, Any]:
+    """Write the file to `path`; its content, for deployments/apply.py to deploy."""
+    document = prefect_yaml(start, pool, service, env_file)
     text = HEADER.format(start=start, pool=pool) + yaml.safe_dump(
-        prefect_yaml(start, pool, service), sort_keys=False, width=100, allow_unicode=True
+        document, sort_keys=False, width=100, allow_unicode=True
     )
     path.write_text(text, encoding="utf-8")
-    return path
+    return document

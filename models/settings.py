@@ -1,13 +1,21 @@
-"""One settings object for the whole product (SPEC §7), read from the environment or `.env`."""
+"""One settings object for the whole product (SPEC §7), read from the environment or `.env`, or
+from one service's env file alone when YOTQA_ENV_FILE names it (several services on shared
+workers, README)."""
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from models.errors import ConfigError
 
@@ -36,7 +44,8 @@ class Settings(BaseSettings):
     smtp_password: str = Field(default="", repr=False)
     smtp_tls: bool = False
     mail_from: str = "yotqa@localhost"
-    prefect_ui_url: str = "http://127.0.0.1:4200"  # the admins' Prefect UI
+    # The admins' Prefect UI, for the links in alerts (O1); empty: the one PREFECT_API_URL names.
+    prefect_ui_url: str = ""
     # L1: the people's pages. Emails link to `web_url`; links are signed with `web_secret` (or a
     # key generated once under output_dir) and die `web_link_days` after their item's deadline.
     web_url: str = "http://127.0.0.1:8400"
@@ -74,8 +83,14 @@ class Settings(BaseSettings):
     # Q2: the quarterly pack goes to the service manager and to this list (comma-separated).
     service_name: str = Field(default="Youth Offending Team", max_length=120)
     board_emails: Annotated[list[str], NoDecode] = []
+    # O1: the admins told when a timetable run fails, crashes or has not started
+    # `alert_late_minutes` after its time (checked every `alert_check_seconds`), and told again
+    # when a later run of the same job and period succeeds. Empty: no alerts.
+    admin_emails: Annotated[list[str], NoDecode] = []
+    alert_late_minutes: float = Field(default=30, gt=0)
+    alert_check_seconds: float = Field(default=60, gt=0)
 
-    @field_validator("board_emails", mode="before")
+    @field_validator("board_emails", "admin_emails", mode="before")
     @classmethod
     def _addresses(cls, value: object) -> object:
         if isinstance(value, str):
@@ -123,14 +138,48 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+class FileSettings(Settings):
+    """A service's settings from its env file alone: YOTQA_* variables in the environment are
+    ignored, so a worker's own settings can never send one service's run to another's data."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, dotenv_settings
+
+
+ENV_FILE_VARIABLE = "YOTQA_ENV_FILE"
+
+
 @lru_cache
 def get_settings() -> Settings:
-    """The settings, or a ConfigError naming each bad variable and what it should hold."""
+    """The settings, or a ConfigError naming each bad variable and what it should hold.
+
+    With YOTQA_ENV_FILE set (a service's runs on a shared work pool carry it), that file alone
+    is read instead of the environment and REPO_ROOT/.env."""
+    env_file = os.environ.get(ENV_FILE_VARIABLE, "")
+    where = "the environment or .env"
     try:
-        return Settings()
+        if not env_file:
+            return Settings()
+        path = Path(env_file)
+        if not path.is_file():
+            raise ConfigError(
+                f"{ENV_FILE_VARIABLE}={env_file!r}: no such file; it names the service's "
+                "settings file (`yotqa deploy --env-file`): create it there, or deploy the "
+                "service again with the file's new path"
+            )
+        where = str(path)
+        return FileSettings(_env_file=path)
     except ValidationError as exc:
         problems = "; ".join(
             f"YOTQA_{'_'.join(str(p) for p in e['loc']).upper()}={e.get('input')!r}: {e['msg']}"
             for e in exc.errors()
         )
-        raise ConfigError(f"bad setting in the environment or .env: {problems}") from None
+        raise ConfigError(f"bad setting in {where}: {problems}") from None
