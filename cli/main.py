@@ -13,7 +13,7 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 import typer  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from cli import audits, inspection, orchestration, packs, people, simulate, work  # noqa: E402
+from cli import alerts, audits, inspection, orchestration, packs, people, simulate, work  # noqa: E402
 from cli.common import Commands, database_session, date_option, err, fail, out  # noqa: E402
 from models.enums import ImportKind  # noqa: E402
 from models.settings import get_settings  # noqa: E402
@@ -213,6 +213,7 @@ app.add_typer(audits.needs_app, name="needs")
 app.add_typer(packs.pack_app, name="pack")
 app.add_typer(packs.plan_app, name="plan")
 app.add_typer(inspection.inspection_app, name="inspection")
+app.add_typer(alerts.alerts_app, name="alerts")
 app.command()(simulate.simulate)
 app.command()(orchestration.serve)
 app.command()(orchestration.deploy)

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import os
-import signal
+import sys
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from sqlmodel import Session
 
-from cli.common import err, fail, out, ready_engine
+from cli.common import fail, out, ready_engine
 from models.settings import get_settings
 from tasks.outputs import Outputs
+
+if TYPE_CHECKING:
+    from deployments.serve import Stop
+
+# The pool services deployed with --env-file share by default: `_` is in no service's name, so
+# no service's own pool (yotqa-NAME) is ever called this.
+SHARED_POOL = "yotqa_shared"
 
 
 def deploy(
@@ -25,12 +32,21 @@ def deploy(
             "<flow>-SERVICE in the work pool yotqa-SERVICE (README: several services).",
         ),
     ] = None,
+    env_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--env-file",
+            help="With --service: the service's settings file. Every run carries "
+            "YOTQA_ENV_FILE=<its absolute path>, so workers on one shared pool (default "
+            f"{SHARED_POOL}), started without YOTQA_* settings, run it with that file alone.",
+        ),
+    ] = None,
     work_pool: Annotated[
         str | None,
         typer.Option(
             "--work-pool",
             help="The process work pool the workers take runs from [default: yotqa, or "
-            "yotqa-SERVICE].",
+            f"yotqa-SERVICE, or {SHARED_POOL} with --env-file].",
         ),
     ] = None,
     write_only: Annotated[
@@ -46,20 +62,28 @@ def deploy(
 ) -> None:
     """Write prefect.yaml from the timetable and deploy it to the Prefect server at PREFECT_API_URL,
     for workers (`prefect worker start --pool yotqa`); see the README's Deployment section."""
-    import subprocess
-    import sys
-
     from deployments.prefect_yaml import PREFECT_YAML, ROOT, service_pool, write_prefect_yaml
+    from models.settings import ENV_FILE_VARIABLE
     from tasks.workdays import today
 
-    work_pool = work_pool or service_pool(service)
+    if env_file is not None:
+        if not service:
+            fail("--env-file needs --service NAME: each service's deployments need their own names")
+        env_file = env_file.expanduser().resolve()
+        if not env_file.is_file():
+            fail(f"--env-file {env_file}: no such file; write the service's YOTQA_* settings there")
+        # This command reads the service's settings too (its timetable, its output folder).
+        os.environ[ENV_FILE_VARIABLE] = str(env_file)
+        get_settings.cache_clear()
+    work_pool = work_pool or (SHARED_POOL if env_file else service_pool(service))
     if prefect_file is None:
         # A service's file is its own, beside its data; the repository's is the single service's.
-        prefect_file = (
-            Outputs.configured().prefect_file(service) if service else PREFECT_YAML
-        )
+        prefect_file = Outputs.configured().prefect_file(service) if service else PREFECT_YAML
         prefect_file.parent.mkdir(parents=True, exist_ok=True)
-    path = write_prefect_yaml(today(), path=prefect_file.resolve(), pool=work_pool, service=service)
+    path = prefect_file.resolve()
+    document = write_prefect_yaml(
+        today(), path=path, pool=work_pool, service=service, env_file=env_file
+    )
     out.print(f"Wrote {path} (schedules from {today()}; run `yotqa deploy` again within a year).")
     if write_only:
         return
@@ -68,34 +92,28 @@ def deploy(
             "PREFECT_API_URL is not set: point it at your Prefect server (and set "
             "PREFECT_API_AUTH_STRING if it asks for one), or use --write-only"
         )
-    prefect = str(Path(sys.executable).parent / "prefect")
-    env = {**os.environ, "YOTQA_HOME": str(ROOT), "DO_NOT_TRACK": "1"}
-    inspect = subprocess.run(
-        [prefect, "work-pool", "inspect", work_pool], env=env, capture_output=True, text=True
-    )
-    if inspect.returncode != 0:
-        created = subprocess.run(
-            [prefect, "work-pool", "create", work_pool, "--type", "process"],
-            env=env,
-            capture_output=True,
-            text=True,
-        )
-        if created.returncode != 0:
-            fail(f"could not create the work pool {work_pool!r}: {created.stdout}{created.stderr}")
-        out.print(f"Created the process work pool {work_pool!r}.")
-    deployed = subprocess.run(
-        [prefect, "--no-prompt", "deploy", "--all", "--prefect-file", str(path)],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
-    if deployed.returncode != 0:
-        err.print(deployed.stdout[-3000:] + deployed.stderr[-3000:])
-        fail("prefect deploy failed (its output is above)")
+    # In this process, from the file's content (deployments/apply.py): `prefect deploy --all`
+    # as a subprocess took 28 s a service, too slow for an estate of services.
+    import httpx
+    from prefect.exceptions import PrefectException
+
+    from deployments.apply import apply_prefect_yaml, ensure_pool
+
+    try:
+        if ensure_pool(work_pool):
+            out.print(f"Created the process work pool {work_pool!r}.")
+        names = apply_prefect_yaml(document, ROOT, home=str(ROOT))
+    except (httpx.HTTPError, PrefectException, RuntimeError) as exc:  # RuntimeError: apply's
+        fail(f"could not deploy to {os.environ['PREFECT_API_URL']}: {type(exc).__name__} {exc}")
+    prefect = Path(sys.executable).parent / "prefect"
     out.print(
-        f"Deployed to {os.environ['PREFECT_API_URL']}. Start workers with:\n"
-        f"  YOTQA_HOME={ROOT} {prefect} worker start --pool {work_pool}"
+        f"Deployed {len(names)} deployments to {os.environ['PREFECT_API_URL']}. Start workers "
+        f"with:\n  {prefect} worker start --pool {work_pool}"
+        + (
+            " --limit 4  (no YOTQA_* settings needed: each run names its env file)"
+            if env_file
+            else ""
+        )
     )
 
 
@@ -149,7 +167,18 @@ def serve(
     ] = False,
 ) -> None:
     """Start a local Prefect server (unless PREFECT_API_URL is set) and serve every timetable deployment."""
-    from deployments.serve import local_server, serve_all, web_pages
+    from deployments.serve import Stop
+
+    # Ctrl+C, a service manager's or container's SIGTERM and a closed terminal's SIGHUP take
+    # the one path: the signal asks, and serving stops where it is safe (issue 16).
+    stop = Stop()
+    with stop.installed():
+        _serve(stop, host, port, run_due=run_due, run_sample=run_sample, web=web)
+
+
+def _serve(stop: Stop, host: str, port: int, *, run_due: bool, run_sample: bool, web: bool) -> None:
+    from deployments.alerts import alert_watcher
+    from deployments.serve import Stopped, local_server, serve_all, web_pages
     from tasks.workdays import today
 
     engine = ready_engine()  # refuse early if the database is not ready
@@ -158,14 +187,12 @@ def serve(
     outputs = Outputs(settings.output_dir)
     if not os.environ.get("PREFECT_API_URL"):
         out.print(f"Starting a local Prefect server on {host}:{port} (about 10 seconds)...")
-
-    def stop(signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt  # a service manager's stop or a closed terminal: stop cleanly
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGHUP, stop)
     try:
-        with local_server(host, port) as api_url, web_pages() if web else nullcontext("") as pages:
+        with (
+            local_server(host, port, stop) as api_url,
+            web_pages(stop=stop) if web else nullcontext("") as pages,
+            alert_watcher(lambda line: out.print(line)) as alerting,
+        ):
             ui = api_url.removesuffix("/api")
             out.print(f"Prefect UI: {ui}  (deployments, runs, artifacts)")
             out.print(
@@ -174,10 +201,16 @@ def serve(
                 else f"Emails: sent through {settings.smtp_host}:{settings.smtp_port}"
             )
             out.print(
-                f"Packs: {outputs.packs}   Reports: {outputs.reports}   "
-                f"Exports: {outputs.exports}"
+                f"Packs: {outputs.packs}   Reports: {outputs.reports}   Exports: {outputs.exports}"
             )
             out.print(f"Server log: {outputs.prefect_log}")
+            out.print(
+                f"Alerts: failed, crashed or late timetable runs are emailed to "
+                f"{', '.join(settings.admin_emails)} (O1)"
+                if alerting
+                else "Alerts: off; set YOTQA_ADMIN_EMAILS to be emailed when a timetable run "
+                "fails, crashes or is late (README: Alerts)"
+            )
             if pages:
                 out.print(
                     f"People's pages: {pages}  (reached through the links in emails; log {outputs.web_log})"
@@ -186,9 +219,12 @@ def serve(
             serve_all(
                 today(),
                 lambda line: out.print(line),
+                stop=stop,
                 run_due=run_due,
                 only="sample-and-assign" if run_sample and not run_due else None,
                 then=show_demo_link if pages else None,
             )
-    except KeyboardInterrupt:
+    except Stopped:
+        pass
+    if stop.requested:
         out.print("Stopped: the Prefect server is shut down; scheduled runs stay for next time.")

@@ -23,6 +23,7 @@ from flows.timetable import FLOWS
 from models.enums import Role
 from models.errors import ConfigError
 from models.settings import get_settings
+from tasks.alerts import DAILY, TIMETABLE
 from tasks.catalogue import CATALOGUE
 from tasks.timetable import Entry, Timetable, load_timetable, runs_between
 from tasks.workdays import TIMEZONE, Month, is_working_day, today
@@ -170,7 +171,7 @@ def build_deployments(start: date | None = None) -> list[RunnerDeployment]:
                     name=name,
                     description=f"{entry.task}: {entry.framework}",
                     schedules=[working_days_schedule(name, entry.time, start)],
-                    tags=["daily", f"lead:{entry.lead}"],
+                    tags=[TIMETABLE, DAILY, f"lead:{entry.lead}"],
                     concurrency_limit=ONE_AT_A_TIME,
                 )
             )
@@ -185,6 +186,7 @@ def build_deployments(start: date | None = None) -> list[RunnerDeployment]:
                     {e.frequency.replace("annually", "annual") for e in entries}
                     | {f"lead:{e.lead}" for e in entries}
                     | set(ids)
+                    | {TIMETABLE}
                 ),
                 concurrency_limit=ONE_AT_A_TIME,
             )

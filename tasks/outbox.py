@@ -211,6 +211,19 @@ def _build(message: EmailMessage, settings: Settings) -> Message:
     return mail
 
 
+def smtp_backend(settings: Settings) -> SMTPBackend:
+    """One connection to the configured mail server; errors come back in the response."""
+    return SMTPBackend(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        tls=settings.smtp_tls or None,
+        user=settings.smtp_user or None,
+        password=settings.smtp_password or None,
+        fail_silently=True,
+        timeout=30,
+    )
+
+
 def send_pending(
     session: Session, settings: Settings, *, now: datetime | None = None, limit: int = 500
 ) -> SendReport:
@@ -230,15 +243,7 @@ def send_pending(
             _finish(session, m, EmailStatus.WRITTEN, now)
             report.files.append(path)
         return report
-    backend = SMTPBackend(
-        host=settings.smtp_host,
-        port=settings.smtp_port,
-        tls=settings.smtp_tls or None,
-        user=settings.smtp_user or None,
-        password=settings.smtp_password or None,
-        fail_silently=True,
-        timeout=30,
-    )
+    backend = smtp_backend(settings)
     try:
         for index, m in enumerate(messages):
             _start(session, m)
@@ -252,7 +257,7 @@ def send_pending(
                 report.sent += 1
                 continue
             code = getattr(response, "status_code", None)
-            error = _describe(response)
+            error = describe_response(response)
             if code is not None and 500 <= code < 600 or m.attempts >= MAX_ATTEMPTS:
                 _finish(session, m, EmailStatus.FAILED, now, error)
                 report.failed += 1
@@ -297,7 +302,7 @@ def _postpone(session: Session, messages: list[EmailMessage], until: datetime, e
     session.commit()
 
 
-def _describe(response: SMTPResponse | None) -> str:
+def describe_response(response: SMTPResponse | None) -> str:
     if response is None:
         return "no response from the mail server"
     if response.error is not None:

@@ -50,6 +50,16 @@ class Outputs:
         return self.root / "exports"
 
     @property
+    def alerts(self) -> Path:
+        """Alerts to the admins (O1) written as .eml files when no SMTP host is set."""
+        return self.outbox / "alerts"
+
+    @property
+    def alerts_log(self) -> Path:
+        """What the alert watcher beside `yotqa serve` did."""
+        return self.root / "alerts.log"
+
+    @property
     def examples(self) -> Path:
         """One example of every email (`yotqa outbox examples`)."""
         return self.root / "examples"
