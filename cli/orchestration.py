@@ -115,6 +115,17 @@ def deploy(
             else ""
         )
     )
+    admins = get_settings().admin_emails
+    watch = f"{Path(sys.executable).parent / 'yotqa'} alerts watch" + (
+        f" --service {service}" if service else ""
+    )
+    out.print(
+        f"Alerts (O1): run `{watch}` beside the Prefect server, where no worker's outage stops "
+        f"it; it emails {', '.join(admins)} when a run fails, crashes or is late (README: Alerts)."
+        if admins
+        else "Alerts (O1): off. Set YOTQA_ADMIN_EMAILS and run `yotqa alerts watch` beside the "
+        "Prefect server to be emailed when a run fails, crashes or is late (README: Alerts)."
+    )
 
 
 def show_demo_link() -> None:
@@ -185,7 +196,8 @@ def _serve(stop: Stop, host: str, port: int, *, run_due: bool, run_sample: bool,
     engine.dispose()
     settings = get_settings()
     outputs = Outputs(settings.output_dir)
-    if not os.environ.get("PREFECT_API_URL"):
+    configured = os.environ.get("PREFECT_API_URL")
+    if not configured:
         out.print(f"Starting a local Prefect server on {host}:{port} (about 10 seconds)...")
     try:
         with (
@@ -227,4 +239,8 @@ def _serve(stop: Stop, host: str, port: int, *, run_due: bool, run_sample: bool,
     except Stopped:
         pass
     if stop.requested:
-        out.print("Stopped: the Prefect server is shut down; scheduled runs stay for next time.")
+        out.print(
+            f"Stopped: serving ended; the Prefect server at {configured} keeps running."
+            if configured
+            else "Stopped: the Prefect server is shut down; scheduled runs stay for next time."
+        )

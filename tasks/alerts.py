@@ -101,9 +101,9 @@ class AllClear:
 def troubles(runs: list[RunView], now: datetime, late_after: timedelta) -> list[Alert]:
     """The runs the admins have not yet been told about: failed, crashed, or still not started
     `late_after` past their time, or cut off by `yotqa serve` stopping. A run cancelled on
-    purpose (in the UI, by the admin) is not alerted. A run told
-    once is not told again (a retry that fails again is the same run); a run told late that
-    then fails is told once more, as failed."""
+    purpose (in the UI, by the admin) is not alerted. A run told once is not told again (a
+    retry that fails again is the same run); a run told late that then fails is told once
+    more, as failed."""
     found = []
     for run in runs:
         if run.state in ("FAILED", "CRASHED") and ALERTED not in run.tags:

@@ -81,6 +81,26 @@ def test_o1_failed_crashed_and_late_runs_are_told_and_a_cancelled_one_never() ->
     )
 
 
+def test_o1_a_run_cut_off_by_serve_stopping_is_told_though_cancelled() -> None:
+    """Issue 16: `yotqa serve` stopped mid-run leaves the run Cancelled with a message that says
+    so (deployments/serve.py, Stop.message); unlike a cancel in the UI, that is alerted."""
+    from deployments.serve import Stop
+
+    stop = Stop()
+    stop.reason = "SIGTERM"
+    cut = run("CANCELLED", message=stop.message)
+    never_started = run("CANCELLED", job="exception-report", message=stop.not_started_message)
+    by_hand = run("CANCELLED", job="audits-due", message="Cancelled from the UI")
+    found = troubles([cut, never_started, by_hand], NOW, LATE)
+    assert {(a.run.job, a.trouble) for a in found} == {
+        ("sample-and-assign", Trouble.STOPPED),
+        ("exception-report", Trouble.STOPPED),
+    }
+    assert (
+        troubles([run("CANCELLED", message=stop.message, tags=(*TAGS, ALERTED))], NOW, LATE) == []
+    )
+
+
 def test_o1_a_run_is_told_once_a_retry_that_fails_again_is_not_told_again() -> None:
     told = run("FAILED", tags=("timetable", ALERTED))
     assert troubles([told], NOW, LATE) == []
@@ -268,3 +288,50 @@ def test_o1_an_alert_the_mail_server_refuses_is_tried_again_next_check(
         assert [a.run.name for a in again.alerts] == ["refused-then-sent"]
         assert "refused-then-sent" in text_of(recorder.messages[-1])
     get_settings.cache_clear()
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_o1_yotqa_alerts_watch_emails_then_stops_on_sigterm_without_a_traceback(
+    tmp_path: Path,
+) -> None:
+    """The command an admin runs beside the Prefect server (README: Alerts), as a process."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from prefect.settings import PREFECT_API_URL
+
+    service = f"west-{uuid.uuid4().hex[:6]}"
+    with smtp_server() as (recorder, port):
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "YOTQA_"))}
+        env |= {
+            "PREFECT_API_URL": str(PREFECT_API_URL.value()),
+            "YOTQA_ADMIN_EMAILS": "admin@yot.example",
+            "YOTQA_SMTP_HOST": "127.0.0.1",
+            "YOTQA_SMTP_PORT": str(port),
+            "YOTQA_ALERT_CHECK_SECONDS": "0.5",
+            "YOTQA_OUTPUT_DIR": str(tmp_path / "var"),
+            "DO_NOT_TRACK": "1",
+        }
+        watcher = subprocess.Popen(
+            [str(Path(sys.executable).parent / "yotqa"), "alerts", "watch", "--service", service],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            _make_runs(service, [("watched-run", "CRASHED", {"message": "exit code -9"})])
+            deadline = time.monotonic() + 60
+            while not recorder.messages:
+                assert time.monotonic() < deadline and watcher.poll() is None, "no alert"
+                time.sleep(0.2)
+        finally:
+            watcher.send_signal(signal.SIGTERM)
+            output, _ = watcher.communicate(timeout=30)
+    assert watcher.returncode == 0, output
+    assert "watched-run" in text_of(recorder.messages[0])
+    assert "Told the admins: alerts-test for" in output and "Stopped watching." in output
+    assert "Traceback" not in output
