@@ -188,8 +188,7 @@ def serve(
 
 
 def _serve(stop: Stop, host: str, port: int, *, run_due: bool, run_sample: bool, web: bool) -> None:
-    from deployments.alerts import alert_watcher
-    from deployments.serve import Stopped, local_server, serve_all, web_pages
+    from deployments.serve import Stopped, alert_watcher, local_server, serve_all, web_pages
     from tasks.workdays import today
 
     engine = ready_engine()  # refuse early if the database is not ready
@@ -203,7 +202,7 @@ def _serve(stop: Stop, host: str, port: int, *, run_due: bool, run_sample: bool,
         with (
             local_server(host, port, stop) as api_url,
             web_pages(stop=stop) if web else nullcontext("") as pages,
-            alert_watcher(lambda line: out.print(line)) as alerting,
+            alert_watcher() as alerting,
         ):
             ui = api_url.removesuffix("/api")
             out.print(f"Prefect UI: {ui}  (deployments, runs, artifacts)")

@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -38,7 +37,7 @@ from prefect.client.schemas.filters import (
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.client.schemas.sorting import FlowRunSort
 
-from models.settings import Settings, get_settings
+from models.settings import Settings
 from tasks.alerts import (
     ALERTED,
     CLEARED,
@@ -234,23 +233,3 @@ def _as_of(parameters: dict[str, Any]) -> date | None:
         return date.fromisoformat(str(value)) if value else None
     except ValueError:
         return None
-
-
-@contextmanager
-def alert_watcher(announce: Callable[[str], None]) -> Iterator[bool]:
-    """`watch` in a thread beside `yotqa serve`'s own Prefect server, while it serves; yields
-    whether alerts are on (YOTQA_ADMIN_EMAILS set)."""
-    settings = get_settings()
-    if not settings.admin_emails:
-        yield False
-        return
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=watch, args=(settings, announce, stop), name="yotqa-alerts", daemon=True
-    )
-    thread.start()
-    try:
-        yield True
-    finally:
-        stop.set()
-        thread.join(timeout=10)

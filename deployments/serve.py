@@ -261,6 +261,28 @@ def web_pages(as_of: date | None = None, stop: Stop | None = None) -> Iterator[s
         _stop(process)
 
 
+@contextmanager
+def alert_watcher() -> Iterator[bool]:
+    """`yotqa alerts watch` as a child process beside `yotqa serve`'s server, while it serves
+    (its lines in serve's output); yields whether alerts are on (YOTQA_ADMIN_EMAILS set). A
+    process of its own reads PREFECT_API_URL as serve set it (Prefect imported here, before
+    the server started, would keep the settings it found then); it takes SIGTERM cleanly."""
+    if not get_settings().admin_emails:
+        yield False
+        return
+    command = [str(Path(sys.executable).parent / "yotqa"), "alerts", "watch"]
+    process = subprocess.Popen(command, start_new_session=True)
+    try:
+        yield True
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
 def due_now(start: date) -> list[tuple[str, date]]:
     """This month's timetable runs due by `start` (each for its own date, in timetable order),
     then today's chase: what a service starting today would have run already."""
