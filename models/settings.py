@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import (
@@ -43,6 +43,16 @@ class Settings(BaseSettings):
     smtp_user: str = ""
     smtp_password: str = Field(default="", repr=False)
     smtp_tls: bool = False
+    # O2: how to log in to the mail server: `password` (YOTQA_SMTP_USER and YOTQA_SMTP_PASSWORD,
+    # when a user is set), `xoauth2` (an OAuth 2.0 app token, as Microsoft 365 wants; always over
+    # STARTTLS unless the server is on this machine) or `none`.
+    smtp_auth: Literal["password", "xoauth2", "none"] = "password"
+    smtp_oauth_tenant: str = ""
+    # Empty: Microsoft's v2.0 token endpoint for the tenant.
+    smtp_oauth_token_url: str = ""
+    smtp_oauth_client_id: str = ""
+    smtp_oauth_client_secret: str = Field(default="", repr=False)
+    smtp_oauth_scope: str = "https://outlook.office365.com/.default"
     mail_from: str = "yotqa@localhost"
     # The admins' Prefect UI, for the links in alerts (O1); empty: the one PREFECT_API_URL names.
     prefect_ui_url: str = ""

@@ -20,7 +20,8 @@ from emails.message import html
 
 from models.settings import Settings
 from tasks.mail import Rendered, render
-from tasks.outbox import describe_response, smtp_backend
+from tasks.mailserver import smtp_backend
+from tasks.outbox import describe_response
 from tasks.outputs import Outputs
 from tasks.workdays import london_date
 
@@ -175,7 +176,12 @@ def one_line(text: str, settings: Settings, limit: int = 300) -> str:
     line = next((part.strip() for part in text.splitlines() if part.strip()), "")
     line = SECRET_IN_URL.sub(r"\g<scheme>***@", line)
     line = SECRET_PAIR.sub(r"\g<key>\g<sep>***", line)
-    for secret in (settings.smtp_password, settings.web_secret, _password(settings.database_url)):
+    for secret in (
+        settings.smtp_password,
+        settings.smtp_oauth_client_secret,
+        settings.web_secret,
+        _password(settings.database_url),
+    ):
         if secret and len(secret) >= 4:
             line = line.replace(secret, "***")
     return line if len(line) <= limit else line[: limit - 1] + "\u2026"

@@ -19,7 +19,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from emails.backend.response import SMTPResponse
-from emails.backend.smtp.backend import SMTPBackend
 from emails.message import Message, html
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
@@ -30,6 +29,7 @@ from models.enums import EmailStatus
 from models.settings import Settings
 from models.types import utcnow
 from tasks.mail import render
+from tasks.mailserver import TokenError, login_settings, smtp_backend
 from tasks.outputs import Outputs
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,8 @@ class SendReport:
     retrying: int = 0
     failed: int = 0
     files: list[Path] = field(default_factory=list)  # .eml files written: no SMTP host is set
-    login_refused: bool = False
+    # Why the batch stopped early (a refused login or token): what to check, for the admin.
+    stopped: str = ""
 
     @property
     def written(self) -> int:
@@ -103,12 +104,8 @@ class SendReport:
             if self.files
             else f"{self.sent} sent"
         )
-        refused = (
-            "; the mail server refused the login, check YOTQA_SMTP_USER and YOTQA_SMTP_PASSWORD"
-            if self.login_refused
-            else ""
-        )
-        return f"{delivered}, {self.retrying} to retry, {self.failed} failed{refused}"
+        stopped = f"; {self.stopped}" if self.stopped else ""
+        return f"{delivered}, {self.retrying} to retry, {self.failed} failed{stopped}"
 
     def counts(self) -> dict[str, int]:
         return {
@@ -211,19 +208,6 @@ def _build(message: EmailMessage, settings: Settings) -> Message:
     return mail
 
 
-def smtp_backend(settings: Settings) -> SMTPBackend:
-    """One connection to the configured mail server; errors come back in the response."""
-    return SMTPBackend(
-        host=settings.smtp_host,
-        port=settings.smtp_port,
-        tls=settings.smtp_tls or None,
-        user=settings.smtp_user or None,
-        password=settings.smtp_password or None,
-        fail_silently=True,
-        timeout=30,
-    )
-
-
 def send_pending(
     session: Session, settings: Settings, *, now: datetime | None = None, limit: int = 500
 ) -> SendReport:
@@ -267,16 +251,13 @@ def send_pending(
                 _finish(session, m, EmailStatus.PENDING, now, error)
                 report.retrying += 1
                 backend.close()  # a fresh connection for the next message
-                if _login_refused(response):
-                    # Wrong credentials fail every message alike, and repeated failed logins
-                    # can lock the relay's account: stop, and try the rest when this one is due.
-                    report.login_refused = True
+                report.stopped = _why_stop(response, settings)
+                if report.stopped:
+                    # Every message would fail alike, and repeated failed logins can lock the
+                    # relay's account: stop, and try the rest when this one is due.
                     _postpone(session, messages[index + 1 :], m.next_attempt_at, error)
                     log.warning(
-                        "the mail server refused the login (%s): nothing more is sent until "
-                        "YOTQA_SMTP_USER and YOTQA_SMTP_PASSWORD are put right; %d message(s) wait",
-                        error,
-                        len(messages) - index,
+                        "%s (%s); %d message(s) wait", report.stopped, error, len(messages) - index
                     )
                     break
     finally:
@@ -289,10 +270,18 @@ def send_pending(
 LOGIN_REFUSED = {530, 534, 535}
 
 
-def _login_refused(response: SMTPResponse | None) -> bool:
-    """The `emails` response carries the SMTP error it met; a refused login has one of these codes."""
-    code = getattr(getattr(response, "error", None), "smtp_code", None)
-    return code in LOGIN_REFUSED
+def _why_stop(response: SMTPResponse | None, settings: Settings) -> str:
+    """What stops the batch, from the error the `emails` response carries: a refused login (one
+    of these codes) or no token to log in with (O2); empty for an error of one message."""
+    error = getattr(response, "error", None)
+    if isinstance(error, TokenError):
+        return f"nothing more is sent until there is a token: {error}"
+    if getattr(error, "smtp_code", None) in LOGIN_REFUSED:
+        return (
+            "the mail server refused the login: nothing more is sent until "
+            f"{login_settings(settings)} are put right"
+        )
+    return ""
 
 
 def _postpone(session: Session, messages: list[EmailMessage], until: datetime, error: str) -> None:

@@ -1,0 +1,260 @@
+"""The connection to the mail server, logged in as YOTQA_SMTP_AUTH says (O2).
+
+`password` logs in with YOTQA_SMTP_USER and YOTQA_SMTP_PASSWORD (when a user is set), `none`
+never logs in, and `xoauth2` presents an OAuth 2.0 app token (SASL XOAUTH2), which is what
+Microsoft 365 keeps once it turns Basic authentication for SMTP off. The token comes from the
+client-credentials grant at YOTQA_SMTP_OAUTH_TOKEN_URL (Microsoft's v2.0 endpoint for
+YOTQA_SMTP_OAUTH_TENANT by default) and is kept, owner-readable, under the output folder until
+five minutes before it expires, so the outbox's frequent small runs ask for one about hourly.
+
+Mail still goes through the `emails` package: only its connection class is extended, to log in
+with XOAUTH2 after STARTTLS instead of with a password.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import os
+import smtplib
+import ssl
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+from authlib.integrations.base_client.errors import OAuthError
+from authlib.integrations.requests_client import OAuth2Session
+from emails.backend.smtp.backend import SMTPBackend
+from emails.backend.smtp.client import SMTPClientWithResponse
+
+from models.errors import ConfigError
+from models.settings import Settings
+
+MICROSOFT_TOKEN_URL = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"  # noqa: S105 (an address)
+TOKEN_FILE = "smtp-oauth-token.json"  # noqa: S105 (a file name)
+# A token this close to its expiry is replaced before use: a batch can take minutes.
+REFRESH_BEFORE = 300
+
+
+class TokenError(smtplib.SMTPException):
+    """No token to log in with: the endpoint refused our client, or could not be reached."""
+
+    def __init__(self, message: str, *, refused: bool):
+        super().__init__(message)
+        self.refused = refused
+
+
+@dataclass(frozen=True)
+class OAuthClient:
+    """Who asks for the token, and where (the settings, checked)."""
+
+    token_url: str
+    client_id: str
+    client_secret: str
+    scope: str
+
+    @classmethod
+    def of(cls, settings: Settings) -> OAuthClient:
+        missing = [
+            name
+            for name, value in (
+                ("YOTQA_SMTP_OAUTH_CLIENT_ID", settings.smtp_oauth_client_id),
+                ("YOTQA_SMTP_OAUTH_CLIENT_SECRET", settings.smtp_oauth_client_secret),
+                (
+                    "YOTQA_SMTP_OAUTH_TENANT (or YOTQA_SMTP_OAUTH_TOKEN_URL)",
+                    settings.smtp_oauth_tenant or settings.smtp_oauth_token_url,
+                ),
+            )
+            if not value.strip()
+        ]
+        if missing:
+            raise ConfigError(
+                f"YOTQA_SMTP_AUTH=xoauth2 needs {', '.join(missing)}: the app registration's "
+                "values from the council's IT (README, Microsoft 365)"
+            )
+        url = settings.smtp_oauth_token_url or MICROSOFT_TOKEN_URL.format(
+            tenant=settings.smtp_oauth_tenant.strip()
+        )
+        return cls(
+            url,
+            settings.smtp_oauth_client_id.strip(),
+            settings.smtp_oauth_client_secret,
+            settings.smtp_oauth_scope,
+        )
+
+    @property
+    def key(self) -> str:
+        """Names the cached token: another client, endpoint or scope never reuses it."""
+        return hashlib.sha256(
+            f"{self.token_url}\n{self.client_id}\n{self.scope}".encode()
+        ).hexdigest()
+
+
+class Tokens:
+    """The client's access token, from the cache file while it is fresh, else from the endpoint."""
+
+    def __init__(self, client: OAuthClient, cache: Path, clock: Any = time.time):
+        self.client, self.cache, self.clock = client, cache, clock
+
+    def get(self) -> str:
+        cached = self._read()
+        if cached is not None:
+            return cached
+        token, expires_at = self._fetch()
+        self._write(token, expires_at)
+        return token
+
+    def forget(self) -> None:
+        """The server refused the token (revoked, or the mailbox's permission withdrawn)."""
+        self.cache.unlink(missing_ok=True)
+
+    def _read(self) -> str | None:
+        try:
+            held = json.loads(self.cache.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(held, dict) or held.get("key") != self.client.key:
+            return None
+        if float(held.get("expires_at", 0)) - REFRESH_BEFORE <= self.clock():
+            return None
+        token = held.get("access_token")
+        return token if isinstance(token, str) and token else None
+
+    def _write(self, token: str, expires_at: float) -> None:
+        self.cache.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.cache.with_name(f".{self.cache.name}.{os.getpid()}")
+        fd = os.open(partial, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(
+                {"key": self.client.key, "access_token": token, "expires_at": expires_at}, handle
+            )
+        os.replace(partial, self.cache)  # readers see the old token or the new, never half
+
+    def _fetch(self) -> tuple[str, float]:
+        c = self.client
+        check = (
+            "check YOTQA_SMTP_OAUTH_CLIENT_ID, YOTQA_SMTP_OAUTH_CLIENT_SECRET (it may have "
+            "expired) and YOTQA_SMTP_OAUTH_TENANT or YOTQA_SMTP_OAUTH_TOKEN_URL"
+        )
+        try:
+            with OAuth2Session(
+                c.client_id,
+                c.client_secret,
+                scope=c.scope,
+                token_endpoint_auth_method="client_secret_post",  # noqa: S106
+            ) as session:
+                token = session.fetch_token(
+                    c.token_url, grant_type="client_credentials", timeout=30
+                )
+        except OAuthError as exc:
+            described = f"{exc.error}: {exc.description}" if exc.description else str(exc.error)
+            raise TokenError(
+                f"the token endpoint {c.token_url} refused the app's credentials "
+                f"({_first_line(described)}): {check}",
+                refused=True,
+            ) from None
+        except requests.RequestException as exc:
+            raise TokenError(
+                f"no token from {c.token_url} ({type(exc).__name__}: {_first_line(str(exc))}); "
+                "tried again later",
+                refused=False,
+            ) from None
+        except ValueError as exc:  # not JSON: a proxy's page, or the wrong URL
+            raise TokenError(
+                f"the token endpoint {c.token_url} did not answer as OAuth 2.0 ({exc}): "
+                "check YOTQA_SMTP_OAUTH_TOKEN_URL",
+                refused=True,
+            ) from None
+        access = token.get("access_token")
+        if not access:
+            raise TokenError(
+                f"the token endpoint {c.token_url} sent no access_token: {check}", refused=True
+            )
+        expires_at = token.get("expires_at") or self.clock() + float(token.get("expires_in", 0))
+        return str(access), float(expires_at)
+
+
+def _first_line(text: str) -> str:
+    return (text.strip().splitlines() or [""])[0][:300]
+
+
+class _XOAuth2Connection(SMTPClientWithResponse):
+    """`emails`'s connection, logging in with SASL XOAUTH2 (the user and a bearer token)."""
+
+    parent: XOAuth2Backend
+
+    def initialize(self) -> None:
+        if not self._initialized:
+            self.set_debuglevel(self.debug)
+            if self.tls:
+                self.starttls(context=self.parent.tls_context)
+            self.ehlo_or_helo_if_needed()
+            token = self.parent.tokens.get()
+            initial = f"user={self.user}\x01auth=Bearer {token}\x01\x01"
+            try:
+                # On refusal the server sends a 334 challenge (a JSON error); the answer is
+                # empty, and then comes the 535 that smtplib raises.
+                self.auth("XOAUTH2", lambda challenge=None: "" if challenge else initial)
+            except smtplib.SMTPAuthenticationError:
+                self.parent.tokens.forget()
+                raise
+            self._initialized = True
+
+
+class XOAuth2Backend(SMTPBackend):
+    connection_cls = _XOAuth2Connection
+
+    def __init__(self, tokens: Tokens, tls_context: ssl.SSLContext | None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.tokens, self.tls_context = tokens, tls_context
+
+
+def smtp_backend(settings: Settings) -> SMTPBackend:
+    """One connection to the configured mail server; errors come back in the response."""
+    common: dict[str, Any] = {
+        "host": settings.smtp_host,
+        "port": settings.smtp_port,
+        "fail_silently": True,
+        "timeout": 30,
+    }
+    if settings.smtp_auth == "xoauth2":
+        tokens = Tokens(OAuthClient.of(settings), Path(settings.output_dir) / TOKEN_FILE)
+        # A bearer token is as good as a password for an hour: never sent in clear text,
+        # except to a relay on this machine (as the tests use).
+        # The server's certificate is checked too, as `emails` does not (a relay on this
+        # machine may have a self-made one).
+        local = _loopback(settings.smtp_host)
+        tls = settings.smtp_tls or not local
+        context = None if local else ssl.create_default_context()
+        user = settings.smtp_user or settings.mail_from
+        return XOAuth2Backend(tokens, context, tls=tls or None, user=user, **common)
+    login = settings.smtp_auth == "password" and settings.smtp_user
+    return SMTPBackend(
+        tls=settings.smtp_tls or None,
+        user=settings.smtp_user if login else None,
+        password=settings.smtp_password if login else None,
+        **common,
+    )
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def login_settings(settings: Settings) -> str:
+    """The settings to check when the server refuses our login, as an admin would read them."""
+    if settings.smtp_auth == "xoauth2":
+        return (
+            "YOTQA_SMTP_USER (the mailbox), YOTQA_SMTP_OAUTH_CLIENT_ID, "
+            "YOTQA_SMTP_OAUTH_CLIENT_SECRET, YOTQA_SMTP_OAUTH_TENANT, and the app's SMTP "
+            "permission on the mailbox (README, Microsoft 365)"
+        )
+    return "YOTQA_SMTP_USER and YOTQA_SMTP_PASSWORD"
