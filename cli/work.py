@@ -231,6 +231,22 @@ def outbox_send() -> None:
     out.print(f"Emails: {report.summary()}")
 
 
+@outbox_app.command("check")
+def outbox_check() -> None:
+    """Log in to the mail server as the settings say, and log out: nothing is sent (O2)."""
+
+    from tasks.mailserver import check_login
+
+    settings = get_settings()
+    if not settings.smtp_host:
+        fail("No SMTP host is set (YOTQA_SMTP_HOST): emails are written as .eml files.")
+    with err.status(f"Logging in to {settings.smtp_host}:{settings.smtp_port}..."):
+        ok, said = check_login(settings)
+    if not ok:
+        fail(said)
+    out.print(said)
+
+
 @export_app.command("selections")
 def export_selections_command(
     period: Annotated[

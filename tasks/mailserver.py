@@ -240,6 +240,34 @@ def smtp_backend(settings: Settings) -> SMTPBackend:
     )
 
 
+def check_login(settings: Settings) -> tuple[bool, str]:
+    """Connect and log in as the outbox would, then log out; whether it worked, in words."""
+    backend = smtp_backend(settings)
+    where = f"{settings.smtp_host}:{settings.smtp_port}"
+    try:
+        backend.get_client()
+    except TokenError as exc:
+        return False, f"Not logged in to {where}: {exc}"
+    except smtplib.SMTPAuthenticationError as exc:
+        said = exc.smtp_error
+        said = said.decode(errors="replace") if isinstance(said, bytes) else said
+        return False, (
+            f"{where} refused the login ({exc.smtp_code} {said}): check {login_settings(settings)}"
+        )
+    except (OSError, smtplib.SMTPException) as exc:
+        return False, f"Could not talk to {where}: {type(exc).__name__}: {exc}"
+    finally:
+        backend.close()
+    how = {
+        "xoauth2": f"as {settings.smtp_user or settings.mail_from} with an OAuth 2.0 token (XOAUTH2)",
+        "password": f"as {settings.smtp_user} with a password"
+        if settings.smtp_user
+        else "without a login",
+        "none": "without a login",
+    }[settings.smtp_auth]
+    return True, f"Logged in to {where} {how}; nothing was sent."
+
+
 def _loopback(host: str) -> bool:
     if host == "localhost":
         return True

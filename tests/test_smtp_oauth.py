@@ -361,6 +361,22 @@ def test_o2_xoauth2_logs_in_only_after_starttls(
     assert tls.sent == 1 and handler.logins == [MAILBOX]
 
 
+def test_o2_outbox_check_logs_in_and_names_the_settings_when_refused(
+    oauth_env: Settings, offline_cli, relay, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`yotqa outbox check`: the council's IT can try the app registration before go-live."""
+    done = offline_cli("outbox", "check")
+    assert done.exit_code == 0, done.output
+    assert f"as {MAILBOX} with an OAuth 2.0 token (XOAUTH2)" in done.output
+    assert relay[0].logins == [MAILBOX] and relay[0].messages == []
+
+    monkeypatch.setenv("YOTQA_SMTP_USER", "someone-else@yot.example.org")
+    refused = offline_cli("outbox", "check")
+    assert refused.exit_code != 0
+    assert "refused the login (535" in refused.output
+    assert "YOTQA_SMTP_OAUTH_CLIENT_ID" in refused.output
+
+
 def test_o2_the_command_line_sends_with_xoauth2_from_the_environment(
     session: Session, oauth_env: Settings, db_url: str, relay
 ) -> None:
