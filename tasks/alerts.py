@@ -192,15 +192,14 @@ def _password(url: str) -> str:
     return match["password"] if match else ""
 
 
-def _line(alert: Alert, ui_url: str, settings: Settings) -> dict[str, str]:
-    run = alert.run
+def _line(run: RunView, trouble: str, what: str, ui_url: str, settings: Settings) -> dict[str, str]:
     return {
         "job": run.job,
         "rows": ", ".join(run.rows),
         "period": f"{run.period:%-d %B %Y}",
         "service": run.service or settings.service_name,
-        "trouble": alert.trouble.value,
-        "what": one_line(alert.what, settings),
+        "trouble": trouble,
+        "what": one_line(what, settings),
         "due": f"{run.expected.astimezone(UTC):%Y-%m-%d %H:%M} UTC",
         "run": run.name,
         "link": f"{ui_url}/runs/flow-run/{run.id}",
@@ -209,7 +208,7 @@ def _line(alert: Alert, ui_url: str, settings: Settings) -> dict[str, str]:
 
 def alert_email(alerts: list[Alert], ui_url: str, settings: Settings) -> Rendered:
     """One email for every run found in one check: a digest when there are several."""
-    lines = [_line(a, ui_url, settings) for a in alerts]
+    lines = [_line(a.run, a.trouble.value, a.what, ui_url, settings) for a in alerts]
     if len(lines) == 1:
         one = lines[0]
         subject = (
@@ -222,11 +221,13 @@ def alert_email(alerts: list[Alert], ui_url: str, settings: Settings) -> Rendere
 
 def all_clear_email(clears: list[AllClear], ui_url: str, settings: Settings) -> Rendered:
     lines = [
-        {
-            **_line(Alert(c.run, Trouble.FAILED, ""), ui_url, settings),
-            "trouble": ", ".join(sorted({p.state_name.lower() for p in c.answers})),
-            "what": f"{len(c.answers)} run(s) told before; this one completed",
-        }
+        _line(
+            c.run,
+            ", ".join(sorted({p.state_name.lower() for p in c.answers})),
+            f"{len(c.answers)} run(s) told before; this one completed",
+            ui_url,
+            settings,
+        )
         for c in clears
     ]
     if len(lines) == 1:
