@@ -9,6 +9,9 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage as ParsedEmail
 
 from aiosmtpd.controller import Controller
+from sqlmodel import Session
+
+from tasks.outbox import queue_email
 
 
 class Recorder:
@@ -51,3 +54,21 @@ def text_of(message: ParsedEmail) -> str:
     return "\n".join(
         part.get_content() for part in message.walk() if part.get_content_maintype() == "text"
     )
+
+
+def queue_notices(session: Session, count: int, tag: str) -> None:
+    """Queue `count` plain notices (keys `tag:0`, `tag:1`...) to different people, committed."""
+    for n in range(count):
+        queue_email(
+            session,
+            key=f"{tag}:{n}",
+            kind="notice",
+            template="notice",
+            subject=f"Message {n}",
+            to=[f"person{n}@yot.example.org"],
+            paragraphs=["Case YJ26-00001."],
+            figures=[],
+            table=None,
+            attached=[],
+        )
+    session.commit()

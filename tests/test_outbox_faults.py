@@ -16,8 +16,8 @@ from models import EmailMessage
 from models.enums import EmailStatus
 from models.settings import get_settings
 from models.types import utcnow
-from tasks.outbox import queue_email, send_pending
-from tests.smtp import Recorder, free_port
+from tasks.outbox import send_pending
+from tests.smtp import Recorder, free_port, queue_notices
 
 COUNT = 12
 
@@ -39,23 +39,6 @@ class Faulty(Recorder):
         return await super().handle_DATA(server, session, envelope)
 
 
-def _queue(session: Session) -> None:
-    for n in range(COUNT):
-        queue_email(
-            session,
-            key=f"fault:{n}",
-            kind="notice",
-            template="notice",
-            subject=f"Message {n}",
-            to=[f"person{n}@yot.example.org"],
-            paragraphs=["Case YJ26-00001."],
-            figures=[],
-            table=None,
-            attached=[],
-        )
-    session.commit()
-
-
 @pytest.mark.parametrize(
     ("drop_on", "slow_on", "replies"),
     [
@@ -69,7 +52,7 @@ def _queue(session: Session) -> None:
 def test_smtp_faults_lose_nothing_and_send_nothing_twice(
     session: Session, monkeypatch: pytest.MonkeyPatch, settings_env, drop_on, slow_on, replies
 ) -> None:
-    _queue(session)
+    queue_notices(session, COUNT, "fault")
     handler = Faulty(drop_on, slow_on, 1.5, replies)
     controller = Controller(handler, hostname="127.0.0.1", port=free_port())
     controller.start()

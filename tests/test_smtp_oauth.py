@@ -35,8 +35,8 @@ from models.errors import ConfigError
 from models.settings import Settings, get_settings
 from models.types import utcnow
 from tasks.mailserver import TOKEN_FILE, OAuthClient, smtp_backend
-from tasks.outbox import queue_email, send_pending
-from tests.smtp import Recorder, free_port
+from tasks.outbox import send_pending
+from tests.smtp import Recorder, free_port, queue_notices
 
 ROOT = Path(__file__).resolve().parent.parent
 # The relays here run on loopback without TLS (as the product allows only there).
@@ -174,23 +174,6 @@ def oauth_env(
     get_settings.cache_clear()
 
 
-def _queue(session: Session, count: int, tag: str = "o2") -> None:
-    for n in range(count):
-        queue_email(
-            session,
-            key=f"{tag}:{n}",
-            kind="notice",
-            template="notice",
-            subject=f"Message {n}",
-            to=[f"person{n}@yot.example.org"],
-            paragraphs=["Case YJ26-00001."],
-            figures=[],
-            table=None,
-            attached=[],
-        )
-    session.commit()
-
-
 def _statuses(session: Session) -> dict[EmailStatus, int]:
     session.expire_all()
     counts: dict[EmailStatus, int] = {}
@@ -203,7 +186,7 @@ def test_o2_xoauth2_sends_a_batch_with_one_token_kept_until_it_nears_expiry(
     session: Session, oauth_env: Settings, endpoint: Endpoint, relay
 ) -> None:
     handler, _ = relay
-    _queue(session, 3)
+    queue_notices(session, 3, "o2")
     report = send_pending(session, oauth_env)
     assert (report.sent, report.stopped) == (3, "")
     assert len(handler.messages) == 3 and set(handler.logins) == {MAILBOX}
@@ -216,7 +199,7 @@ def test_o2_xoauth2_sends_a_batch_with_one_token_kept_until_it_nears_expiry(
     cache = Path(oauth_env.output_dir) / TOKEN_FILE
     assert stat.S_IMODE(cache.stat().st_mode) == 0o600
     assert CLIENT_SECRET not in cache.read_text()
-    _queue(session, 2, tag="o2-later")
+    queue_notices(session, 2, "o2-later")
     assert send_pending(session, oauth_env).sent == 2
     assert endpoint.calls == 1
 
@@ -224,7 +207,7 @@ def test_o2_xoauth2_sends_a_batch_with_one_token_kept_until_it_nears_expiry(
     held = json.loads(cache.read_text())
     cache.write_text(json.dumps({**held, "expires_at": time.time() + 120}))
     endpoint.expire_all()
-    _queue(session, 1, tag="o2-refresh")
+    queue_notices(session, 1, "o2-refresh")
     assert send_pending(session, oauth_env).sent == 1
     assert endpoint.calls == 2 and handler.refused == 0
     assert _statuses(session) == {EmailStatus.SENT: 6}
@@ -236,10 +219,10 @@ def test_o2_a_token_the_server_refuses_stops_the_batch_then_a_new_one_is_fetched
     """A token revoked or expired at the server (the cache still thinks it good): one login is
     tried, the rest wait; the cached token is dropped, and the next run fetches another."""
     handler, _ = relay
-    _queue(session, 1, tag="warm")
+    queue_notices(session, 1, "warm")
     send_pending(session, oauth_env)
     endpoint.expire_all()
-    _queue(session, 4)
+    queue_notices(session, 4, "o2")
     report = send_pending(session, oauth_env)
     assert report.sent == 0 and handler.refused == 1
     assert "refused the login" in report.stopped
@@ -261,7 +244,7 @@ def test_o2_a_refused_client_secret_is_asked_once_a_batch_and_names_the_settings
 ) -> None:
     monkeypatch.setenv("YOTQA_SMTP_OAUTH_CLIENT_SECRET", "an-expired-secret")
     get_settings.cache_clear()
-    _queue(session, 5)
+    queue_notices(session, 5, "o2")
     report = send_pending(session, get_settings())
     handler, _ = relay
     assert endpoint.calls == 1 and handler.logins == []  # no login tried without a token
@@ -279,7 +262,7 @@ def test_o2_an_unreachable_token_endpoint_is_tried_again_later(
 ) -> None:
     monkeypatch.setenv("YOTQA_SMTP_OAUTH_TOKEN_URL", f"http://127.0.0.1:{free_port()}/token")
     get_settings.cache_clear()
-    _queue(session, 3)
+    queue_notices(session, 3, "o2")
     report = send_pending(session, get_settings())
     assert report.sent == 0 and report.retrying == 1
     assert "no token from" in report.stopped and "ConnectionError" in report.stopped
@@ -349,7 +332,7 @@ def test_o2_xoauth2_logs_in_only_after_starttls(
     try:
         monkeypatch.setenv("YOTQA_SMTP_PORT", str(controller.port))
         get_settings.cache_clear()
-        _queue(session, 1, "plain")
+        queue_notices(session, 1, "plain")
         plain = send_pending(session, get_settings())  # YOTQA_SMTP_TLS left false, loopback
         assert plain.sent == 0 and handler.logins == []
 
@@ -381,7 +364,7 @@ def test_o2_the_command_line_sends_with_xoauth2_from_the_environment(
     session: Session, oauth_env: Settings, db_url: str, relay
 ) -> None:
     """`yotqa outbox send` in its own process, configured only by YOTQA_* variables."""
-    _queue(session, 2)
+    queue_notices(session, 2, "o2")
     done = subprocess.run(
         [str(Path(sys.executable).parent / "yotqa"), "outbox", "send"],
         cwd=ROOT,
