@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -50,28 +51,75 @@ def init() -> None:
         out.print(f"Question sets already loaded: {', '.join(result.unchanged)}")
 
 
-@app.command("import")
-def import_(
+import_app = typer.Typer(
+    help="Import a file of staff, cases or feedback (every row or none), or inspect one first. "
+    "A case-management system's own extract is read through an import profile (O3).",
+    no_args_is_help=True,
+)
+app.add_typer(import_app, name="import")
+ImportFile = Annotated[Path, typer.Argument(help="A CSV or XLSX file with a header row.")]
+AsOf = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        help="The extract's date, YYYY-MM-DD (default today); changes of case manager are dated from it.",
+    ),
+]
+Profile = Annotated[
+    str | None,
+    typer.Option(
+        "--profile",
+        help="An import profile: NAME of a file in models/data/import_profiles/ (without .yaml), "
+        "or the PATH of one. It maps the source system's headers, values, date format and title "
+        "rows onto ours; `yotqa import inspect FILE` proposes one.",
+    ),
+]
+IMPORT_HELP = {
+    ImportKind.STAFF: "the staff list (email, name, role, team, line_manager_email, active)",
+    ImportKind.CASES: "the caseload extract, after the staff list",
+    ImportKind.FEEDBACK: "service-user feedback, after the cases",
+}
+
+
+def _import_command(kind: ImportKind) -> Callable[..., None]:
+    def command(file: ImportFile, as_of: AsOf = None, profile: Profile = None) -> None:
+        from tasks.importing import Layout, import_file
+        from tasks.importing.profiles import load_profile
+
+        layout = load_profile(profile) if profile else Layout()
+        day = date_option(as_of)
+        with (
+            database_session() as session,
+            err.status(f"Importing {kind.value} from {file.name}..."),
+        ):
+            report = import_file(session, kind, file, as_of=day, layout=layout)
+        out.print(report.summary())
+
+    command.__doc__ = (
+        f"Import {IMPORT_HELP[kind]}: every row or none. Errors are listed by row and column, "
+        "in the file's own header names."
+    )
+    return command
+
+
+for _kind in ImportKind:
+    import_app.command(_kind.value)(_import_command(_kind))
+
+
+@import_app.command("inspect")
+def import_inspect(
+    file: ImportFile,
     kind: Annotated[
-        ImportKind, typer.Argument(help="What the file holds: staff, cases or feedback.")
-    ],
-    file: Annotated[Path, typer.Argument(help="A CSV or XLSX file with a header row.")],
-    as_of: Annotated[
-        str | None,
+        ImportKind | None,
         typer.Option(
-            "--as-of",
-            help="The extract's date, YYYY-MM-DD (default today); changes of case manager are dated from it.",
+            "--kind", help="What the file holds (default: the kind its headers fit best)."
         ),
     ] = None,
 ) -> None:
-    """Import a file: every row or none. Errors are listed by row and column."""
+    """Print FILE's headers, a proposed import profile (YAML to save) and fields not placed."""
+    from tasks.importing.profiles import inspect_file, proposal_yaml
 
-    from tasks.importing import import_file
-
-    day = date_option(as_of)
-    with database_session() as session, err.status(f"Importing {kind.value} from {file.name}..."):
-        report = import_file(session, kind, file, as_of=day)
-    out.print(report.summary())
+    out.print(proposal_yaml(inspect_file(file, kind)), end="")
 
 
 @app.command("demo-data")

@@ -12,6 +12,7 @@ from models.enums import ImportKind
 from tasks.importing.cases import CASE_COLUMNS, case_manager_on, import_cases
 from tasks.importing.common import ImportReport
 from tasks.importing.feedback import FEEDBACK_COLUMNS, import_feedback
+from tasks.importing.reader import PLAIN, Layout
 from tasks.importing.staff import STAFF_COLUMNS, import_staff
 
 IMPORTERS: dict[ImportKind, Callable[..., ImportReport]] = {
@@ -26,9 +27,12 @@ COLUMNS = {
 }
 
 
-def import_file(session: Session, kind: ImportKind, path: Path, *, as_of: date) -> ImportReport:
-    """Import one file of `kind`; raises InputFileError listing every bad cell, writing nothing."""
-    return IMPORTERS[kind](session, path, as_of=as_of)
+def import_file(
+    session: Session, kind: ImportKind, path: Path, *, as_of: date, layout: Layout = PLAIN
+) -> ImportReport:
+    """Import one file of `kind`, laid out as an import profile says (O3) or as ours; raises
+    InputFileError listing every bad cell, writing nothing."""
+    return IMPORTERS[kind](session, path, as_of=as_of, layout=layout)
 
 
-__all__ = ["COLUMNS", "ImportReport", "case_manager_on", "import_file"]
+__all__ = ["COLUMNS", "ImportReport", "Layout", "case_manager_on", "import_file"]

@@ -13,11 +13,11 @@ from sqlmodel import Session, col, select
 from models import Case, CaseAllocation, Staff, Team
 from models.base import id_column
 from models.enums import Gender, ImportKind, MappaLevel, OrderType, RiskLevel, SocialCareStatus
-from models.errors import CellError, InputFileError
+from models.errors import CellError
 from models.types import utcnow
 from tasks.importing.common import ImportReport, record_import
 from tasks.importing.fields import RowReader, readable_rows
-from tasks.importing.reader import in_file_order, open_table
+from tasks.importing.reader import PLAIN, Layout, open_table, value_key
 
 CASE_COLUMNS = [
     "case_ref",
@@ -69,10 +69,12 @@ class _Pending:
         return len(self.inserts) + len(self.updates)
 
 
-def import_cases(session: Session, path: Path, *, as_of: date) -> ImportReport:
+def import_cases(
+    session: Session, path: Path, *, as_of: date, layout: Layout = PLAIN
+) -> ImportReport:
     """Create or update cases by case_ref as of the extract's date; all rows or none."""
-    table = open_table(path, CASE_COLUMNS)
-    staff = dict(session.exec(select(col(Staff.email), id_column(Staff))).all())
+    table = open_table(path, CASE_COLUMNS, layout)
+    staff = _staff_keys(session)
     teams = dict(session.exec(select(col(Team.name), id_column(Team))).all())
     cols = [getattr(Case, name) for name in ["id", "case_ref", *_TRACKED]]
     existing = {row.case_ref: row._asdict() for row in session.execute(sa.select(*cols))}
@@ -126,7 +128,7 @@ def import_cases(session: Session, path: Path, *, as_of: date) -> ImportReport:
             _flush(session, pending)
     if errors:
         session.rollback()
-        raise InputFileError(table.name, in_file_order(errors, table.columns))
+        raise table.refused(errors)
     _flush(session, pending)
     record_import(session, report, path, as_of)
     session.commit()
@@ -134,7 +136,7 @@ def import_cases(session: Session, path: Path, *, as_of: date) -> ImportReport:
 
 
 def _read_case(
-    cells: RowReader, staff: dict[str, int], teams: dict[str, int], as_of: date
+    cells: RowReader, staff: dict[str, int | None], teams: dict[str, int], as_of: date
 ) -> dict[str, Any]:
     values: dict[str, Any] = {
         "case_ref": cells.label("case_ref", max_length=64),
@@ -142,7 +144,7 @@ def _read_case(
         "young_person_name": cells.name("young_person_name"),
         "date_of_birth": cells.date("date_of_birth"),
         "gender": cells.choice("gender", Gender),
-        "ethnicity": cells.label("ethnicity"),
+        "ethnicity": cells.ethnicity("ethnicity"),
         "order_type": cells.choice("order_type", OrderType),
         "opened_on": cells.date("opened_on"),
         "closed_on": cells.date("closed_on", required=False),
@@ -165,16 +167,46 @@ def _read_case(
     elif closed and closed > as_of:
         cells.error("closed_on", f"{closed} is after the extract's date {as_of}")
 
-    email = cells.email("case_manager_email")
+    values["case_manager_id"] = _case_manager(cells, staff)
+    values["team_id"] = cells.team("team", teams)
+    return values
+
+
+def _staff_keys(session: Session) -> dict[str, int | None]:
+    """Staff by email, and by name where the name is one person's (None: two people share it):
+    a case-management system's extract often names the allocated worker rather than their email."""
+    keys: dict[str, int | None] = {}
+    for email, name, staff_id in session.exec(
+        select(col(Staff.email), col(Staff.name), id_column(Staff))
+    ).all():
+        keys[email] = staff_id
+        key = value_key(name)
+        keys[key] = None if key in keys and keys[key] != staff_id else staff_id
+    return keys
+
+
+def _case_manager(cells: RowReader, staff: dict[str, int | None]) -> int | None:
+    column = "case_manager_email"
+    text = cells.text(column, max_length=254)
+    if text and "@" not in text:
+        who = cells.name(column)
+        if who and staff.get(value_key(who), 0) is None:
+            cells.error(column, f"two members of staff are called {who!r}: give their email")
+        elif who and value_key(who) not in staff:
+            cells.error(
+                column,
+                f"no member of staff is called {who!r}: import the staff list with this "
+                "person first (yotqa import staff FILE), or give their email",
+            )
+        return staff.get(value_key(who or "")) if who else None
+    email = cells.email(column) if text else None
     if email and email not in staff:
         cells.error(
-            "case_manager_email",
+            column,
             f"unknown staff email {email!r}: import the staff list "
             "with this person first (yotqa import staff FILE)",
         )
-    values["case_manager_id"] = staff.get(email or "")
-    values["team_id"] = cells.team("team", teams)
-    return values
+    return staff.get(email or "")
 
 
 def _flush(session: Session, pending: _Pending) -> None:

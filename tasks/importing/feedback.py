@@ -12,10 +12,10 @@ from sqlmodel import Session, col, select
 from models import Case, Feedback, Team
 from models.base import id_column
 from models.enums import FeedbackSource, ImportKind
-from models.errors import CellError, InputFileError
+from models.errors import CellError
 from tasks.importing.common import ImportReport, record_import
 from tasks.importing.fields import readable_rows
-from tasks.importing.reader import in_file_order, open_table
+from tasks.importing.reader import PLAIN, Layout, open_table
 
 FEEDBACK_COLUMNS = [
     "received_on",
@@ -42,9 +42,11 @@ class _FeedbackValues(TypedDict):
     resolved_on: date | None
 
 
-def import_feedback(session: Session, path: Path, *, as_of: date) -> ImportReport:
+def import_feedback(
+    session: Session, path: Path, *, as_of: date, layout: Layout = PLAIN
+) -> ImportReport:
     """Add feedback; a row already imported (same date, source, team, case, summary) is updated."""
-    table = open_table(path, FEEDBACK_COLUMNS)
+    table = open_table(path, FEEDBACK_COLUMNS, layout)
     teams = dict(session.exec(select(col(Team.name), id_column(Team))).all())
     cases = dict(session.exec(select(col(Case.case_ref), id_column(Case))).all())
     existing = {f.fingerprint: f for f in session.exec(select(Feedback))}
@@ -104,7 +106,7 @@ def import_feedback(session: Session, path: Path, *, as_of: date) -> ImportRepor
             report.unchanged += 1
     if errors:
         session.rollback()
-        raise InputFileError(table.name, in_file_order(errors, table.columns))
+        raise table.refused(errors)
     record_import(session, report, path, as_of)
     session.commit()
     return report

@@ -10,7 +10,9 @@ from typing import Any, TypeVar
 
 from models.enums import LabelledEnum
 from models.errors import CellError
+from tasks.ethnicity import accepted, census_name
 from tasks.importing.reader import Table
+from tasks.importing.reader import cell_text as cell_text  # where plan.py and others take it from
 
 E = TypeVar("E", bound=LabelledEnum)
 
@@ -25,17 +27,6 @@ _TRUE = {"true", "yes", "y", "1", "active"}
 _FALSE = {"false", "no", "n", "0", "inactive", "left"}
 
 
-def cell_text(value: Any) -> str:
-    """A cell as text: numbers from spreadsheets lose a trailing .0, None is empty."""
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, datetime):
-        return value.date().isoformat()
-    return str(value).strip()
-
-
 class RowReader:
     """One row's cells; each accessor returns None and records a CellError when a cell is bad."""
 
@@ -46,10 +37,13 @@ class RowReader:
         record: dict[str, Any],
         errors: list[CellError],
         personal: frozenset[str] = frozenset(),
+        date_format: str | None = None,
     ):
         self.file, self.row, self.record, self.errors = file, row, record, errors
         # Cells of personal data are never echoed into messages (E5).
         self.personal = personal
+        # A profile's strptime format for every date cell (O3); else YYYY-MM-DD.
+        self.date_format = date_format
         self.ok = True
         # A row the file format could not deliver (an overlong or unreadable field): one error
         # for the row, and its cells are not checked one by one.
@@ -112,6 +106,24 @@ class RowReader:
             return None
         return value.lower()
 
+    def _date_form(self) -> str:
+        return (
+            f"a date like {date(2026, 11, 25):{self.date_format}}"
+            if self.date_format
+            else "YYYY-MM-DD"
+        )
+
+    def _formatted_date(self, column: str, value: str, form: str) -> date | None:
+        try:
+            return datetime.strptime(value, form).date()  # noqa: DTZ007 (a date, no time zone)
+        except ValueError:
+            self.error(
+                column,
+                f"{self._show(column, value)} is not {self._date_form()} "
+                f"(the profile's date_format {form!r})",
+            )
+            return None
+
     def date(self, column: str, *, required: bool = True) -> date | None:
         raw = self.record.get(column)
         if isinstance(raw, datetime):
@@ -121,8 +133,10 @@ class RowReader:
         value = cell_text(raw)
         if not value:
             if required:
-                self.error(column, "a date is required here: expected YYYY-MM-DD")
+                self.error(column, f"a date is required here: expected {self._date_form()}")
             return None
+        if self.date_format:
+            return self._formatted_date(column, value, self.date_format)
         if _ISO.match(value):
             try:
                 return date.fromisoformat(value)
@@ -159,6 +173,18 @@ class RowReader:
             )
             return None
 
+    def ethnicity(self, column: str) -> str | None:
+        """An ethnicity by 2021 census name, DfE code or known label: its census name (S5, O3)."""
+        value = self.label(column)
+        if not value:
+            return value
+        name = census_name(value)
+        if name is None:
+            self.error(
+                column, f"{_quote(value)} is not an ethnicity this product knows: use {accepted()}"
+            )
+        return name
+
     def team(self, column: str, teams: dict[str, int]) -> int | None:
         """A team named as the staff list names it; its id, or None noting what is known."""
         name = self.label(column)
@@ -190,7 +216,9 @@ def readable_rows(
     """A reader of each row of `table` the file could deliver; a row it could not deliver is
     one error in `errors` (the reader notes it) and is not checked cell by cell."""
     for number, record in table.rows:
-        cells = RowReader(table.name, number, record, errors, personal=personal)
+        cells = RowReader(
+            table.name, number, record, errors, personal=personal, date_format=table.date_format
+        )
         if cells.readable:
             yield cells
 

@@ -11,11 +11,11 @@ from sqlmodel import Session, select
 
 from models import Staff, Team
 from models.enums import ImportKind, Role
-from models.errors import CellError, InputFileError
+from models.errors import CellError
 from models.types import utcnow
 from tasks.importing.common import ImportReport, record_import
 from tasks.importing.fields import readable_rows
-from tasks.importing.reader import in_file_order, open_table
+from tasks.importing.reader import PLAIN, Layout, open_table
 
 STAFF_COLUMNS = ["email", "name", "role", "team", "line_manager_email", "active"]
 # Roles that belong to a team (Fig. 2); the others work across the service.
@@ -42,9 +42,11 @@ class _StaffValues(TypedDict):
     team_id: int | None
 
 
-def import_staff(session: Session, path: Path, *, as_of: date) -> ImportReport:
+def import_staff(
+    session: Session, path: Path, *, as_of: date, layout: Layout = PLAIN
+) -> ImportReport:
     """Create or update staff by email; all rows or none. Commits on success."""
-    table = open_table(path, STAFF_COLUMNS)
+    table = open_table(path, STAFF_COLUMNS, layout)
     errors: list[CellError] = []
     rows: list[_StaffRow] = []
     first_row: dict[str, int] = {}
@@ -88,7 +90,7 @@ def import_staff(session: Session, path: Path, *, as_of: date) -> ImportReport:
             )
     errors += _cycles(table.name, rows, existing)
     if errors:
-        raise InputFileError(table.name, in_file_order(errors, table.columns))
+        raise table.refused(errors)
 
     report = ImportReport(ImportKind.STAFF, table.name, rows=len(rows))
     teams = {t.name: t for t in session.exec(select(Team))}

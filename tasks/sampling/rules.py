@@ -15,6 +15,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
+from tasks.ethnicity import ethnic_group
+
 SIX_WEEKS = 42
 MIX_FAMILIES = ("Referral Order", "YRO", "DTO")
 MONTHLY_QUOTA = 3  # S9: each operational manager and the QA manager, 3 case files a month
@@ -272,11 +274,13 @@ def _replaceable(candidate: Candidate, sample: list[Candidate]) -> bool:
 
 
 def makeup(cases: Iterable[Candidate]) -> dict[str, dict[str, int]]:
-    """S5: the make-up by order type, gender, ethnicity and age band."""
+    """S5: the make-up by order type, gender, ethnicity (the 2021 census's five top-level groups
+    and its detailed categories) and age band."""
     cases = list(cases)
     return {
         "order_type": dict(sorted(Counter(c.order_family for c in cases).items())),
         "gender": dict(sorted(Counter(c.gender for c in cases).items())),
+        "ethnic_group": dict(sorted(Counter(ethnic_group(c.ethnicity) for c in cases).items())),
         "ethnicity": dict(sorted(Counter(c.ethnicity for c in cases).items())),
         "age_band": dict(sorted(Counter(c.age_band for c in cases).items())),
     }
