@@ -323,16 +323,21 @@ def test_o3_inspect_prints_headers_a_profile_to_save_and_what_it_could_not_place
     assert result.exit_code == 0, result.stderr
     text = result.stdout
     assert "# Headers found on row 3: Case Number, Person ID, Forename, Surname, DOB," in text
-    assert "# Fields not placed: case_ref, young_person_ref, young_person_name, date_of" in text
-    assert "  # from the headers not used: Case Number, Person ID, Forename, Surname," in text
-    assert "\n  # case_ref: ?\n" in text
+    # Headers the shipped example profiles use are proposed for their fields (Case Number,
+    # [Forename, Surname]...); only "Ethnic Origin" is in none of them.
+    assert "# Fields not placed: ethnicity\n" in text
+    assert "  # from the headers not used: Ethnic Origin\n" in text
+    assert "\n  # ethnicity: ?\n" in text
+    assert "  young_person_name: [Forename, Surname]\n" in text
     assert "    # Referral Order (Intensive): ?" in text  # under values: order_type:
     proposal = yaml.safe_load(text)  # the whole output is a profile, the rest comments
+    assert proposal["columns"]["case_ref"] == "Case Number"
+    assert proposal["columns"]["case_manager_email"] == "Allocated Worker"
     assert proposal["columns"]["order_type"] == "order_type"
     assert proposal["columns"]["gender"] == "gender"
     assert proposal["date_format"] == "%d/%m/%Y" and proposal["skip_rows"] == 2
     unplaced = inspect_file(path).unplaced
-    assert unplaced == [f for f in theirs if f != "order_type"]
+    assert unplaced == ["ethnicity"]
     # Saved and completed as its comments ask, the proposal imports the file.
     proposal["columns"].update({f: list(theirs[f]) for f in unplaced})
     proposal["values"] = {"order_type": {"Referral Order (Intensive)": "referral_order"}}

@@ -27,7 +27,15 @@ from models.settings import DATA_DIR
 from tasks.ethnicity import census_name
 from tasks.importing.cases import CASE_COLUMNS
 from tasks.importing.feedback import FEEDBACK_COLUMNS
-from tasks.importing.reader import Layout, cell_text, first_rows, place_columns, value_key
+from tasks.importing.reader import (
+    Layout,
+    Placed,
+    cell_text,
+    first_rows,
+    normalise_header,
+    place_columns,
+    value_key,
+)
 from tasks.importing.staff import STAFF_COLUMNS
 
 PROFILES_DIR = DATA_DIR / "import_profiles"
@@ -198,7 +206,7 @@ class Inspection:
     kind: ImportKind
     header_row: int
     headers: list[str]
-    placed: dict[str, str]  # our field: their header
+    placed: dict[str, str | list[str]]  # our field: their header (or headers, joined)
     unplaced: list[str]
     unused: list[str]
     date_format: str | None
@@ -221,10 +229,20 @@ def inspect_file(path: Path, kind: ImportKind | None = None, scan: int = 10) -> 
     *_, top, chosen = max(candidates, key=lambda c: c[:3])
     number, header = -top, rows[-top]
     placed = place_columns(header, FIELDS[chosen])
-    labels = {f: str(header[i]).strip() for f, (i,) in placed.at.items()}
+    if known := _known_columns(header, placed):
+        placed = place_columns(header, FIELDS[chosen], Layout(columns=known))
+    labels: dict[str, str | list[str]] = {
+        f: [str(header[i]).strip() for i in at] if len(at) > 1 else str(header[at[0]]).strip()
+        for f, at in placed.at.items()
+    }
     below = [cells for n, cells in rows.items() if n > number]
-    column = {f: [c[i] if i < len(c) else None for c in below] for f, (i,) in placed.at.items()}
+    column = {
+        f: [c[at[0]] if at[0] < len(c) else None for c in below]
+        for f, at in placed.at.items()
+        if len(at) == 1
+    }
     headers = [str(h).strip() for h in header if cell_text(h)]
+    used = {i for at in placed.at.values() for i in at}
     return Inspection(
         file=path.name,
         kind=chosen,
@@ -232,12 +250,33 @@ def inspect_file(path: Path, kind: ImportKind | None = None, scan: int = 10) -> 
         headers=headers,
         placed=labels,
         unplaced=list(placed.missing),
-        unused=[h for h in headers if h not in labels.values()],
+        unused=[str(h).strip() for i, h in enumerate(header) if cell_text(h) and i not in used],
         date_format=_guess_date_format(
             [c[i] if i < len(c) else None for c in below] for i in range(len(header))
         ),
         unknown_values=_unknown_values(column),
     )
+
+
+def _known_columns(header: list[Any], placed: Placed) -> dict[str, tuple[str, ...]]:
+    """Fields not found by their own name, placed by the headers a shipped profile gives them
+    (`Case Number` for case_ref, [Forename, Surname] for the name), where the file has them all."""
+    free = {normalise_header(h) for h in header if cell_text(h)} - {
+        normalise_header(header[i]) for at in placed.at.values() for i in at
+    }
+    known: dict[str, tuple[str, ...]] = {}
+    for name in profile_names():
+        try:
+            columns = load_profile(name).columns
+        except DataFileError:
+            continue  # a service's own broken profile is its import's business, not inspect's
+        for field_name in set(placed.missing) - set(known):
+            wanted = columns.get(field_name, ())
+            keys = {normalise_header(w) for w in wanted}
+            if wanted and keys <= free:
+                known[field_name] = wanted
+                free -= keys
+    return known
 
 
 def _guess_date_format(columns: Iterable[list[Any]]) -> str | None:
@@ -301,10 +340,12 @@ def proposal_yaml(found: Inspection) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _indented(mapping: dict[str, str]) -> list[str]:
+def _indented(mapping: dict[str, str | list[str]]) -> list[str]:
     if not mapping:
         return []
-    text = yaml.safe_dump(mapping, allow_unicode=True, sort_keys=False, width=1000)
+    text = yaml.safe_dump(
+        mapping, allow_unicode=True, sort_keys=False, width=1000, default_flow_style=None
+    )
     return ["  " + line for line in text.splitlines()]
 
 
