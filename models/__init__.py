@@ -10,6 +10,7 @@ from models.audits import (
     QuestionSet,
 )
 from models.feedback import Feedback, ImprovementPlan, PlanActivity, PlanObjective, PlanOutcome
+from models.installation import Installation
 from models.links import Link
 from models.monthly import ExceptionFinding
 from models.outbox import EmailMessage
@@ -43,6 +44,7 @@ __all__ = [
     "HighRiskIssue",
     "ImportRun",
     "ImprovementPlan",
+    "Installation",
     "Link",
     "PackSnapshot",
     "PlanActivity",

@@ -101,6 +101,9 @@ class Audit(SQLModel, table=True):
     recorded_by_id: int | None = Field(default=None, foreign_key="staff.id")
     recorded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     recorded_via: str = Field(default="", max_length=20, description="how the record arrived")
+    # O5: raised whenever the audit's calendar entry changes (moved, passed on, withdrawn), so a
+    # calendar takes the newer file over the older one.
+    calendar_sequence: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = created_at_field()
 
 
@@ -139,6 +142,8 @@ class ActionPoint(SQLModel, table=True):
     evidence: str = ""
     times_chased: int = 0
     objective_id: int | None = Field(default=None, foreign_key="planobjective.id")
+    # O5: raised when a new date is agreed, so a calendar takes the newer file over the older one.
+    calendar_sequence: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = created_at_field()
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from dataclasses import replace
 from datetime import date
 
 import sqlalchemy as sa
@@ -16,10 +17,12 @@ from sqlmodel import Session, col, select
 from models import Audit, AuditEvent, Case, ChaseStep, Staff, SupportNeed
 from models.base import id_column, id_of
 from models.enums import APART, AuditKind, AuditStatus, NeedScope, NeedStatus
+from models.installation import installation_id
 from models.settings import get_settings
 from tasks.links import Links, revoke
+from tasks.mail import audit_deadline, calendar_file
 from tasks.moderation import moderator_for
-from tasks.outbox import queue_email
+from tasks.outbox import calendar_attachment, queue_email
 from tasks.recording.actions import decider_for
 from tasks.workdays import add_working_days
 
@@ -35,10 +38,15 @@ def reassign_leavers(session: Session, on: date) -> int:
         .where(col(Audit.status) == AuditStatus.ASSIGNED, col(Staff.active) == sa.false())
     ).all()
     moved: dict[tuple[int, int], list[Audit]] = defaultdict(list)
+    withdrawn: dict[int, list[Audit]] = defaultdict(list)
+    was_due: dict[int, date] = {}
     people: dict[int, Staff] = {}
     for audit, leaver in leavers:
         if audit.kind is AuditKind.SELF:  # A2: one's own audit is nobody else's to do
             audit.status = AuditStatus.WITHDRAWN
+            audit.calendar_sequence += 1  # O5: the cancellation outranks the assignment's file
+            people[id_of(leaver)] = leaver
+            withdrawn[id_of(leaver)].append(audit)
             revoke(session, "audit", id_of(audit), "This self-audit was withdrawn: you have left.")
             session.add(
                 AuditEvent(
@@ -56,7 +64,9 @@ def reassign_leavers(session: Session, on: date) -> int:
         leaver_id, heir_id = id_of(leaver), id_of(heir)
         people[leaver_id], people[heir_id] = leaver, heir
         audit.auditor_id = heir_id
+        was_due[id_of(audit)] = audit.due_on  # the leaver's entry is cancelled where it stood
         audit.due_on = max(audit.due_on, add_working_days(on, REASSIGN_WORKING_DAYS))
+        audit.calendar_sequence += 1  # O5: the files sent now outrank every earlier one
         revoke(
             session,
             "audit",
@@ -78,16 +88,10 @@ def reassign_leavers(session: Session, on: date) -> int:
         )
         moved[(leaver_id, heir_id)].append(audit)
     session.flush()
+    installation = installation_id(session) if moved or withdrawn else ""
     for (leaver_id, heir_id), audits in moved.items():
         leaver, heir = people[leaver_id], people[heir_id]
-        refs: dict[int | None, str] = {
-            case_id: ref
-            for case_id, ref in session.exec(
-                select(id_column(Case), col(Case.case_ref)).where(
-                    col(Case.id).in_([a.case_id for a in audits])
-                )
-            )
-        }
+        refs = _case_refs(session, audits)
         links = Links(session, on)
         rows = [
             {
@@ -102,6 +106,17 @@ def reassign_leavers(session: Session, on: date) -> int:
             (heir, f"These audits were {leaver.name}'s, who has left; they are now yours.", True),
             (leaver, f"Your open audits have been reassigned to {heir.name}.", False),
         ):
+            # O5: the heir's entries are their own (new UIDs); the leaver's are cancelled.
+            ics = calendar_file(
+                [
+                    replace(
+                        audit_deadline(installation, a, refs.get(a.case_id, "-"), id_of(person)),
+                        day=a.due_on if own else was_due[id_of(a)],
+                    )
+                    for a in audits
+                ],
+                cancel=not own,
+            )
             queue_email(
                 session,
                 key=f"reassigned:{on}:{leaver_id}:{heir_id}:{person.id}",
@@ -112,8 +127,55 @@ def reassign_leavers(session: Session, on: date) -> int:
                 message=message,
                 audits=[r if own else {**r, "links": None} for r in rows],
                 items_url=links.items(heir_id) if own else None,
+                calendar_note="The attached calendar file puts their deadlines in your calendar."
+                if own
+                else "The attached calendar file cancels them in your calendar.",
+                attachments=[
+                    calendar_attachment(
+                        f"qa-audits-{'reassigned-to-you' if own else 'cancelled'}-{on}.ics", ics
+                    )
+                ],
             )
+    for leaver_id, audits in withdrawn.items():
+        _tell_self_audits_withdrawn(session, installation, people[leaver_id], audits, on)
     return sum(len(a) for a in moved.values())
+
+
+def _case_refs(session: Session, audits: list[Audit]) -> dict[int | None, str]:
+    return {
+        case_id: ref
+        for case_id, ref in session.exec(
+            select(id_column(Case), col(Case.case_ref)).where(
+                col(Case.id).in_([a.case_id for a in audits])
+            )
+        )
+    }
+
+
+def _tell_self_audits_withdrawn(
+    session: Session, installation: str, leaver: Staff, audits: list[Audit], on: date
+) -> None:
+    """O5: the leaver's self-audits are withdrawn (A2): their calendar entries are cancelled."""
+    refs = _case_refs(session, audits)
+    ics = calendar_file(
+        [audit_deadline(installation, a, refs.get(a.case_id, "-"), id_of(leaver)) for a in audits],
+        cancel=True,
+    )
+    queue_email(
+        session,
+        key=f"self-audits-withdrawn:{on}:{leaver.id}",
+        kind="withdrawn",
+        template="withdrawn",
+        subject="QA self-audits withdrawn",
+        to=[leaver],
+        message="You have left the service, so your open self-audits are withdrawn: a self-audit "
+        "is nobody else's to do.",
+        items=[
+            f"Case {refs.get(a.case_id, '-')}: {a.kind.label}, due {a.due_on:%A %-d %B %Y}"
+            for a in audits
+        ],
+        attachments=[calendar_attachment(f"qa-self-audits-withdrawn-{on}.ics", ics)],
+    )
 
 
 def close_leavers_needs(session: Session, on: date) -> int:

@@ -11,9 +11,13 @@ from models import ActionPoint, Audit, AuditEvent, Case, DeadlineRequest, Staff
 from models.base import id_of
 from models.enums import ActionStatus, Role
 from models.errors import FieldProblems, InvalidInput
+from models.installation import installation_id
 from models.types import utcnow
 from tasks.links import DECIDE, Links, pending_request
-from tasks.outbox import queue_email
+from tasks.mail import calendar_file
+from tasks.outbox import calendar_attachment, queue_email
+from tasks.packs.redact import Redactor
+from tasks.recording.notify import action_deadline
 
 LONGEST_DELAY_DAYS = 183  # a new date within six months of the current one, as at recording
 NOTE_LIMIT = 2_000
@@ -155,7 +159,7 @@ def request_new_date(
         kind="date-request",
         case_ref=case_ref,
         owner=owner.name,
-        action=action.text,
+        action=Redactor(session)(action.text),  # E5: typed freely, sent without names
         priority=action.priority,
         current=action.deadline.strftime("%A %-d %B %Y"),
         proposed=proposed_on.strftime("%A %-d %B %Y"),
@@ -192,6 +196,7 @@ def decide_new_date(
     request.decided_at, request.decision_note = utcnow(), text
     if agree:
         action.deadline = request.proposed_on
+        action.calendar_sequence += 1  # O5: the owner's calendar moves the entry, not adds one
     session.add(
         AuditEvent(
             audit_id=action.audit_id,
@@ -208,9 +213,15 @@ def decide_new_date(
         raise InvalidInput(f"action point {action.id}'s owner {action.owner_id} is missing")
     links = Links(session, on)
     case_ref = _case_ref(session, action)
+    redact = Redactor(session)  # E5: the action's words are typed freely: sent without names
+    attachments = []
+    if agree:
+        ics = calendar_file([action_deadline(installation_id(session), action, case_ref, redact)])
+        attachments = [calendar_attachment(f"action-{case_ref}-new-date.ics", ics)]
     queue_email(
         session,
         to=[owner],
+        attachments=attachments,
         template="date_decided",
         subject=f"New date {request.status}: action point on case {case_ref}",
         key=f"date-decided:{request.id}",
@@ -218,7 +229,7 @@ def decide_new_date(
         case_ref=case_ref,
         agreed=agree,
         decider=decider.name if decider else "your manager",
-        action=action.text,
+        action=redact(action.text),
         priority=action.priority,
         proposed=request.proposed_on.strftime("%A %-d %B %Y"),
         deadline=action.deadline.strftime("%A %-d %B %Y"),

@@ -5,18 +5,28 @@ words people typed go out with young people's names taken out (E5)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from models import ActionPoint, Audit, Case, Staff, SupportNeed
+from models import (
+    ActionPoint,
+    Audit,
+    Case,
+    DeadlineRequest,
+    EmailMessage,
+    Staff,
+    SupportNeed,
+)
 from models.base import id_of
 from models.enums import AuditKind, Role
 from models.errors import InvalidInput
+from models.installation import installation_id
 from models.settings import Settings
 from tasks.links import ACKNOWLEDGE, Links
-from tasks.mail import Deadline, calendar_file
+from tasks.mail import Deadline, action_uid, calendar_file
 from tasks.outbox import calendar_attachment, queue_email
 from tasks.packs.redact import Redactor
 from tasks.recording.form import CleanForm
@@ -60,20 +70,11 @@ def notify_recorded(
     ]
     attachments = []
     if actions:
-        ics = calendar_file(
-            [
-                Deadline(
-                    uid=f"action-{audit.id}-{a.priority}@yotqa",
-                    day=a.deadline,
-                    summary=f"Action {a.priority} due: case {case_ref}",
-                    description=redact(a.text),
-                )
-                for a in actions
-            ]
-        )
+        installation = installation_id(session)
+        ics = calendar_file([action_deadline(installation, a, case_ref, redact) for a in actions])
         attachments = [calendar_attachment(f"actions-{case_ref}.ics", ics)]
     noun = f"{len(rows)} action point{'s' if len(rows) != 1 else ''}"
-    stamp = f"{audit.recorded_at:%Y%m%d%H%M%S}"
+    stamp = _stamp(audit)
     last_day = max([a.deadline for a in actions] + [on])
 
     def queue(kind: str, **email: Any) -> None:
@@ -130,6 +131,90 @@ def notify_recorded(
         _alert_high_risk(
             session, audit, case_ref, form.high_risk, people, subject_cm, manager, auditor
         )
+
+
+def _stamp(audit: Audit) -> str:
+    """When the record was made, to the microsecond: a record withdrawn and made again within
+    the second is a new record, with emails (and calendar entries) of its own."""
+    return f"{audit.recorded_at:%Y%m%d%H%M%S%f}"
+
+
+def action_deadline(
+    installation: str, action: ActionPoint, case_ref: str, redact: Callable[[str], str]
+) -> Deadline:
+    """An action point's calendar entry: case reference only, its words without names (E5)."""
+    return Deadline(
+        uid=action_uid(installation, action),
+        day=action.deadline,
+        summary=f"Action {action.priority} due: case {case_ref}",
+        description=redact(action.text),
+        sequence=action.calendar_sequence,
+    )
+
+
+def notify_actions_withdrawn(
+    session: Session, audit: Audit, actions: list[ActionPoint], by: Staff | None
+) -> int:
+    """O5: a withdrawn record takes its action points: everyone who was sent them in a calendar
+    file (the findings, their copy, an agreed new date) is sent their cancellation. Call before
+    the action points are deleted; returns the emails queued."""
+    if not actions:
+        return 0
+    audit_id = id_of(audit)
+    stamp = _stamp(audit)
+    requests = session.exec(
+        select(DeadlineRequest.id).where(
+            col(DeadlineRequest.action_id).in_([id_of(a) for a in actions]),
+            col(DeadlineRequest.status) == "agreed",
+        )
+    ).all()
+    # the records made before keys had microseconds were keyed to the second
+    stamps = {stamp, f"{audit.recorded_at:%Y%m%d%H%M%S}"}
+    keys = [f"{kind}:{audit_id}:{s}" for kind in ("feedback", "feedback-copy") for s in stamps]
+    keys += [f"date-decided:{r}" for r in requests]
+    addresses = {
+        address
+        for to in session.exec(select(EmailMessage.to_addrs).where(col(EmailMessage.key).in_(keys)))
+        for address in to
+    }
+    if not addresses:
+        return 0
+    people = {
+        s.email: s for s in session.exec(select(Staff).where(col(Staff.email).in_(addresses)))
+    }
+    case_ref = _case_ref(session, audit.case_id)
+    redact: Callable[[str], str] = Redactor(session)
+    installation = installation_id(session)
+    ics = calendar_file(
+        [
+            replace(d, sequence=d.sequence + 1)  # the cancellation outranks every file sent
+            for d in (action_deadline(installation, a, case_ref, redact) for a in actions)
+        ],
+        cancel=True,
+    )
+    noun = f"{len(actions)} action point{'s' if len(actions) != 1 else ''}"
+    queued = 0
+    for address in sorted(addresses):
+        person = people.get(address)
+        queued += queue_email(
+            session,
+            key=f"actions-withdrawn:{audit_id}:{stamp}:{address}",
+            kind="withdrawn",
+            template="withdrawn",
+            subject=f"Withdrawn: {noun} from the audit of case {case_ref}",
+            to=[person or address],
+            message=(
+                f"The record of the {audit.kind.label.lower()} audit of case {case_ref} was "
+                f"withdrawn{f' by {by.name}' if by else ''}, and its action points with it: "
+                "they are no longer to be done."
+            ),
+            items=[
+                f"Action {a.priority}, due {a.deadline:%A %-d %B %Y}: {redact(a.text)}"
+                for a in sorted(actions, key=lambda a: a.priority)
+            ],
+            attachments=[calendar_attachment(f"withdrawn-actions-{case_ref}.ics", ics)],
+        )
+    return queued
 
 
 def _queue_feedback(

@@ -39,7 +39,7 @@ from tasks.recording.form import (
     validate,
 )
 from tasks.recording.needs import store_needs, themes_of
-from tasks.recording.notify import notify_recorded
+from tasks.recording.notify import notify_actions_withdrawn, notify_recorded
 
 log = logging.getLogger(__name__)
 
@@ -230,6 +230,13 @@ def withdraw_record(
     by = _who(session, by_email) if by_email else session.get(Staff, audit.recorded_by_id)
     if not reason.strip():
         raise InvalidInput("say why the record is withdrawn: --reason TEXT")
+    # O5: the action points go with the record: whoever was sent them is sent the cancellation.
+    notify_actions_withdrawn(
+        session,
+        audit,
+        list(session.exec(select(ActionPoint).where(col(ActionPoint.audit_id) == audit_id))),
+        by,
+    )
     actions = sa.select(col(ActionPoint.id)).where(col(ActionPoint.audit_id) == audit_id)
     session.execute(sa.delete(DeadlineRequest).where(col(DeadlineRequest.action_id).in_(actions)))
     needs = sa.select(col(SupportNeed.id)).where(col(SupportNeed.audit_id) == audit_id)

@@ -12,8 +12,9 @@ from sqlmodel import Session, col, select
 from models import Audit, Case, QuestionSet, Staff
 from models.base import id_column, id_of
 from models.enums import AuditKind
+from models.installation import installation_id
 from tasks.links import Links
-from tasks.mail import Deadline, calendar_file
+from tasks.mail import audit_deadline, calendar_file
 from tasks.outbox import calendar_attachment, queue_email
 from tasks.workdays import Month
 
@@ -87,16 +88,13 @@ def notify(session: Session, period: Month, audits: list[Audit], *, key: str = "
     links = Links(session, max(a.assigned_on for a in audits))
     links.preload("audit", [id_of(a) for a in audits])
     links.preload("staff", list(rows_by_auditor))
+    installation = installation_id(session)
+    by_id = {id_of(a): a for a in audits}
     for auditor_id, rows in rows_by_auditor.items():
         subject = f"QA audits for {period}: {len(rows)} to complete, first due {rows[0]['due_on']}"
         ics = calendar_file(
             [
-                Deadline(
-                    uid=f"audit-{r['audit_id']}@yotqa",
-                    day=r["due"],
-                    summary=f"Audit due: case {r['case_ref']} ({r['kind']})",
-                    description=f"Complete the {r['kind'].lower()} audit of case {r['case_ref']}.",
-                )
+                audit_deadline(installation, by_id[r["audit_id"]], r["case_ref"], auditor_id)
                 for r in rows
             ]
         )
