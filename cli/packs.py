@@ -77,6 +77,7 @@ def _pack(
         result = compile()
     out.print(f"{title(result)}, {result['pages']} pages.")
     out.print(f"  PDF:         {result['pdf']}")
+    out.print(f"  HTML:        {result['html']}")
     out.print(f"  spreadsheet: {result['xlsx']}")
     if email:
         out.print(f"  emailed: {'queued' if result['emailed'] else 'already sent'}; {_send()}")

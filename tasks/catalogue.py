@@ -278,6 +278,7 @@ def _pack_artifacts(name: str, result: dict[str, Any]) -> list[Artifact]:
             markdown=str(result["markdown"]),
         ),
         Artifact(f"{name}-pdf-{slug}", link=f"file://{result['pdf']}", link_text=f"{name} PDF"),
+        Artifact(f"{name}-html-{slug}", link=f"file://{result['html']}", link_text=f"{name} HTML"),
     ]
 
 

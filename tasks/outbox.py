@@ -163,6 +163,7 @@ def _start(session: Session, m: EmailMessage) -> None:
 
 MIME_TYPES = {
     ".pdf": "application/pdf",
+    ".html": "text/html",
     ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 

@@ -12,15 +12,22 @@ from models.settings import get_settings
 
 @dataclass(frozen=True)
 class PackPaths:
-    """A pack's three forms (Q4): the PDF, the same data as XLSX, and the markdown summary."""
+    """A pack's forms (Q4, O4): the tagged PDF, the same pack as HTML, the same data as XLSX,
+    and the markdown summary."""
 
     pdf: Path
     xlsx: Path
     md: Path
+    html: Path
 
     @classmethod
     def of(cls, folder: Path, stem: str) -> PackPaths:
-        return cls(folder / f"{stem}.pdf", folder / f"{stem}.xlsx", folder / f"{stem}.md")
+        return cls(
+            folder / f"{stem}.pdf",
+            folder / f"{stem}.xlsx",
+            folder / f"{stem}.md",
+            folder / f"{stem}.html",
+        )
 
 
 @dataclass(frozen=True)

@@ -166,6 +166,7 @@ def _pack_result(files: PackFiles, emailed: bool) -> dict[str, Any]:
     """Where a pack's files are, its summary in markdown, its pages and whether it was emailed."""
     return {
         "pdf": str(files.pdf),
+        "html": str(files.html),
         "xlsx": str(files.xlsx),
         "markdown": files.markdown.read_text(encoding="utf-8"),
         "pages": files.pages,
@@ -174,13 +175,14 @@ def _pack_result(files: PackFiles, emailed: bool) -> dict[str, Any]:
 
 
 def compile_quarterly_pack(quarter: str, as_of: date, email: bool = True) -> dict[str, Any]:
-    """Q2: compile the quarter's figures (frozen once closed), write PDF, XLSX and markdown, queue the email."""
+    """Q2: compile the quarter's figures (frozen once closed), write PDF, HTML, XLSX and markdown, queue the email."""
     settings = get_settings()
     with session_scope() as session:
         pack = compile_quarter(session, Quarter.parse(quarter), as_of)
         paths = Outputs.configured().quarterly_pack(quarter)
         files = write_quarter(pack, paths, settings.service_name)
-        sent = email and send_pack(session, settings, pack, [files.pdf, files.xlsx], as_of)
+        attached = [files.pdf, files.html, files.xlsx]
+        sent = email and send_pack(session, settings, pack, attached, as_of)
     return {
         "period": quarter,
         "status": pack.status,
@@ -195,7 +197,8 @@ def compile_annual_pack(year: int, as_of: date, email: bool = True) -> dict[str,
     with session_scope() as session:
         pack = compile_year(session, year, as_of)
         files = write_year(pack, Outputs.configured().annual_pack(year), settings.service_name)
-        sent = email and send_pack(session, settings, pack, [files.pdf, files.xlsx], as_of)
+        attached = [files.pdf, files.html, files.xlsx]
+        sent = email and send_pack(session, settings, pack, attached, as_of)
     return {"period": pack.label, "status": "compiled", **_pack_result(files, sent)}
 
 

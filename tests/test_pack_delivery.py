@@ -33,7 +33,8 @@ from tests.pack_world import (
 def test_quarterly_flow_emails_the_pack_to_the_service_manager_and_board(
     prefect_harness, year: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """T10 through Prefect: artifacts on the run, one email with the PDF and XLSX, no names (E5)."""
+    """T10 through Prefect: artifacts on the run, one email with the PDF, HTML (O4) and XLSX, no
+    names (E5)."""
     from prefect.client.orchestration import get_client
 
     from flows.timetable import FLOWS
@@ -58,10 +59,12 @@ def test_quarterly_flow_emails_the_pack_to_the_service_manager_and_board(
         a.strip() for a in message["To"].split(",")
     )
     files = {p.get_filename(): p.get_content() for p in message.iter_attachments()}
-    assert set(files) == {"qa-pack-2025-Q3.pdf", "qa-pack-2025-Q3.xlsx"}
+    assert set(files) == {"qa-pack-2025-Q3.pdf", "qa-pack-2025-Q3.html", "qa-pack-2025-Q3.xlsx"}
     text, _, _ = pdf_text(files["qa-pack-2025-Q3.pdf"])
     body = message.get_body(("plain",)).get_content()
-    everything = " ".join((text + body).split())
+    html = files["qa-pack-2025-Q3.html"]  # text/html: read back as text
+    assert isinstance(html, str) and 'alt="Bar chart: audits assigned' in html
+    everything = " ".join((text + body + html).split())
     for name in young_names(year):
         assert name not in everything
     stored = year.execute(sa.select(EmailMessage).where(EmailMessage.kind == "pack")).scalar_one()

@@ -16,12 +16,20 @@ from sqlmodel import Session, col
 
 from models import Case, ExceptionFinding, Staff, Team
 from models.base import id_column
-from tasks.mail import TEMPLATES, environment
+from tasks.mail import environment
 from tasks.monthly.exceptions import CHECKS, load_rules
 from tasks.outputs import PackPaths
 from tasks.packs import charts
 from tasks.packs.quarterly import frozen_figures, narrative, quarter_figures
-from tasks.packs.render import PackFiles, long_date, md_cell, write_atomically, write_pdf
+from tasks.packs.render import (
+    PackFiles,
+    long_date,
+    md_cell,
+    pack_css,
+    write_atomically,
+    write_html,
+    write_pdf,
+)
 from tasks.workdays import Quarter
 from tasks.xlsx import write_table
 
@@ -163,14 +171,22 @@ def _pct(v: float | None) -> str:
     return "-" if v is None else f"{v:.0%}"
 
 
-def annual_html(pack: AnnualPack, service: str) -> str:
-    rows = side_by_side(pack)
+def year_chart(pack: AnnualPack) -> Markup:
+    """Each quarter's completion rate and share sufficient or better, with its text alternative."""
     completion = []
     for q in pack.quarters:
         t = (q["figures"] or {}).get("audits", {}).get("totals")
         completion.append(t["completed"] / t["assigned"] if t and t["assigned"] else None)
     overall = [(q["figures"] or {}).get("judgements", {}).get("overall") for q in pack.quarters]
     chart = charts.quarters_side_by_side([q["label"] for q in pack.quarters], overall, completion)
+    return Markup(chart)  # noqa: S704 - an <img> built by charts._image, its alt text escaped
+
+
+def annual_html(
+    pack: AnnualPack, service: str, web: bool = False, chart: Markup | None = None
+) -> str:
+    """The pack as HTML: for the PDF, or (`web`) the HTML pack (O4)."""
+    rows = side_by_side(pack)
     summaries = [
         {"label": q["label"], "state": q["state"], "lines": narrative(q["figures"], None)}
         for q in pack.quarters
@@ -183,14 +199,15 @@ def annual_html(pack: AnnualPack, service: str) -> str:
             pack=pack,
             label=pack.label,
             service=service,
+            web=web,
             rows=rows,
             quarters=pack.quarters,
-            chart=Markup(chart),  # noqa: S704 - an <img> built by charts._image, its alt text escaped
+            chart=year_chart(pack) if chart is None else chart,
             summaries=summaries,
             sc=pack.spot_check,
             compiled_on=long_date(pack.on),
             pct=_pct,
-            css=Markup((TEMPLATES / "packs" / "pack.css").read_text(encoding="utf-8")),  # noqa: S704
+            css=pack_css(web),
         )
     )
 
@@ -233,8 +250,10 @@ def annual_workbook(pack: AnnualPack, service: str) -> openpyxl.Workbook:
 
 
 def write_year(pack: AnnualPack, paths: PackPaths, service: str) -> PackFiles:
-    """The year's PDF, XLSX and markdown, each written whole or not at all."""
-    pages = write_pdf(annual_html(pack, service), paths.pdf)
+    """The year's PDF, HTML, XLSX and markdown, each written whole or not at all."""
+    chart = year_chart(pack)
+    pages = write_pdf(annual_html(pack, service, chart=chart), paths.pdf)
+    html = write_html(annual_html(pack, service, web=True, chart=chart), paths.html)
     xlsx = write_atomically(paths.xlsx, lambda tmp: annual_workbook(pack, service).save(tmp))
     lines = [
         f"# Annual QA review pack {pack.label}: {md_cell(service)}",
@@ -248,7 +267,10 @@ def write_year(pack: AnnualPack, paths: PackPaths, service: str) -> PackFiles:
     lines += [
         "",
         f"Data-quality spot check: {len(pack.spot_check['sample'])} cases drawn to check by hand.",
+        "",
+        f"The full pack: `{paths.pdf.name}` (PDF), `{paths.html.name}` (the same as a web page) "
+        "and the spreadsheet beside them.",
     ]
     text = "\n".join(lines) + "\n"
     md = write_atomically(paths.md, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-    return PackFiles(paths.pdf, xlsx, md, pages)
+    return PackFiles(paths.pdf, xlsx, md, pages, html)

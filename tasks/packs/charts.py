@@ -1,9 +1,11 @@
-"""Charts for the packs, drawn by matplotlib as PNG images at print resolution."""
+"""Charts for the packs, drawn by matplotlib as PNG images at print resolution, each with a text
+alternative (O4) that states in figures what the chart shows, written from the same rows."""
 
 from __future__ import annotations
 
 import base64
 import io
+import textwrap
 from collections.abc import Callable
 from html import escape
 from statistics import median
@@ -33,19 +35,32 @@ plt.rcParams.update(
 )
 
 
-def _image(fig: Figure, title: str) -> str:
-    """The chart as an <img> holding a PNG (WeasyPrint lays out a PNG far faster than an SVG)."""
+def _image(fig: Figure, alt: str) -> str:
+    """The chart as an <img> holding a PNG (WeasyPrint lays out a PNG far faster than an SVG, and
+    tags only an <img> as a /Figure, with its alt as the /Alt a screen reader reads: O4)."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
     plt.close(fig)
     data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return (
-        f'<img class="chart-image" alt="Chart: {escape(title)}" src="data:image/png;base64,{data}">'
-    )
+    return f'<img class="chart-image" alt="{escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def _pc(value: float | None) -> str:
+    return "no figure" if value is None else f"{value:.0%}"
+
+
+def _alt(kind_and_title: str, items: list[str], note: str = "") -> str:
+    """'Bar chart: title. First item; second item.' (a sentence a screen reader reads whole)."""
+    return f"{kind_and_title}{note}. " + ("; ".join(items) if items else "No figures") + "."
 
 
 def _short(label: str, limit: int = 28) -> str:
     return label if len(label) <= limit else label[: limit - 1] + "…"
+
+
+def _wrapped(label: str, width: int = 24, lines: int = 2) -> str:
+    """A long label (a census category) on up to `lines` lines, shortened only past them."""
+    return "\n".join(textwrap.wrap(label, width, max_lines=lines, placeholder="…")) or label
 
 
 def completion_by_team(rows: list[dict[str, Any]]) -> str:
@@ -70,7 +85,17 @@ def completion_by_team(rows: list[dict[str, Any]]) -> str:
     ax.set_xlabel("audits")
     ax.set_title("Audits assigned and completed, by team")
     ax.legend(loc="lower right", frameon=False, fontsize=7)
-    return _image(fig, "Audits assigned and completed, by team")
+    return _image(
+        fig,
+        _alt(
+            "Bar chart: audits assigned and completed, by team",
+            [
+                f"{r['team']}: {r['on time'] + r['late']} of {r['assigned']} completed "
+                f"({r['on time']} on time, {r['late']} late)"
+                for r in rows
+            ],
+        ),
+    )
 
 
 def judgements_by_section(sections: list[dict[str, Any]]) -> str:
@@ -93,7 +118,18 @@ def judgements_by_section(sections: list[dict[str, Any]]) -> str:
     ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
     ax.set_title("Judgements by section of the audit tool")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=4, frameon=False, fontsize=7)
-    return _image(fig, "Judgements by section of the audit tool")
+    return _image(
+        fig,
+        _alt(
+            "Stacked bar chart: judgements by section of the audit tool",
+            [
+                f"{s['section']}: {_pc(s['share_ok'])} sufficient or better of {s['judged']} "
+                f"judged ({s['insufficient']} insufficient, {s['sufficient']} sufficient, "
+                f"{s['good']} good, {s['excellent']} excellent)"
+                for s in sections
+            ],
+        ),
+    )
 
 
 def run_chart(trend: dict[str, Any]) -> str:
@@ -107,7 +143,8 @@ def run_chart(trend: dict[str, Any]) -> str:
         lambda ys: [median(ys)] if ys else [],
         "no judgements yet",
         "Trend: judgements sufficient or better, last eight quarters (dashed: median)",
-        "Run chart of judgements sufficient or better",
+        "Run charts: the share of judgements sufficient or better",
+        lambda ys: f"median {_pc(median(ys))}" if ys else "",
     )
 
 
@@ -118,9 +155,12 @@ def _quarter_panels(
     empty: str,
     title: str,
     alt: str,
+    aside: Callable[[list[float]], str],
+    note: str = "",
 ) -> str:
     """Small multiples, two a row: each series' share per quarter (0-100%), its last value
-    labelled, and dashed lines where `lines` (given the series' values) puts them."""
+    labelled, and dashed lines where `lines` (given the series' values) puts them; the alt text
+    gives every value, and what `aside` says of the series (its median)."""
     cols = 2
     rows = max(1, (len(series) + cols - 1) // cols)
     fig, axes = plt.subplots(
@@ -162,7 +202,22 @@ def _quarter_panels(
     for ax in list(axes.flat)[len(series) :]:
         ax.axis("off")
     fig.suptitle(title, fontsize=9, fontweight="bold")
-    return _image(fig, alt)
+    items = []
+    for name, values in series:
+        present = [v for v in values if v is not None]
+        if not present:
+            items.append(f"{name}: {empty}")
+            continue
+        first = next(i for i, v in enumerate(values) if v is not None)
+        said = aside(present)
+        items.append(
+            f"{name}: "
+            + (f"none before {quarters[first]}, then " if first else "")
+            + ", ".join(_pc(v) for v in values[first:])
+            + (f" ({said})" if said else "")
+        )
+    span = f", one per quarter from {quarters[0]} to {quarters[-1]}" if quarters else ""
+    return _image(fig, _alt(alt, items, span + note))
 
 
 def action_points(by_team: list[dict[str, Any]]) -> str:
@@ -186,13 +241,23 @@ def action_points(by_team: list[dict[str, Any]]) -> str:
     ax.set_xlabel("action points")
     ax.set_title("Action points by team")
     ax.legend(loc="lower right", frameon=False, fontsize=7)
-    return _image(fig, "Action points by team")
+    return _image(
+        fig,
+        _alt(
+            "Bar chart: action points by team",
+            [
+                f"{r['team']}: {r['new']} new, {r['completed']} completed, "
+                f"{r['outstanding']} outstanding, {r['overdue']} overdue"
+                for r in by_team
+            ],
+        ),
+    )
 
 
 def makeup(rows: list[dict[str, Any]], dimension: str) -> str:
     """S5: the sample's share beside the caseload's, for one dimension."""
     rows = [r for r in rows if r["dimension"] == dimension]
-    fig, ax = plt.subplots(figsize=(3.2, 0.32 * max(1, len(rows)) + 1.0), layout="constrained")
+    fig, ax = plt.subplots(figsize=(3.2, 0.36 * max(1, len(rows)) + 1.2), layout="constrained")
     y = list(range(len(rows)))
     ax.barh(
         [i - 0.2 for i in y],
@@ -208,12 +273,23 @@ def makeup(rows: list[dict[str, Any]], dimension: str) -> str:
         color=BLUE,
         label="sample",
     )
-    ax.set_yticks(y, [_short(r["value"], 22) for r in rows])
+    ax.set_yticks(y, [_wrapped(r["value"]) for r in rows], fontsize=7)
     ax.invert_yaxis()
     ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
     ax.set_title(dimension.capitalize())
-    ax.legend(loc="lower right", frameon=False, fontsize=6.5)
-    return _image(fig, f"Sample and caseload by {dimension}")
+    # Below the bars, where it covers none of them.
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, frameon=False, fontsize=6.5)
+    return _image(
+        fig,
+        _alt(
+            f"Bar chart: the sample beside the caseload, by {dimension}",
+            [
+                f"{r['value']}: {_pc(r['sample_share'])} of the sample, "
+                f"{_pc(r['caseload_share'])} of the caseload"
+                for r in rows
+            ],
+        ),
+    )
 
 
 def counts(rows: list[tuple[str, int]], title: str, colour: str = BLUE) -> str:
@@ -226,7 +302,9 @@ def counts(rows: list[tuple[str, int]], title: str, colour: str = BLUE) -> str:
     ax.set_title(title)
     for i, (_, n) in enumerate(rows):
         ax.text(n, i, f" {n}", va="center", fontsize=7)
-    return _image(fig, title)
+    return _image(
+        fig, _alt(f"Bar chart: {title[:1].lower()}{title[1:]}", [f"{lab}: {n}" for lab, n in rows])
+    )
 
 
 def quarters_side_by_side(
@@ -254,7 +332,18 @@ def quarters_side_by_side(
     ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
     ax.set_title("The year by quarter")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, frameon=False, fontsize=7)
-    return _image(fig, "The year by quarter")
+    return _image(
+        fig,
+        _alt(
+            "Bar chart: the year by quarter",
+            [
+                f"{q}: no figures yet"
+                if c is None and o is None
+                else f"{q}: {_pc(c)} of audits completed, {_pc(o)} of judgements sufficient or better"
+                for q, c, o in zip(quarters, completion, overall, strict=True)
+            ],
+        ),
+    )
 
 
 def inspection_trend(trend: dict[str, Any], edges: tuple[float, ...]) -> str:
@@ -267,5 +356,7 @@ def inspection_trend(trend: dict[str, Any], edges: tuple[float, ...]) -> str:
         "no cases yet",
         "Inspection standards: the lowest key question's share sufficient, last eight quarters\n"
         "(dashed: where the rating bands begin, " + ", ".join(f"{e:.0%}" for e in edges) + ")",
-        "Inspection standards over eight quarters",
+        "Line charts: each inspection standard's lowest key question, share sufficient",
+        lambda ys: "",
+        "; the rating bands begin at " + ", ".join(f"{e:.0%}" for e in edges),
     )

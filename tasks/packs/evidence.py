@@ -238,7 +238,7 @@ def makeup(session: Session, scope: Scope) -> list[dict[str, Any]]:
         for dimension, counts in run.pool_makeup.items():
             pool[dimension].update(counts)
     rows = []
-    for dimension in ("order_type", "gender", "ethnicity", "age_band"):
+    for dimension in ("order_type", "gender", "ethnic_group", "ethnicity", "age_band"):
         s_total, p_total = sum(sample[dimension].values()), sum(pool[dimension].values())
         for value in sorted(set(sample[dimension]) | set(pool[dimension])):
             rows.append(

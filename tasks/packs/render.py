@@ -1,4 +1,5 @@
-"""A pack's three forms (Q4): a PDF a board member reads, the same data as XLSX, and a markdown summary.
+"""A pack's forms (Q4, O4): a tagged PDF a board member reads, the same pack as one self-contained
+HTML file beside it, the same data as XLSX, and a markdown summary.
 
 Files are written beside their final name and renamed into place, so a crash or a full disk
 never leaves a half-written pack where a reader would find it.
@@ -32,6 +33,7 @@ class PackFiles:
     xlsx: Path
     markdown: Path
     pages: int
+    html: Path
 
 
 def write_atomically(path: Path, write: Callable[[Path], object]) -> Path:
@@ -84,6 +86,7 @@ def quarter_charts(f: dict[str, Any]) -> dict[str, Markup]:
         ("makeup_gender", "gender"),
         ("makeup_age", "age band"),
         ("makeup_ethnicity", "ethnicity"),
+        ("makeup_ethnic_group", "ethnic group"),
     ]:
         has = any(r["dimension"] == dimension for r in f["makeup"])
         made[key] = charts.makeup(f["makeup"], dimension) if has else ""
@@ -108,31 +111,53 @@ def inspection_line(inspection: dict[str, Any]) -> str:
     )
 
 
-def quarter_html(pack: QuarterPack, service: str) -> str:
+def pack_css(web: bool) -> Markup:
+    """The print layout, and for the HTML pack the screen layout after it (O4)."""
+    names = ["pack.css", "pack-screen.css"] if web else ["pack.css"]
+    css = "\n".join((TEMPLATES / "packs" / n).read_text(encoding="utf-8") for n in names)
+    return Markup(css)  # noqa: S704 - our own stylesheets
+
+
+def quarter_html(
+    pack: QuarterPack, service: str, web: bool = False, made: dict[str, Markup] | None = None
+) -> str:
+    """The pack as HTML: for the PDF, or (`web`) the HTML pack; `made`: its charts, if drawn."""
     f = pack.figures
     env = environment()
     return env.get_template("packs/quarterly.html").render(
         f=f,
         service=service,
+        web=web,
         status_line=pack.status_line,
         narrative=pack.narrative,
-        charts=quarter_charts(f),
+        charts=quarter_charts(f) if made is None else made,
         section_names=[s["section"] for s in f["judgements"]["sections"]],
         first_day=long_date(f["first_day"]),
         last_day=long_date(f["last_day"]),
         compiled_on=long_date(pack.on),
         fy=f"{pack.quarter.year}-{(pack.quarter.year + 1) % 100:02d}",
-        css=Markup((TEMPLATES / "packs" / "pack.css").read_text(encoding="utf-8")),  # noqa: S704
+        css=pack_css(web),
     )
 
 
 def write_pdf(html: str, path: Path) -> int:
-    """Render the HTML with WeasyPrint; returns the number of pages."""
+    """Render the HTML with WeasyPrint as tagged PDF (O4); returns the number of pages.
+
+    PDF/UA-1 turns WeasyPrint's tags on (weasyprint/pdf/pdfua.py): a structure tree from the
+    HTML (headings, tables with their headers, lists, links; an <img> becomes a /Figure whose
+    /Alt is its alt text), /MarkInfo, /Lang from <html lang>, the <title> shown as the window's
+    title, and PDF/UA identification in the XMP metadata.
+    """
     import weasyprint
 
     document = weasyprint.HTML(string=html, base_url=str(TEMPLATES)).render()
-    write_atomically(path, lambda tmp: document.write_pdf(tmp))
+    write_atomically(path, lambda tmp: document.write_pdf(tmp, pdf_variant="pdf/ua-1"))
     return len(document.pages)
+
+
+def write_html(html: str, path: Path) -> Path:
+    """The HTML pack (O4): one file, its styles and charts inside it, so it opens anywhere."""
+    return write_atomically(path, lambda tmp: tmp.write_text(html, encoding="utf-8"))
 
 
 def quarter_markdown(pack: QuarterPack, service: str, pdf_name: str) -> str:
@@ -217,7 +242,12 @@ def quarter_markdown(pack: QuarterPack, service: str, pdf_name: str) -> str:
         lines.append(
             f"| {md_cell(s)} | " + " | ".join(_pct(v) for v in f["trend"]["share"][s][-4:]) + " |"
         )
-    lines += ["", f"The full pack: `{pdf_name}` (PDF) and the spreadsheet beside it."]
+    html_name = pdf_name.removesuffix(".pdf") + ".html"
+    lines += [
+        "",
+        f"The full pack: `{pdf_name}` (PDF), `{html_name}` (the same as a web page) and the "
+        "spreadsheet beside them.",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -404,9 +434,11 @@ def quarter_workbook(pack: QuarterPack, service: str) -> openpyxl.Workbook:
 
 
 def write_quarter(pack: QuarterPack, paths: PackPaths, service: str) -> PackFiles:
-    """The quarter's PDF, XLSX and markdown, each written whole or not at all."""
-    pages = write_pdf(quarter_html(pack, service), paths.pdf)
+    """The quarter's PDF, HTML, XLSX and markdown, each written whole or not at all."""
+    made = quarter_charts(pack.figures)  # drawn once for both
+    pages = write_pdf(quarter_html(pack, service, made=made), paths.pdf)
+    html = write_html(quarter_html(pack, service, web=True, made=made), paths.html)
     xlsx = write_atomically(paths.xlsx, lambda tmp: quarter_workbook(pack, service).save(tmp))
     text = quarter_markdown(pack, service, paths.pdf.name)
     md = write_atomically(paths.md, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-    return PackFiles(paths.pdf, xlsx, md, pages)
+    return PackFiles(paths.pdf, xlsx, md, pages, html)

@@ -188,7 +188,7 @@ def quarterly_review(session: Session, on: date, root: Path) -> Notice:
         (label, _pct(read(figures)) if is_share else str(read(figures)))
         for label, is_share, read in YEAR_ROWS[:8]
     ]
-    files = [pdf]
+    files = [pdf, *([paths.html] if paths.html.exists() else [])]  # O4: packs before it had none
     peer = latest_report(session, on, root)
     if peer is not None:
         notice.emails += send_report(session, peer)  # what is in by the review, once
