@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -133,6 +133,30 @@ class Settings(BaseSettings):
     def _from_root(cls, value: Path) -> Path:
         return value if value.is_absolute() else REPO_ROOT / value
 
+    @model_validator(mode="after")
+    def _xoauth2_complete(self) -> Settings:
+        """O2: XOAUTH2 without the app registration's values could only fail at every send."""
+        if self.smtp_auth != "xoauth2":
+            return self
+        missing = [
+            name
+            for name, value in (
+                ("YOTQA_SMTP_OAUTH_CLIENT_ID", self.smtp_oauth_client_id),
+                ("YOTQA_SMTP_OAUTH_CLIENT_SECRET", self.smtp_oauth_client_secret),
+                (
+                    "YOTQA_SMTP_OAUTH_TENANT (or YOTQA_SMTP_OAUTH_TOKEN_URL)",
+                    self.smtp_oauth_tenant or self.smtp_oauth_token_url,
+                ),
+            )
+            if not value.strip()
+        ]
+        if missing:
+            raise ValueError(
+                f"YOTQA_SMTP_AUTH=xoauth2 needs {', '.join(missing)}: the app registration's "
+                "values from the council's IT (README, Microsoft 365)"
+            )
+        return self
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -190,6 +214,8 @@ def get_settings() -> Settings:
     except ValidationError as exc:
         problems = "; ".join(
             f"YOTQA_{'_'.join(str(p) for p in e['loc']).upper()}={e.get('input')!r}: {e['msg']}"
+            if e["loc"]
+            else str(e["msg"]).removeprefix("Value error, ")  # a check of several settings
             for e in exc.errors()
         )
         raise ConfigError(f"bad setting in {where}: {problems}") from None

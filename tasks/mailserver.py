@@ -19,8 +19,10 @@ import json
 import os
 import smtplib
 import ssl
+import tempfile
 import time
 from dataclasses import dataclass
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +32,6 @@ from authlib.integrations.requests_client import OAuth2Session
 from emails.backend.smtp.backend import SMTPBackend
 from emails.backend.smtp.client import SMTPClientWithResponse
 
-from models.errors import ConfigError
 from models.settings import Settings
 
 MICROSOFT_TOKEN_URL = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"  # noqa: S105 (an address)
@@ -41,10 +42,6 @@ REFRESH_BEFORE = 300
 
 class TokenError(smtplib.SMTPException):
     """No token to log in with: the endpoint refused our client, or could not be reached."""
-
-    def __init__(self, message: str, *, refused: bool):
-        super().__init__(message)
-        self.refused = refused
 
 
 @dataclass(frozen=True)
@@ -58,23 +55,7 @@ class OAuthClient:
 
     @classmethod
     def of(cls, settings: Settings) -> OAuthClient:
-        missing = [
-            name
-            for name, value in (
-                ("YOTQA_SMTP_OAUTH_CLIENT_ID", settings.smtp_oauth_client_id),
-                ("YOTQA_SMTP_OAUTH_CLIENT_SECRET", settings.smtp_oauth_client_secret),
-                (
-                    "YOTQA_SMTP_OAUTH_TENANT (or YOTQA_SMTP_OAUTH_TOKEN_URL)",
-                    settings.smtp_oauth_tenant or settings.smtp_oauth_token_url,
-                ),
-            )
-            if not value.strip()
-        ]
-        if missing:
-            raise ConfigError(
-                f"YOTQA_SMTP_AUTH=xoauth2 needs {', '.join(missing)}: the app registration's "
-                "values from the council's IT (README, Microsoft 365)"
-            )
+        """The settings' client (checked complete when the settings were read)."""
         url = settings.smtp_oauth_token_url or MICROSOFT_TOKEN_URL.format(
             tenant=settings.smtp_oauth_tenant.strip()
         )
@@ -118,15 +99,18 @@ class Tokens:
             return None
         if not isinstance(held, dict) or held.get("key") != self.client.key:
             return None
-        if float(held.get("expires_at", 0)) - REFRESH_BEFORE <= self.clock():
-            return None
+        try:
+            if float(held.get("expires_at", 0)) - REFRESH_BEFORE <= self.clock():
+                return None
+        except (TypeError, ValueError):
+            return None  # a damaged cache: ask for a new token
         token = held.get("access_token")
         return token if isinstance(token, str) and token else None
 
     def _write(self, token: str, expires_at: float) -> None:
         self.cache.parent.mkdir(parents=True, exist_ok=True)
-        partial = self.cache.with_name(f".{self.cache.name}.{os.getpid()}")
-        fd = os.open(partial, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
+        # Owner-only (mkstemp's 0600), unique to this writer, then moved into place.
+        fd, partial = tempfile.mkstemp(dir=self.cache.parent, prefix=f".{self.cache.name}.")
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(
                 {"key": self.client.key, "access_token": token, "expires_at": expires_at}, handle
@@ -153,32 +137,38 @@ class Tokens:
             described = f"{exc.error}: {exc.description}" if exc.description else str(exc.error)
             raise TokenError(
                 f"the token endpoint {c.token_url} refused the app's credentials "
-                f"({_first_line(described)}): {check}",
-                refused=True,
+                f"({self._said(described)}): {check}"
+            ) from None
+        except requests.HTTPError as exc:
+            status = exc.response.status_code if exc.response is not None else 0
+            if status >= 500:
+                raise TokenError(
+                    f"no token from {c.token_url} (it answered {status}); tried again later"
+                ) from None
+            raise TokenError(  # a 404 page or a proxy's 403: not the OAuth endpoint
+                f"the token endpoint {c.token_url} answered {status}, not as OAuth 2.0: check "
+                "YOTQA_SMTP_OAUTH_TENANT or YOTQA_SMTP_OAUTH_TOKEN_URL"
             ) from None
         except requests.RequestException as exc:
             raise TokenError(
-                f"no token from {c.token_url} ({type(exc).__name__}: {_first_line(str(exc))}); "
-                "tried again later",
-                refused=False,
+                f"no token from {c.token_url} ({type(exc).__name__}: {self._said(str(exc))}); "
+                "tried again later"
             ) from None
         except ValueError as exc:  # not JSON: a proxy's page, or the wrong URL
             raise TokenError(
-                f"the token endpoint {c.token_url} did not answer as OAuth 2.0 ({exc}): "
-                "check YOTQA_SMTP_OAUTH_TOKEN_URL",
-                refused=True,
+                f"the token endpoint {c.token_url} did not answer as OAuth 2.0 "
+                f"({self._said(str(exc))}): check YOTQA_SMTP_OAUTH_TOKEN_URL"
             ) from None
         access = token.get("access_token")
         if not access:
-            raise TokenError(
-                f"the token endpoint {c.token_url} sent no access_token: {check}", refused=True
-            )
+            raise TokenError(f"the token endpoint {c.token_url} sent no access_token: {check}")
         expires_at = token.get("expires_at") or self.clock() + float(token.get("expires_in", 0))
         return str(access), float(expires_at)
 
-
-def _first_line(text: str) -> str:
-    return (text.strip().splitlines() or [""])[0][:300]
+    def _said(self, text: str) -> str:
+        """The first line of what the endpoint said, never with the app's secret in it."""
+        line = (text.strip().splitlines() or [""])[0][:300]
+        return line.replace(self.client.client_secret, "***") if self.client.client_secret else line
 
 
 class _XOAuth2Connection(SMTPClientWithResponse):
@@ -229,8 +219,7 @@ def smtp_backend(settings: Settings) -> SMTPBackend:
         local = _loopback(settings.smtp_host)
         tls = settings.smtp_tls or not local
         context = None if local else ssl.create_default_context()
-        user = settings.smtp_user or settings.mail_from
-        return XOAuth2Backend(tokens, context, tls=tls or None, user=user, **common)
+        return XOAuth2Backend(tokens, context, tls=tls or None, user=mailbox(settings), **common)
     login = settings.smtp_auth == "password" and settings.smtp_user
     return SMTPBackend(
         tls=settings.smtp_tls or None,
@@ -238,6 +227,12 @@ def smtp_backend(settings: Settings) -> SMTPBackend:
         password=settings.smtp_password if login else None,
         **common,
     )
+
+
+def mailbox(settings: Settings) -> str:
+    """Whom XOAUTH2 logs in as: YOTQA_SMTP_USER, else the address in YOTQA_MAIL_FROM (without
+    a display name such as "Youth Justice QA <qa@council.gov.uk>")."""
+    return settings.smtp_user or parseaddr(settings.mail_from)[1] or settings.mail_from
 
 
 def check_login(settings: Settings) -> tuple[bool, str]:
@@ -259,7 +254,7 @@ def check_login(settings: Settings) -> tuple[bool, str]:
     finally:
         backend.close()
     how = {
-        "xoauth2": f"as {settings.smtp_user or settings.mail_from} with an OAuth 2.0 token (XOAUTH2)",
+        "xoauth2": f"as {mailbox(settings)} with an OAuth 2.0 token (XOAUTH2)",
         "password": f"as {settings.smtp_user} with a password"
         if settings.smtp_user
         else "without a login",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -179,8 +180,11 @@ def file_attachment(path: Path) -> dict[str, str]:
 
 
 def calendar_attachment(filename: str, ics: str) -> dict[str, str]:
-    """An iCalendar file of deadlines (E1), stored with the message as text."""
-    return {"filename": filename, "mime_type": "text/calendar", "content": ics}
+    """An iCalendar file of deadlines (E1), stored with the message as text; its METHOD (O5:
+    PUBLISH, or CANCEL) named in the Content-Type too, where Outlook looks for it (RFC 6047)."""
+    method = re.search(r"^METHOD:(\w+)", ics, re.MULTILINE)
+    mime_type = f"text/calendar; method={method[1]}" if method else "text/calendar"
+    return {"filename": filename, "mime_type": mime_type, "content": ics}
 
 
 def attachment_bytes(a: dict[str, str]) -> bytes:
@@ -243,7 +247,12 @@ def send_pending(
                 continue
             code = getattr(response, "status_code", None)
             error = describe_response(response)
-            if code is not None and 500 <= code < 600 or m.attempts >= MAX_ATTEMPTS:
+            # A refused login or no token (the message never left): it waits however long that
+            # lasts, never failed for it; every message would fail alike, so the batch stops.
+            report.stopped = _why_stop(response, settings)
+            if not report.stopped and (
+                code is not None and 500 <= code < 600 or m.attempts >= MAX_ATTEMPTS
+            ):
                 _finish(session, m, EmailStatus.FAILED, now, error)
                 report.failed += 1
                 log.warning("email %s to %d recipient(s) failed: %s", m.key, len(recipients), error)
@@ -252,14 +261,9 @@ def send_pending(
                 _finish(session, m, EmailStatus.PENDING, now, error)
                 report.retrying += 1
                 backend.close()  # a fresh connection for the next message
-                report.stopped = _why_stop(response, settings)
-                if report.stopped:
-                    # Every message would fail alike, and repeated failed logins can lock the
-                    # relay's account: stop, and try the rest when this one is due.
+                if report.stopped:  # the rest tried when this one is due
                     _postpone(session, messages[index + 1 :], m.next_attempt_at, error)
-                    log.warning(
-                        "%s (%s); %d message(s) wait", report.stopped, error, len(messages) - index
-                    )
+                    log.warning("%s; %d message(s) wait", report.stopped, len(messages) - index)
                     break
     finally:
         backend.close()
@@ -279,8 +283,8 @@ def _why_stop(response: SMTPResponse | None, settings: Settings) -> str:
         return f"nothing more is sent until there is a token: {error}"
     if getattr(error, "smtp_code", None) in LOGIN_REFUSED:
         return (
-            "the mail server refused the login: nothing more is sent until "
-            f"{login_settings(settings)} are put right"
+            f"the mail server refused the login ({describe_response(response)}): nothing more "
+            f"is sent until {login_settings(settings)} are put right"
         )
     return ""
 

@@ -241,6 +241,13 @@ def test_o3_a_worker_name_two_staff_share_is_refused(session: Session, tmp_path:
         (PROFILE.replace("skip_rows: 2", "skip_rows: -1"), "skip_rows: -1 is not a number"),
         (PROFILE.replace("DOB", "[]"), "columns.date_of_birth: expected a header"),
         ("- just\n- a list\n", "ourcms.yaml: expected a mapping with the keys"),
+        # YAML's yes/no and numbers: `Yes` would never match a cell, silently (O3).
+        (
+            PROFILE.replace(
+                "date_format:", "  social_care_status: {Yes: child_in_need, 01: none}\ndate_format:"
+            ),
+            "values.social_care_status: True was read as a yes/no, not as text: put it in quotes",
+        ),
     ],
 )
 def test_o3_a_bad_profile_is_refused_naming_the_file_and_key(
@@ -346,6 +353,18 @@ def test_o3_inspect_prints_headers_a_profile_to_save_and_what_it_could_not_place
     result = cli("import", "cases", path, "--profile", saved, "--as-of", AS_OF)
     assert result.exit_code == 0, result.stderr
     assert "2 rows, 2 new" in result.stdout
+
+
+def test_o3_inspect_never_takes_a_data_row_for_the_headers(cli, tmp_path: Path) -> None:
+    """No row names a field of ours: it says so, and prints no row (a data row holds young
+    people's names, E5)."""
+    path = tmp_path / "export.csv"
+    path.write_text("Col1,Col2,Col3\nJordan Example,01/05/2010,North\n", encoding="utf-8")
+    with pytest.raises(DataFileError) as caught:
+        inspect_file(path)
+    assert "none of the first 10 rows names any of our fields" in str(caught.value)
+    result = cli("import", "inspect", path)
+    assert result.exit_code != 0 and "Jordan" not in result.output
 
 
 def test_o3_inspect_guesses_the_kind_and_reads_a_plain_file(tmp_path: Path) -> None:

@@ -66,9 +66,17 @@ class TokenEndpoint(BaseHTTPRequestHandler):
                 401,
                 {
                     "error": "invalid_client",
-                    "error_description": "AADSTS7000215: Invalid client secret provided.",
+                    # Echoing what was sent, as a careless endpoint or proxy might: never shown.
+                    "error_description": "AADSTS7000215: Invalid client secret provided: "
+                    + one.get("client_secret", ""),
                 },
             )
+        if self.path.endswith("/missing"):  # a wrong tenant or URL: a web page, not OAuth
+            self.send_response(404)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(b"<html><body>Not found</body></html>")
+            return None
         if one.get("scope") != SCOPE:
             return self._answer(400, {"error": "invalid_scope"})
         token = secrets.token_urlsafe(24)
@@ -257,6 +265,43 @@ def test_o2_a_refused_client_secret_is_asked_once_a_batch_and_names_the_settings
     assert all("invalid_client" in e and "an-expired-secret" not in e for e in errors)
 
 
+def test_o2_a_web_page_for_a_token_names_the_url_and_a_damaged_cache_is_replaced(
+    session: Session, oauth_env: Settings, endpoint: Endpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("YOTQA_SMTP_OAUTH_TOKEN_URL", endpoint.url + "/missing")
+    get_settings.cache_clear()
+    queue_notices(session, 2, "o2")
+    report = send_pending(session, get_settings())
+    assert report.sent == 0 and "answered 404, not as OAuth 2.0" in report.stopped
+    assert "YOTQA_SMTP_OAUTH_TOKEN_URL" in report.stopped
+
+    cache = Path(oauth_env.output_dir) / TOKEN_FILE
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps({"key": "k", "access_token": "t", "expires_at": None}))
+    report = send_pending(session, oauth_env, now=utcnow() + timedelta(minutes=5))
+    assert report.sent == 2 and endpoint.calls == 2  # the 404, then a new token
+
+
+def test_o2_a_stopped_batch_never_fails_its_message_for_the_attempts_it_waited(
+    session: Session, oauth_env: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refused secret over a long weekend: the message keeps waiting (4 hours apart), and is
+    sent once the secret is put right, however many runs found it refused."""
+    monkeypatch.setenv("YOTQA_SMTP_OAUTH_CLIENT_SECRET", "an-expired-secret")
+    get_settings.cache_clear()
+    queue_notices(session, 1, "o2")
+    later = utcnow()
+    for _ in range(12):
+        assert "invalid_client" in send_pending(session, get_settings(), now=later).stopped
+        later += timedelta(hours=5)
+    assert _statuses(session) == {EmailStatus.PENDING: 1}
+    session.expire_all()
+    assert session.exec(select(EmailMessage)).one().attempts == 12
+    monkeypatch.setenv("YOTQA_SMTP_OAUTH_CLIENT_SECRET", CLIENT_SECRET)
+    get_settings.cache_clear()
+    assert send_pending(session, get_settings(), now=later).sent == 1
+
+
 def test_o2_an_unreachable_token_endpoint_is_tried_again_later(
     session: Session, oauth_env: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -269,11 +314,19 @@ def test_o2_an_unreachable_token_endpoint_is_tried_again_later(
     assert _statuses(session) == {EmailStatus.PENDING: 3}
 
 
-def test_o2_xoauth2_settings_checked_and_the_token_sent_only_over_tls() -> None:
+def test_o2_xoauth2_settings_checked_and_the_token_sent_only_over_tls(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Refused when the settings are read (every command), not at every send.
+    monkeypatch.setenv("YOTQA_SMTP_AUTH", "xoauth2")
+    monkeypatch.setenv("YOTQA_SMTP_OAUTH_CLIENT_ID", "app")
+    get_settings.cache_clear()
     with pytest.raises(ConfigError) as missing:
-        OAuthClient.of(Settings(smtp_auth="xoauth2", smtp_oauth_client_id="app"))
-    assert "YOTQA_SMTP_OAUTH_CLIENT_SECRET" in str(missing.value)
+        get_settings()
+    get_settings.cache_clear()
+    assert "YOTQA_SMTP_AUTH=xoauth2 needs YOTQA_SMTP_OAUTH_CLIENT_SECRET" in str(missing.value)
     assert "YOTQA_SMTP_OAUTH_TENANT" in str(missing.value)
+    assert "YOTQA_=" not in str(missing.value)
 
     client = OAuthClient.of(
         Settings(
@@ -295,6 +348,11 @@ def test_o2_xoauth2_settings_checked_and_the_token_sent_only_over_tls() -> None:
     )
     assert office.tls is True  # STARTTLS even when YOTQA_SMTP_TLS was left false
     assert smtp_backend(Settings(smtp_host="127.0.0.1", **remote, **secret)).tls is None
+    # Logged in as the sender's address, not its display name.
+    named = Settings(
+        smtp_host="h", mail_from="Youth Justice QA <qa@yot.example.org>", **remote, **secret
+    )
+    assert smtp_backend(named).smtp_cls_kwargs["user"] == "qa@yot.example.org"
     # `none` never logs in, even with a user and password set.
     none = smtp_backend(Settings(smtp_host="h", smtp_auth="none", smtp_user="u", smtp_password="p"))
     assert "user" not in none.smtp_cls_kwargs or none.smtp_cls_kwargs["user"] is None

@@ -4,7 +4,7 @@ from a YAML file and checked strictly; and a proposed profile for a file not yet
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -165,6 +165,14 @@ def _values(raw: Any, problems: list[str]) -> dict[str, dict[str, str]]:
             continue
         values[str(name)] = {}
         for theirs, ours in table.items():
+            # YAML reads Yes, No, On, Off as true/false and 01 as 1: a cell never holds those.
+            if unquoted := [v for v in (theirs, ours) if isinstance(v, bool | int | float)]:
+                problems.append(
+                    f"values.{name}: {unquoted[0]!r} was read as a "
+                    f"{'yes/no' if isinstance(unquoted[0], bool) else 'number'}, not as text: "
+                    f'put it in quotes (e.g. "Yes": ..., "01": ...)'
+                )
+                continue
             ours_text = cell_text(ours)
             check = VALUE_CHECKS.get(str(name))
             try:
@@ -218,19 +226,27 @@ def inspect_file(path: Path, kind: ImportKind | None = None, scan: int = 10) -> 
     our fields by header as the importer does, and look at the rows below it."""
     rows = dict((n, cells) for n, cells in first_rows(path, scan + 50) if isinstance(cells, list))
     kinds = [kind] if kind else [ImportKind.CASES, ImportKind.STAFF, ImportKind.FEEDBACK]
-    candidates = [
-        (len(place_columns(cells, FIELDS[k]).at), sum(map(bool, map(cell_text, cells))), -n, k)
-        for n, cells in rows.items()
-        if n <= scan
-        for k in kinds
-    ]
-    if not candidates:
-        return Inspection(path.name, kinds[0], 1, [], {}, list(FIELDS[kinds[0]]), [], None, {})
-    *_, top, chosen = max(candidates, key=lambda c: c[:3])
+    shipped = _shipped_columns()
+    best = max(
+        (
+            (len(_placed(cells, k, shipped).at), sum(map(bool, map(cell_text, cells))), -n, k)
+            for n, cells in rows.items()
+            if n <= scan
+            for k in kinds
+        ),
+        key=lambda c: c[:3],
+        default=None,
+    )
+    if best is None or best[0] == 0:
+        # Never a data row shown as headers (it would print young people's names, E5).
+        raise DataFileError(
+            f"{path.name}: none of the first {scan} rows names any of our fields, nor a header "
+            f"the profiles in {PROFILES_DIR.name}/ use: write its profile by hand (README, "
+            "'Import profiles'), naming the headers of the file's header row"
+        )
+    *_, top, chosen = best
     number, header = -top, rows[-top]
-    placed = place_columns(header, FIELDS[chosen])
-    if known := _known_columns(header, placed):
-        placed = place_columns(header, FIELDS[chosen], Layout(columns=known))
+    placed = _placed(header, chosen, shipped)
     labels: dict[str, str | list[str]] = {
         f: [str(header[i]).strip() for i in at] if len(at) > 1 else str(header[at[0]]).strip()
         for f, at in placed.at.items()
@@ -258,25 +274,36 @@ def inspect_file(path: Path, kind: ImportKind | None = None, scan: int = 10) -> 
     )
 
 
-def _known_columns(header: list[Any], placed: Placed) -> dict[str, tuple[str, ...]]:
-    """Fields not found by their own name, placed by the headers a shipped profile gives them
-    (`Case Number` for case_ref, [Forename, Surname] for the name), where the file has them all."""
+def _shipped_columns() -> list[Mapping[str, tuple[str, ...]]]:
+    """The `columns` of every profile in the profiles folder (one that does not load is passed
+    over: it is its own import's business, not inspect's)."""
+    found = []
+    for name in profile_names():
+        try:
+            found.append(load_profile(name).columns)
+        except DataFileError:
+            continue
+    return found
+
+
+def _placed(
+    header: list[Any], kind: ImportKind, shipped: list[Mapping[str, tuple[str, ...]]]
+) -> Placed:
+    """Our fields in a header row: by their own names, then fields still missing by the headers
+    a shipped profile gives them (`Case Number`, [Forename, Surname]), where the row has them all."""
+    placed = place_columns(header, FIELDS[kind])
     free = {normalise_header(h) for h in header if cell_text(h)} - {
         normalise_header(header[i]) for at in placed.at.values() for i in at
     }
     known: dict[str, tuple[str, ...]] = {}
-    for name in profile_names():
-        try:
-            columns = load_profile(name).columns
-        except DataFileError:
-            continue  # a service's own broken profile is its import's business, not inspect's
+    for columns in shipped:
         for field_name in set(placed.missing) - set(known):
             wanted = columns.get(field_name, ())
             keys = {normalise_header(w) for w in wanted}
             if wanted and keys <= free:
                 known[field_name] = wanted
                 free -= keys
-    return known
+    return place_columns(header, FIELDS[kind], Layout(columns=known)) if known else placed
 
 
 def _guess_date_format(columns: Iterable[list[Any]]) -> str | None:
