@@ -288,8 +288,8 @@ def test_o5_migration_0014_downgrades_and_upgrades_again(
 def test_o5_e1_an_agreed_new_date_is_the_same_entry_with_a_higher_sequence(
     service: tuple[Session, Audit],
 ) -> None:
-    """O5, D3: the owner is sent the action point's entry again: same UID, the new date,
-    SEQUENCE raised; a refused date sends no calendar file."""
+    """O5, D3: the owner, and whoever else was sent the action point's entry, is sent it again:
+    same UID, the new date, SEQUENCE raised; a refused date sends no calendar file."""
     session, audit = service
     sent_calendars(session)  # the assignment
     action = record_with_action(session, audit, CM_A)
@@ -300,10 +300,15 @@ def test_o5_e1_an_agreed_new_date_is_the_same_entry_with_a_higher_sequence(
     assert str(first.summary.value) == "Action 1 due: case YJ26-00001"
 
     agree_new_date(session, action, date(2027, 2, 12))
-    update = one(sent_calendars(session), "date-decided:", CM_A)
+    sent = sent_calendars(session)
+    update = one(sent, "date-decided:", CM_A)
     assert update.method == "PUBLISH"
     moved = update.events()[uid]  # the same entry
     assert sequence(moved) == 1 and moved.dtstart.value == date(2027, 2, 12)
+    # The line manager, sent the entry with the copy of the findings, has it moved too.
+    copy = one(sent, "date-moved:", MANAGER).events()[uid]
+    assert sequence(copy) == 1 and copy.dtstart.value == date(2027, 2, 12)
+    assert {s.key.split(":")[0] for s in sent} == {"date-decided", "date-moved"}
 
     session.refresh(action)
     request = request_new_date(

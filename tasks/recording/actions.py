@@ -17,7 +17,7 @@ from tasks.links import DECIDE, Links, pending_request
 from tasks.mail import calendar_file
 from tasks.outbox import calendar_attachment, queue_email
 from tasks.packs.redact import Redactor
-from tasks.recording.notify import action_deadline
+from tasks.recording.notify import action_deadline, calendar_holders
 
 LONGEST_DELAY_DAYS = 183  # a new date within six months of the current one, as at recording
 NOTE_LIMIT = 2_000
@@ -237,6 +237,8 @@ def decide_new_date(
         links=links.action(action.owner_id, id_of(action), action.deadline),
         items_url=links.items(action.owner_id),
     )
+    if agree:
+        _tell_date_moved(session, action, owner, case_ref, attachments)
     session.commit()
     return request
 
@@ -271,3 +273,38 @@ def request_view(session: Session, request_id: int) -> dict[str, object]:
         "current": f"{request.current_deadline:%A %-d %B %Y}",
         "proposed": f"{request.proposed_on:%A %-d %B %Y}",
     }
+
+
+def _tell_date_moved(
+    session: Session,
+    action: ActionPoint,
+    owner: Staff,
+    case_ref: str,
+    attachments: list[dict[str, str]],
+) -> None:
+    """O5: the others who hold the action point in their calendar (the line manager's copy of
+    the findings, the case manager when someone else owns it) get the moved entry too."""
+    audit = session.get(Audit, action.audit_id)
+    if audit is None or audit.recorded_at is None:
+        return
+    others = sorted(calendar_holders(session, audit, [id_of(action)]) - {owner.email})
+    people = {s.email: s for s in session.exec(select(Staff).where(col(Staff.email).in_(others)))}
+    when = f"{action.deadline:%A %-d %B %Y}"
+    for address in others:
+        queue_email(
+            session,
+            key=f"date-moved:{id_of(action)}:{action.calendar_sequence}:{address}",
+            kind="date-moved",
+            template="notice",
+            subject=f"Action point {action.priority} on case {case_ref} now due {when}",
+            to=[people.get(address) or address],
+            paragraphs=[
+                f"A new date was agreed for action point {action.priority} of the audit of case "
+                f"{case_ref}, owned by {owner.name}: it is now due on {when}.",
+                "The calendar entry attached replaces the one sent with the findings.",
+            ],
+            figures=[],
+            table=None,
+            attached=[a["filename"] for a in attachments],
+            attachments=attachments,
+        )

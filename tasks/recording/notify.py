@@ -152,6 +152,26 @@ def action_deadline(
     )
 
 
+def calendar_holders(session: Session, audit: Audit, action_ids: list[int]) -> set[str]:
+    """O5: everyone sent these action points in a calendar file: the findings, their copy and
+    any agreed new date (found in the outbox, where what was sent is kept)."""
+    requests = session.exec(
+        select(DeadlineRequest.id).where(
+            col(DeadlineRequest.action_id).in_(action_ids),
+            col(DeadlineRequest.status) == "agreed",
+        )
+    ).all()
+    # the records made before keys had microseconds were keyed to the second
+    stamps = {_stamp(audit), f"{audit.recorded_at:%Y%m%d%H%M%S}"}
+    keys = [f"{kind}:{id_of(audit)}:{s}" for kind in ("feedback", "feedback-copy") for s in stamps]
+    keys += [f"date-decided:{r}" for r in requests]
+    return {
+        address
+        for to in session.exec(select(EmailMessage.to_addrs).where(col(EmailMessage.key).in_(keys)))
+        for address in to
+    }
+
+
 def notify_actions_withdrawn(
     session: Session, audit: Audit, actions: list[ActionPoint], by: Staff | None
 ) -> int:
@@ -162,21 +182,7 @@ def notify_actions_withdrawn(
         return 0
     audit_id = id_of(audit)
     stamp = _stamp(audit)
-    requests = session.exec(
-        select(DeadlineRequest.id).where(
-            col(DeadlineRequest.action_id).in_([id_of(a) for a in actions]),
-            col(DeadlineRequest.status) == "agreed",
-        )
-    ).all()
-    # the records made before keys had microseconds were keyed to the second
-    stamps = {stamp, f"{audit.recorded_at:%Y%m%d%H%M%S}"}
-    keys = [f"{kind}:{audit_id}:{s}" for kind in ("feedback", "feedback-copy") for s in stamps]
-    keys += [f"date-decided:{r}" for r in requests]
-    addresses = {
-        address
-        for to in session.exec(select(EmailMessage.to_addrs).where(col(EmailMessage.key).in_(keys)))
-        for address in to
-    }
+    addresses = calendar_holders(session, audit, [id_of(a) for a in actions])
     if not addresses:
         return 0
     people = {
