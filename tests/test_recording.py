@@ -126,7 +126,7 @@ def test_xlsx_form_round_trip_records_findings_actions_and_emails(assigned, tmp_
     assert feedback.body_text.index("1. Complete the VMP") < feedback.body_text.index(
         "2. Review the RMP"
     )
-    assert feedback.attachments[0]["mime_type"] == "text/calendar"
+    assert feedback.attachments[0]["mime_type"] == "text/calendar; method=PUBLISH"  # O5
     reminder = next(e for e in emails if e.kind == "recorded")
     assert "record on the case-management system" in reminder.body_text
     assert not [e for e in emails if e.kind == "high-risk"]
@@ -328,6 +328,7 @@ def test_examples_of_every_email_are_made_without_names(tmp_path: Path, settings
         "feedback-copy",
         "date-request",
         "date-decided",
+        "date-moved",
         "recorded",
         "high-risk",
         "difficulty",
