@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import csv
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+from sqlmodel import Session, select
+
+from models import Audit
 from models.enums import ImportKind
 from tasks.importing import COLUMNS
 
@@ -108,3 +112,36 @@ def write_xlsx(path: Path, rows: list[dict[str, Any]], columns: list[str] | None
 
 def columns(kind: ImportKind) -> list[str]:
     return list(COLUMNS[kind])
+
+
+SECOND_MANAGER = "olu2.manager@yot.example.org"
+
+
+def targeted_audit_service(session: Session, tmp_path: Path) -> Audit:
+    """Imported through the importers: a service manager, two team managers (the second,
+    SECOND_MANAGER, with no team), two case managers; one case with a targeted audit by the
+    first team manager (the case manager's line manager), due 21 December 2026."""
+    from tasks.importing import import_file
+    from tasks.sampling.adhoc import targeted_sample
+
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    rows = base_staff() + [
+        staff_row(
+            email=SECOND_MANAGER,
+            name="Second Manager",
+            role="operational_manager",
+            line_manager_email=SERVICE_MANAGER,
+        )
+    ]
+    import_file(
+        session, ImportKind.STAFF, write_csv(tmp_path / "s.csv", rows), as_of=date(2026, 11, 1)
+    )
+    import_file(
+        session,
+        ImportKind.CASES,
+        write_csv(tmp_path / "c.csv", [case_row(opened_on="2026-06-01")]),
+        as_of=date(2026, 11, 1),
+    )
+    targeted_sample(session, date(2026, 12, 1), "YJ26-00001", "test", SERVICE_MANAGER, MANAGER)
+    session.commit()
+    return session.exec(select(Audit)).one()

@@ -34,21 +34,21 @@ from tasks.outbox import send_pending
 from tasks.recording.actions import decide_new_date, request_new_date
 from tasks.recording.form import ActionIn, Answer, AuditForm
 from tasks.recording.record import questions_for, record_audit, withdraw_record
-from tasks.sampling.adhoc import targeted_sample
 from tasks.self_audit import assign_self_audits
 from tests.conftest import BACKENDS, _load_question_sets, new_postgres_database
 from tests.factories import (
     CM_A,
     MANAGER,
+    SECOND_MANAGER,
     SERVICE_MANAGER,
     base_staff,
-    case_row,
     staff_row,
+    targeted_audit_service,
     write_csv,
 )
 from tests.smtp import text_of
 
-HEIR = "olu2.manager@yot.example.org"
+HEIR = SECOND_MANAGER
 YOUNG_PERSON = "Jordan Example"  # tests/factories.py's case: never in a calendar file (E5)
 
 
@@ -109,32 +109,6 @@ def sequence(event: vobject.base.Component) -> int:
 
 
 # --- the service ---------------------------------------------------------------------------
-
-
-def build_service(session: Session, tmp_path: Path) -> Audit:
-    """A service manager, two team managers, two case managers; one case with a targeted audit
-    by the first team manager (the case manager's line manager), due 21 December 2026."""
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    rows = base_staff() + [
-        staff_row(
-            email=HEIR,
-            name="Second Manager",
-            role="operational_manager",
-            line_manager_email=SERVICE_MANAGER,
-        )
-    ]
-    import_file(
-        session, ImportKind.STAFF, write_csv(tmp_path / "s.csv", rows), as_of=date(2026, 11, 1)
-    )
-    import_file(
-        session,
-        ImportKind.CASES,
-        write_csv(tmp_path / "c.csv", [case_row(opened_on="2026-06-01")]),
-        as_of=date(2026, 11, 1),
-    )
-    targeted_sample(session, date(2026, 12, 1), "YJ26-00001", "test", SERVICE_MANAGER, MANAGER)
-    session.commit()
-    return session.exec(select(Audit)).one()
 
 
 def record_with_action(session: Session, audit: Audit, owner: str) -> ActionPoint:
@@ -201,7 +175,7 @@ def leave(session: Session, tmp_path: Path, email: str, on: date) -> None:
 
 @pytest.fixture
 def service(session: Session, tmp_path: Path, settings_env: None) -> tuple[Session, Audit]:
-    return session, build_service(session, tmp_path)
+    return session, targeted_audit_service(session, tmp_path)
 
 
 # --- identities ----------------------------------------------------------------------------
@@ -239,7 +213,7 @@ def test_o5_two_installations_never_share_a_uid(
         engine = make_engine(url)
         with Session(engine) as session:
             made = session.exec(select(Installation)).one()  # migration 0014 made it
-            build_service(session, tmp_path / f"service-{n}")
+            targeted_audit_service(session, tmp_path / f"service-{n}")
             [assignment] = sent_calendars(session)
             assert assignment.method == "PUBLISH"
             [(uid, event)] = assignment.events().items()

@@ -17,13 +17,12 @@ from tasks.chase import chase, current_step
 from tasks.importing import import_file
 from tasks.outbox import send_pending
 from tasks.recording.actions import complete_action
-from tasks.sampling.adhoc import targeted_sample
 from tests.factories import (
     MANAGER,
     SERVICE_MANAGER,
     base_staff,
-    case_row,
     staff_row,
+    targeted_audit_service,
     write_csv,
 )
 
@@ -51,24 +50,7 @@ def test_step_for_a_deadline_of_21_december(on: date, step: str | None) -> None:
 @pytest.fixture
 def world(session: Session, tmp_path: Path) -> Session:
     """A service manager, a team manager, two case managers, one case audited by the manager."""
-    rows = base_staff() + [
-        staff_row(
-            email="olu2.manager@yot.example.org",
-            name="Second Manager",
-            role="operational_manager",
-            line_manager_email=SERVICE_MANAGER,
-        )
-    ]
-    import_file(
-        session, ImportKind.STAFF, write_csv(tmp_path / "s.csv", rows), as_of=date(2026, 11, 1)
-    )
-    import_file(
-        session,
-        ImportKind.CASES,
-        write_csv(tmp_path / "c.csv", [case_row(opened_on="2026-06-01")]),
-        as_of=date(2026, 11, 1),
-    )
-    targeted_sample(session, date(2026, 12, 1), "YJ26-00001", "test", SERVICE_MANAGER, MANAGER)
+    targeted_audit_service(session, tmp_path)
     audit = session.exec(select(Audit)).one()
     assert audit.due_on == date(2026, 12, 21)
     manager = session.exec(select(Staff).where(Staff.email == MANAGER)).one()
@@ -210,9 +192,7 @@ def test_crash_mid_send_sends_nothing_twice(world: Session, monkeypatch, setting
     world.rollback()
     send_pending(world, get_settings())
     files = list((get_settings().output_dir / "outbox").glob("*.eml"))
-    keys = [
-        m.key for m in world.exec(select(EmailMessage).where(EmailMessage.status == "written"))
-    ]
+    keys = [m.key for m in world.exec(select(EmailMessage).where(EmailMessage.status == "written"))]
     assert len(files) == len(keys) == len(set(keys))
     stuck = world.exec(select(EmailMessage).where(EmailMessage.status == "sending")).all()
     assert len(stuck) == 1  # the one being sent when it died: reported, never resent blindly
