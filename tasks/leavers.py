@@ -43,19 +43,9 @@ def reassign_leavers(session: Session, on: date) -> int:
     people: dict[int, Staff] = {}
     for audit, leaver in leavers:
         if audit.kind is AuditKind.SELF:  # A2: one's own audit is nobody else's to do
-            audit.status = AuditStatus.WITHDRAWN
-            audit.calendar_sequence += 1  # O5: the cancellation outranks the assignment's file
+            _withdraw_self_audit(session, audit, leaver)
             people[id_of(leaver)] = leaver
             withdrawn[id_of(leaver)].append(audit)
-            revoke(session, "audit", id_of(audit), "This self-audit was withdrawn: you have left.")
-            session.add(
-                AuditEvent(
-                    audit_id=id_of(audit),
-                    event="withdrawn",
-                    by_id=None,
-                    reason=f"{leaver.name} left: a self-audit is withdrawn, not handed on (A2)",
-                )
-            )
             continue
         heir = _heir(session, leaver, audit)
         if heir is None:
@@ -90,55 +80,84 @@ def reassign_leavers(session: Session, on: date) -> int:
     session.flush()
     installation = installation_id(session) if moved or withdrawn else ""
     for (leaver_id, heir_id), audits in moved.items():
-        leaver, heir = people[leaver_id], people[heir_id]
-        refs = _case_refs(session, audits)
-        links = Links(session, on)
-        rows = [
-            {
-                "case_ref": refs.get(a.case_id, "-"),
-                "kind": a.kind.label,
-                "due_on": a.due_on.isoformat(),
-                "links": links.audit(heir_id, id_of(a), a.due_on),
-            }
-            for a in audits
-        ]
-        for person, message, own in (
-            (heir, f"These audits were {leaver.name}'s, who has left; they are now yours.", True),
-            (leaver, f"Your open audits have been reassigned to {heir.name}.", False),
-        ):
-            # O5: the heir's entries are their own (new UIDs); the leaver's are cancelled.
-            ics = calendar_file(
-                [
-                    replace(
-                        audit_deadline(installation, a, refs.get(a.case_id, "-"), id_of(person)),
-                        day=a.due_on if own else was_due[id_of(a)],
-                    )
-                    for a in audits
-                ],
-                cancel=not own,
-            )
-            queue_email(
-                session,
-                key=f"reassigned:{on}:{leaver_id}:{heir_id}:{person.id}",
-                kind="reassigned",
-                template="reassigned",
-                subject="QA audits reassigned",
-                to=[person],
-                message=message,
-                audits=[r if own else {**r, "links": None} for r in rows],
-                items_url=links.items(heir_id) if own else None,
-                calendar_note="The attached calendar file puts their deadlines in your calendar."
-                if own
-                else "The attached calendar file cancels them in your calendar.",
-                attachments=[
-                    calendar_attachment(
-                        f"qa-audits-{'reassigned-to-you' if own else 'cancelled'}-{on}.ics", ics
-                    )
-                ],
-            )
+        _tell_reassigned(
+            session, installation, people[leaver_id], people[heir_id], audits, was_due, on
+        )
     for leaver_id, audits in withdrawn.items():
         _tell_self_audits_withdrawn(session, installation, people[leaver_id], audits, on)
     return sum(len(a) for a in moved.values())
+
+
+def _tell_reassigned(
+    session: Session,
+    installation: str,
+    leaver: Staff,
+    heir: Staff,
+    audits: list[Audit],
+    was_due: dict[int, date],
+    on: date,
+) -> None:
+    """The heir is sent the audits (O5: entries of their own, new UIDs); the leaver is told,
+    with their entries cancelled where they stood."""
+    refs = _case_refs(session, audits)
+    links = Links(session, on)
+    rows = [
+        {
+            "case_ref": refs.get(a.case_id, "-"),
+            "kind": a.kind.label,
+            "due_on": a.due_on.isoformat(),
+            "links": links.audit(id_of(heir), id_of(a), a.due_on),
+        }
+        for a in audits
+    ]
+    for person, message, own in (
+        (heir, f"These audits were {leaver.name}'s, who has left; they are now yours.", True),
+        (leaver, f"Your open audits have been reassigned to {heir.name}.", False),
+    ):
+        # O5: the heir's entries are their own (new UIDs); the leaver's are cancelled.
+        ics = calendar_file(
+            [
+                replace(
+                    audit_deadline(installation, a, refs.get(a.case_id, "-"), id_of(person)),
+                    day=a.due_on if own else was_due[id_of(a)],
+                )
+                for a in audits
+            ],
+            cancel=not own,
+        )
+        queue_email(
+            session,
+            key=f"reassigned:{on}:{id_of(leaver)}:{id_of(heir)}:{person.id}",
+            kind="reassigned",
+            template="reassigned",
+            subject="QA audits reassigned",
+            to=[person],
+            message=message,
+            audits=[r if own else {**r, "links": None} for r in rows],
+            items_url=links.items(id_of(heir)) if own else None,
+            calendar_note="The attached calendar file puts their deadlines in your calendar."
+            if own
+            else "The attached calendar file cancels them in your calendar.",
+            attachments=[
+                calendar_attachment(
+                    f"qa-audits-{'reassigned-to-you' if own else 'cancelled'}-{on}.ics", ics
+                )
+            ],
+        )
+
+
+def _withdraw_self_audit(session: Session, audit: Audit, leaver: Staff) -> None:
+    audit.status = AuditStatus.WITHDRAWN
+    audit.calendar_sequence += 1  # O5: the cancellation outranks the assignment's file
+    revoke(session, "audit", id_of(audit), "This self-audit was withdrawn: you have left.")
+    session.add(
+        AuditEvent(
+            audit_id=id_of(audit),
+            event="withdrawn",
+            by_id=None,
+            reason=f"{leaver.name} left: a self-audit is withdrawn, not handed on (A2)",
+        )
+    )
 
 
 def _case_refs(session: Session, audits: list[Audit]) -> dict[int | None, str]:
