@@ -17,7 +17,6 @@ import hashlib
 import ipaddress
 import json
 import os
-import smtplib
 import ssl
 import tempfile
 import time
@@ -29,6 +28,7 @@ from typing import Any
 import requests
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
+from emails.backend.response import SMTPResponse
 from emails.backend.smtp.backend import SMTPBackend
 from emails.backend.smtp.client import SMTPClientWithResponse
 
@@ -40,8 +40,18 @@ TOKEN_FILE = "smtp-oauth-token.json"  # noqa: S105 (a file name)
 REFRESH_BEFORE = 300
 
 
-class TokenError(smtplib.SMTPException):
+class TokenError(Exception):
     """No token to log in with: the endpoint refused our client, or could not be reached."""
+
+
+# SMTP replies that mean the relay refused our credentials (RFC 4954): 530 authentication
+# required, 534 mechanism too weak, 535 credentials invalid.
+LOGIN_REFUSED = {530, 534, 535}
+
+
+def refused_login(error: object) -> bool:
+    """An error of the mail library's that carries one of those replies."""
+    return getattr(error, "smtp_code", None) in LOGIN_REFUSED
 
 
 @dataclass(frozen=True)
@@ -182,15 +192,10 @@ class _XOAuth2Connection(SMTPClientWithResponse):
             if self.tls:
                 self.starttls(context=self.parent.tls_context)
             self.ehlo_or_helo_if_needed()
-            token = self.parent.tokens.get()
-            initial = f"user={self.user}\x01auth=Bearer {token}\x01\x01"
-            try:
-                # On refusal the server sends a 334 challenge (a JSON error); the answer is
-                # empty, and then comes the 535 that smtplib raises.
-                self.auth("XOAUTH2", lambda challenge=None: "" if challenge else initial)
-            except smtplib.SMTPAuthenticationError:
-                self.parent.tokens.forget()
-                raise
+            initial = f"user={self.user}\x01auth=Bearer {self.parent.token}\x01\x01"
+            # On refusal the server sends a 334 challenge (a JSON error); the answer is empty,
+            # and then comes the 535, raised as the mail library's error.
+            self.auth("XOAUTH2", lambda challenge=None: "" if challenge else initial)
             self._initialized = True
 
 
@@ -199,7 +204,27 @@ class XOAuth2Backend(SMTPBackend):
 
     def __init__(self, tokens: Tokens, tls_context: ssl.SSLContext | None, **kwargs: Any):
         super().__init__(**kwargs)
-        self.tokens, self.tls_context = tokens, tls_context
+        self.tokens, self.tls_context, self.token = tokens, tls_context, ""
+
+    def get_client(self) -> SMTPClientWithResponse:
+        """The token first (a TokenError, before any connection), then the connection; a token
+        the server refuses (revoked, the mailbox's permission withdrawn) is not kept."""
+        if self._client is None:
+            self.token = self.tokens.get()
+            try:
+                return super().get_client()
+            except OSError as exc:  # the mail library's errors are OSErrors
+                if refused_login(exc):
+                    self.tokens.forget()
+                raise
+        return super().get_client()
+
+    def _send(self, **kwargs: Any) -> SMTPResponse | None:
+        """No token comes back as the response's error, as the mail library returns its own."""
+        try:
+            return super()._send(**kwargs)
+        except TokenError as exc:
+            return self.make_response(exception=exc)
 
 
 def smtp_backend(settings: Settings) -> SMTPBackend:
@@ -243,13 +268,15 @@ def check_login(settings: Settings) -> tuple[bool, str]:
         backend.get_client()
     except TokenError as exc:
         return False, f"Not logged in to {where}: {exc}"
-    except smtplib.SMTPAuthenticationError as exc:
-        said = exc.smtp_error
-        said = said.decode(errors="replace") if isinstance(said, bytes) else said
+    except OSError as exc:  # the mail library's errors are OSErrors
+        if not refused_login(exc):
+            return False, f"Could not talk to {where}: {type(exc).__name__}: {exc}"
+        said = getattr(exc, "smtp_error", b"")
+        said = said.decode(errors="replace") if isinstance(said, bytes) else str(said)
         return False, (
-            f"{where} refused the login ({exc.smtp_code} {said}): check {login_settings(settings)}"
+            f"{where} refused the login ({getattr(exc, 'smtp_code', '')} {said}): "
+            f"check {login_settings(settings)}"
         )
-    except (OSError, smtplib.SMTPException) as exc:
         return False, f"Could not talk to {where}: {type(exc).__name__}: {exc}"
     finally:
         backend.close()

@@ -30,7 +30,7 @@ from models.enums import EmailStatus
 from models.settings import Settings
 from models.types import utcnow
 from tasks.mail import render
-from tasks.mailserver import TokenError, login_settings, smtp_backend
+from tasks.mailserver import TokenError, login_settings, refused_login, smtp_backend
 from tasks.outputs import Outputs
 
 log = logging.getLogger(__name__)
@@ -270,18 +270,13 @@ def send_pending(
     return report
 
 
-# SMTP replies that mean the relay refused our credentials (RFC 4954): 530 authentication
-# required, 534 mechanism too weak, 535 credentials invalid.
-LOGIN_REFUSED = {530, 534, 535}
-
-
 def _why_stop(response: SMTPResponse | None, settings: Settings) -> str:
     """What stops the batch, from the error the `emails` response carries: a refused login (one
     of these codes) or no token to log in with (O2); empty for an error of one message."""
     error = getattr(response, "error", None)
     if isinstance(error, TokenError):
         return f"nothing more is sent until there is a token: {error}"
-    if getattr(error, "smtp_code", None) in LOGIN_REFUSED:
+    if refused_login(error):
         return (
             f"the mail server refused the login ({describe_response(response)}): nothing more "
             f"is sent until {login_settings(settings)} are put right"
