@@ -16,7 +16,6 @@ from sqlmodel import Session, select
 from models import Case, Staff
 from models.enums import ImportKind, OrderType, SocialCareStatus
 from models.errors import DataFileError, InputFileError
-from tasks.ethnicity import census_name, ethnic_group
 from tasks.importing import import_file
 from tasks.importing.cases import CASE_COLUMNS
 from tasks.importing.profiles import (
@@ -27,8 +26,6 @@ from tasks.importing.profiles import (
     proposal_yaml,
 )
 from tasks.importing.reader import Layout
-from tasks.sampling.report import SelectionReport, makeup_markdown
-from tasks.sampling.rules import Candidate, makeup
 from tests.factories import CM_A, CM_B, base_staff, case_row, staff_row, write_csv
 from tests.test_import_failures import snapshot
 
@@ -55,7 +52,7 @@ skip_rows: 2
 TITLE = [["Youth Justice Service: open caseload"], ["Produced 25/11/2026 by the CMS", "", ""]]
 
 
-def _rows() -> list[dict[str, str]]:
+def extract_rows() -> list[dict[str, str]]:
     return [
         case_row(
             ethnicity="WBRI",
@@ -118,13 +115,13 @@ def _write_lines(path: Path, lines: list[list[Any]]) -> Path:
     return path
 
 
-def _profile(tmp_path: Path, text: str = PROFILE, name: str = "ourcms.yaml") -> Path:
+def profile_file(tmp_path: Path, text: str = PROFILE, name: str = "ourcms.yaml") -> Path:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     return path
 
 
-def _staff(session: Session, tmp_path: Path) -> None:
+def import_staff(session: Session, tmp_path: Path) -> None:
     path = write_csv(tmp_path / "staff.csv", base_staff())
     import_file(session, ImportKind.STAFF, path, as_of=AS_OF)
 
@@ -133,9 +130,9 @@ def _staff(session: Session, tmp_path: Path) -> None:
 def test_o3_import_cases_through_a_profile_with_foreign_headers_dates_codes_and_title_rows(
     session: Session, tmp_path: Path, suffix: str
 ) -> None:
-    _staff(session, tmp_path)
-    layout = load_profile(str(_profile(tmp_path)))
-    path = write_extract(tmp_path / f"extract{suffix}", layout, _rows())
+    import_staff(session, tmp_path)
+    layout = load_profile(str(profile_file(tmp_path)))
+    path = write_extract(tmp_path / f"extract{suffix}", layout, extract_rows())
     report = import_file(session, ImportKind.CASES, path, as_of=AS_OF, layout=layout)
     assert (report.rows, report.created) == (2, 2)
     cases = {c.case_ref: c for c in session.exec(select(Case))}
@@ -154,9 +151,9 @@ def test_o3_import_cases_through_a_profile_with_foreign_headers_dates_codes_and_
 def test_o3_a_bad_date_stores_nothing_and_names_the_real_row_and_their_header(
     session: Session, tmp_path: Path, suffix: str
 ) -> None:
-    _staff(session, tmp_path)
-    layout = load_profile(str(_profile(tmp_path)))
-    rows = [*_rows(), case_row(case_ref="YJ26-00003", young_person_ref="YP3")]
+    import_staff(session, tmp_path)
+    layout = load_profile(str(profile_file(tmp_path)))
+    rows = [*extract_rows(), case_row(case_ref="YJ26-00003", young_person_ref="YP3")]
     lines = _extract_rows(layout, rows)
     lines[-1][lines[2].index("Start Date")] = "31/02/2026"
     lines[-1][lines[2].index("DOB")] = "2010-05-01"  # ISO, not the profile's format
@@ -178,9 +175,9 @@ def test_o3_a_bad_date_stores_nothing_and_names_the_real_row_and_their_header(
 def test_o3_errors_name_their_headers_for_joined_and_unprofiled_columns(
     session: Session, tmp_path: Path
 ) -> None:
-    _staff(session, tmp_path)
-    layout = load_profile(str(_profile(tmp_path)))
-    rows = _rows()
+    import_staff(session, tmp_path)
+    layout = load_profile(str(profile_file(tmp_path)))
+    rows = extract_rows()
     rows[0].update(young_person_name="Jordan <b>", ethnicity="Martian", gender="X1")
     rows[1].update(case_manager_email="Nobody Known")
     path = write_extract(tmp_path / "extract.csv", layout, rows)
@@ -204,8 +201,8 @@ def test_o3_errors_name_their_headers_for_joined_and_unprofiled_columns(
 def test_o3_a_header_the_profile_names_but_the_file_lacks_is_named(
     session: Session, tmp_path: Path
 ) -> None:
-    layout = load_profile(str(_profile(tmp_path)))
-    lines = _extract_rows(layout, _rows())
+    layout = load_profile(str(profile_file(tmp_path)))
+    lines = _extract_rows(layout, extract_rows())
     at = lines[2].index("DOB")
     path = _write_lines(tmp_path / "extract.csv", [line[:at] + line[at + 1 :] for line in lines])
     with pytest.raises(InputFileError) as caught:
@@ -222,8 +219,8 @@ def test_o3_a_header_the_profile_names_but_the_file_lacks_is_named(
 def test_o3_a_worker_name_two_staff_share_is_refused(session: Session, tmp_path: Path) -> None:
     staff = [*base_staff(), staff_row(email="ann.other@yot.example.org", name="Ann Case")]
     import_file(session, ImportKind.STAFF, write_csv(tmp_path / "s.csv", staff), as_of=AS_OF)
-    layout = load_profile(str(_profile(tmp_path)))
-    path = write_extract(tmp_path / "extract.csv", layout, _rows()[:1])
+    layout = load_profile(str(profile_file(tmp_path)))
+    path = write_extract(tmp_path / "extract.csv", layout, extract_rows()[:1])
     with pytest.raises(InputFileError) as caught:
         import_file(session, ImportKind.CASES, path, as_of=AS_OF, layout=layout)
     (error,) = caught.value.errors
@@ -254,7 +251,7 @@ def test_o3_a_bad_profile_is_refused_naming_the_file_and_key(
     tmp_path: Path, text: str, expected: str
 ) -> None:
     with pytest.raises(DataFileError) as caught:
-        load_profile(str(_profile(tmp_path, text)))
+        load_profile(str(profile_file(tmp_path, text)))
     assert expected in str(caught.value)
     assert str(caught.value).startswith("ourcms.yaml")
 
@@ -273,9 +270,9 @@ def test_o3_each_shipped_example_profile_imports_a_sample_extract(
     """The shipped examples load, and an extract written as each describes imports whole."""
     assert name in profile_names()
     assert "NOT VENDOR-VERIFIED" in (PROFILES_DIR / f"{name}.yaml").read_text(encoding="utf-8")
-    _staff(session, tmp_path)
+    import_staff(session, tmp_path)
     layout = load_profile(name)
-    rows = _rows()
+    rows = extract_rows()
     rows[0]["social_care_status"] = "looked_after"
     path = write_extract(tmp_path / "sample.csv", layout, rows)
     report = import_file(session, ImportKind.CASES, path, as_of=AS_OF, layout=layout)
@@ -287,12 +284,14 @@ def test_o3_each_shipped_example_profile_imports_a_sample_extract(
 
 def test_o3_import_command_takes_a_profile_by_name_or_path(cli, tmp_path: Path) -> None:
     assert cli("import", "staff", write_csv(tmp_path / "staff.csv", base_staff())).exit_code == 0
-    by_name = write_extract(tmp_path / "cv.csv", load_profile("childview-example"), _rows()[:1])
+    by_name = write_extract(
+        tmp_path / "cv.csv", load_profile("childview-example"), extract_rows()[:1]
+    )
     result = cli("import", "cases", by_name, "--profile", "childview-example", "--as-of", AS_OF)
     assert result.exit_code == 0, result.stderr
     assert "Imported cases from cv.csv: 1 rows, 1 new" in result.stdout
-    path = _profile(tmp_path)
-    ours = write_extract(tmp_path / "ours.csv", load_profile(str(path)), _rows())
+    path = profile_file(tmp_path)
+    ours = write_extract(tmp_path / "ours.csv", load_profile(str(path)), extract_rows())
     result = cli("import", "cases", ours, "--profile", path, "--as-of", AS_OF)
     assert result.exit_code == 0, result.stderr
     assert "2 rows, 1 new, 0 updated, 1 unchanged" in result.stdout
@@ -303,8 +302,8 @@ def test_o3_import_command_takes_a_profile_by_name_or_path(cli, tmp_path: Path) 
 
 def test_o3_import_command_prints_errors_in_their_headers(cli, tmp_path: Path) -> None:
     assert cli("import", "staff", write_csv(tmp_path / "staff.csv", base_staff())).exit_code == 0
-    path = _profile(tmp_path)
-    rows = _rows()
+    path = profile_file(tmp_path)
+    rows = extract_rows()
     rows[1]["opened_on"] = "2027-01-01"  # after the extract's date
     extract = write_extract(tmp_path / "cases.csv", load_profile(str(path)), rows)
     result = cli("import", "cases", extract, "--profile", path, "--as-of", AS_OF)
@@ -321,8 +320,8 @@ def test_o3_import_command_prints_errors_in_their_headers(cli, tmp_path: Path) -
 def test_o3_inspect_prints_headers_a_profile_to_save_and_what_it_could_not_place(
     cli, tmp_path: Path
 ) -> None:
-    theirs = load_profile(str(_profile(tmp_path))).columns
-    rows = _rows()
+    theirs = load_profile(str(profile_file(tmp_path))).columns
+    rows = extract_rows()
     # Their headers but for the order type, whose column is headed as ours: its values are looked at.
     layout = Layout("", {f: h for f, h in theirs.items() if f != "order_type"}, {}, "%d/%m/%Y", 2)
     path = write_extract(tmp_path / "extract.csv", layout, rows)
@@ -348,7 +347,7 @@ def test_o3_inspect_prints_headers_a_profile_to_save_and_what_it_could_not_place
     # Saved and completed as its comments ask, the proposal imports the file.
     proposal["columns"].update({f: list(theirs[f]) for f in unplaced})
     proposal["values"] = {"order_type": {"Referral Order (Intensive)": "referral_order"}}
-    saved = _profile(tmp_path, yaml.safe_dump(proposal), "proposed.yaml")
+    saved = profile_file(tmp_path, yaml.safe_dump(proposal), "proposed.yaml")
     assert cli("import", "staff", write_csv(tmp_path / "staff.csv", base_staff())).exit_code == 0
     result = cli("import", "cases", path, "--profile", saved, "--as-of", AS_OF)
     assert result.exit_code == 0, result.stderr
@@ -374,106 +373,12 @@ def test_o3_inspect_guesses_the_kind_and_reads_a_plain_file(tmp_path: Path) -> N
     assert "skip_rows" not in proposal_yaml(found) and "date_format" not in proposal_yaml(found)
 
 
-@pytest.mark.parametrize(
-    ("raw", "name", "group"),
-    [
-        ("WBRI", WHITE_BRITISH, "White"),
-        ("mwbc", WHITE_BLACK_CARIBBEAN, "Mixed or Multiple ethnic groups"),
-        (
-            "CHNE",
-            "Asian, Asian British or Asian Welsh: Chinese",
-            "Asian, Asian British or Asian Welsh",
-        ),
-        ("White: Irish", "White: Irish", "White"),
-        ("White - Irish", "White: Irish", "White"),  # the DfE's description of WIRI
-        ("Roma", "White: Roma", "White"),
-        (
-            "Black or Black British",
-            "Black, Black British, Black Welsh, Caribbean or African",
-            "Black, Black British, Black Welsh, Caribbean or African",
-        ),  # a 2011 label: group only
-        ("White British", WHITE_BRITISH, "White"),  # an older label the demo and tests use
-        ("Not stated", "Not known", "Not known"),
-        ("REFU", "Refused", "Not known"),
-        ("NOBT", "Not known", "Not known"),
-        ("OARA", "Other ethnic group: Arab", "Other ethnic group"),
-    ],
-)
-def test_s5_ethnicity_by_census_name_code_or_older_label(raw: str, name: str, group: str) -> None:
-    assert census_name(raw) == name
-    assert ethnic_group(name) == group
-
-
-def test_s5_an_unknown_ethnicity_is_not_known_in_the_make_up() -> None:
-    assert census_name("Martian") is None
-    assert ethnic_group("Martian") == "Not known"  # free text stored before O3
-
-
-def _candidate(case_id: int, ethnicity: str) -> Candidate:
-    return Candidate(
-        case_id=case_id,
-        case_ref=f"YJ-{case_id}",
-        case_manager_id=1,
-        team_id=1,
-        order_family="YRO",
-        gender="Male",
-        ethnicity=ethnicity,
-        age_band="15-16",
-        opened_on=date(2026, 1, 1),
-    )
-
-
-def test_s5_makeup_reports_the_top_level_groups_and_the_detailed_ones() -> None:
-    cases = [
-        _candidate(1, WHITE_BRITISH),
-        _candidate(2, "White: Irish"),
-        _candidate(3, WHITE_BLACK_CARIBBEAN),
-        _candidate(4, "Refused"),
-    ]
-    made = makeup(cases)
-    assert made["ethnic_group"] == {
-        "Mixed or Multiple ethnic groups": 1,
-        "Not known": 1,
-        "White": 2,
-    }
-    assert made["ethnicity"][WHITE_BRITISH] == 1 and len(made["ethnicity"]) == 4
-    report: SelectionReport = {
-        "period": "2026-12",
-        "selections": [],
-        "rejections": [],
-        "pool_makeup": made,
-        "sample_makeup": makeup(cases[:2]),
-        "rules": [],
-    }
-    markdown = makeup_markdown(report)
-    assert "## Ethnic group" in markdown and "| White | 2 (50%) | 2 (100%) |" in markdown
-    assert markdown.index("## Ethnic group") < markdown.index("## Ethnicity")
-
-
-def test_s5_imported_codes_reach_the_sampling_make_up(session: Session, tmp_path: Path) -> None:
-    from tasks.sampling.pool import load_pool
-
-    _staff(session, tmp_path)
-    layout = load_profile(str(_profile(tmp_path)))
-    rows = _rows()
-    rows[1]["closed_on"] = ""
-    import_file(
-        session,
-        ImportKind.CASES,
-        write_extract(tmp_path / "e.csv", layout, rows),
-        as_of=AS_OF,
-        layout=layout,
-    )
-    made = makeup(load_pool(session, AS_OF))
-    assert made["ethnic_group"] == {"Mixed or Multiple ethnic groups": 1, "White": 1}
-
-
 def test_o3_dates_in_spreadsheet_date_cells_need_no_format(
     session: Session, tmp_path: Path
 ) -> None:
-    _staff(session, tmp_path)
-    layout = load_profile(str(_profile(tmp_path)))
-    lines = _extract_rows(layout, _rows()[:1])
+    import_staff(session, tmp_path)
+    layout = load_profile(str(profile_file(tmp_path)))
+    lines = _extract_rows(layout, extract_rows()[:1])
     lines[-1][lines[2].index("Start Date")] = datetime(2026, 3, 2)  # noqa: DTZ001 (Excel: naive)
     path = _write_lines(tmp_path / "dates.xlsx", lines)
     import_file(session, ImportKind.CASES, path, as_of=AS_OF, layout=layout)
@@ -503,7 +408,7 @@ skip_rows: 1
 def test_o3_staff_and_feedback_import_through_a_profile_too(
     session: Session, tmp_path: Path
 ) -> None:
-    layout = load_profile(str(_profile(tmp_path, HR_PROFILE, "hr.yaml")))
+    layout = load_profile(str(profile_file(tmp_path, HR_PROFILE, "hr.yaml")))
     staff = tmp_path / "staff.csv"
     staff.write_text(
         "Staff list at 25/11/2026\n"
