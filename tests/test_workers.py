@@ -10,6 +10,7 @@ audit, chase step or email twice.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import signal
 import subprocess
@@ -35,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 AUTH = "admin:test-auth-string-1"
 FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+LEASES_ON_DISK = "prefect.server.concurrency.lease_storage.filesystem"  # as the README asks
 
 
 @dataclass
@@ -93,8 +95,6 @@ class Estate:
         return done.stdout
 
     def request(self, method: str, path: str, body: Any = None) -> Any:
-        import json
-
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(self.api + path, data=data, method=method)  # noqa: S310
         req.add_header("Authorization", "Basic " + base64.b64encode(AUTH.encode()).decode())
@@ -157,6 +157,7 @@ def estate(
         "PREFECT_SERVER_API_AUTH_STRING": AUTH,
         "PREFECT_SERVER_DATABASE_CONNECTION_URL": asyncpg_url.render_as_string(hide_password=False),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": LEASES_ON_DISK,
         "PREFECT_WORKER_QUERY_SECONDS": "1",
         "PREFECT_WORKER_PREFETCH_SECONDS": "1",
         "DO_NOT_TRACK": "1",
@@ -200,6 +201,17 @@ def _product(url: str) -> dict[str, Any]:
         }  # fmt: skip
     engine.dispose()
     return rows
+
+
+def _renewed(lease: Path) -> bool:
+    """Whether a deployment's concurrency lease has been renewed since the server made it: made
+    for 300 s, renewed for 300 s from the later moment of renewal."""
+    try:
+        held = json.loads(lease.read_text())
+    except FileNotFoundError:
+        return False
+    made, expires = (datetime.fromisoformat(held[k]) for k in ("created_at", "expiration"))
+    return expires - made > timedelta(seconds=300)
 
 
 def _overlap(a: dict[str, Any], b: dict[str, Any]) -> bool:
@@ -289,12 +301,23 @@ def test_two_workers_on_a_postgres_prefect_server_make_nothing_twice_and_survive
     while estate.run(running)["state_type"] != "RUNNING":
         assert time.monotonic() < deadline, estate.logs()
         time.sleep(0.2)
+    # A running flow renews its deployment's one-at-a-time lease as it starts and then every 225 s,
+    # and crashes itself when a renewal fails three times in about 3 s (prefect/concurrency/
+    # _leases.py): a server down at that moment crashes the run, which is Prefect's design (it
+    # failed so once in CI). So the server stops once the run's first renewal is on disk; the
+    # lease file (the setting the README asks for) outlives the restart.
+    lease_id = estate.run(running)["state"]["state_details"]["deployment_concurrency_lease_id"]
+    lease = estate.tmp / "prefect-home" / "concurrency_leases" / f"{lease_id}.json"
+    while not _renewed(lease):
+        assert time.monotonic() < deadline, "the pack's lease renewed\n" + estate.logs()
+        time.sleep(0.2)
     estate.stop("server")
     time.sleep(1)
     estate.start_server()
     assert estate.run(later)["state_type"] == "SCHEDULED"
     done = estate.wait([later, running])
     assert done[running]["state_type"] == "COMPLETED", estate.logs()
+    assert not lease.exists(), "the finished run gave its slot back"
     assert done[later]["state_type"] == "COMPLETED", estate.logs()
     assert datetime.fromisoformat(done[later]["start_time"]) >= datetime.fromisoformat(
         done[later]["expected_start_time"]
