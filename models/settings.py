@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     smtp_port: int = 25
     smtp_user: str = ""
     smtp_password: str = Field(default="", repr=False)
+    # STARTTLS even when false for a login to another machine; the certificate always checked
+    # there (tasks/mailserver.py).
     smtp_tls: bool = False
     # O2: how to log in to the mail server: `password` (YOTQA_SMTP_USER and YOTQA_SMTP_PASSWORD,
     # when a user is set), `xoauth2` (an OAuth 2.0 app token, as Microsoft 365 wants; always over

@@ -7,8 +7,12 @@ client-credentials grant at YOTQA_SMTP_OAUTH_TOKEN_URL (Microsoft's v2.0 endpoin
 YOTQA_SMTP_OAUTH_TENANT by default) and is kept, owner-readable, under the output folder until
 five minutes before it expires, so the outbox's frequent small runs ask for one about hourly.
 
-Mail still goes through the `emails` package: only its connection class is extended, to log in
-with XOAUTH2 after STARTTLS instead of with a password.
+A password or a token goes to the server only inside TLS (STARTTLS), and only once the server's
+certificate has been checked against this machine's trusted authorities, as `emails` alone does
+not; a relay on this machine (as the tests use) is the one exception.
+
+Mail still goes through the `emails` package: only its connection class is extended, to check
+the certificate on STARTTLS and to log in with XOAUTH2 instead of a password.
 """
 
 from __future__ import annotations
@@ -40,7 +44,12 @@ TOKEN_FILE = "smtp-oauth-token.json"  # noqa: S105 (a file name)
 REFRESH_BEFORE = 300
 
 
-class TokenError(Exception):
+class LoginWithheld(Exception):
+    """Nothing is sent, as logging in would not be safe or possible; the message says what to put
+    right. Returned as the response's error (as `emails` returns its own), it stops the batch."""
+
+
+class TokenError(LoginWithheld):
     """No token to log in with: the endpoint refused our client, or could not be reached."""
 
 
@@ -181,30 +190,76 @@ class Tokens:
         return line.replace(self.client.client_secret, "***") if self.client.client_secret else line
 
 
-class _XOAuth2Connection(SMTPClientWithResponse):
-    """`emails`'s connection, logging in with SASL XOAUTH2 (the user and a bearer token)."""
+class _CheckedConnection(SMTPClientWithResponse):
+    """`emails`'s connection, checking the server's certificate on STARTTLS before logging in."""
 
-    parent: XOAuth2Backend
+    parent: CheckedBackend
 
     def initialize(self) -> None:
         if not self._initialized:
             self.set_debuglevel(self.debug)
             if self.tls:
-                self.starttls(context=self.parent.tls_context)
+                self._starttls()
             self.ehlo_or_helo_if_needed()
-            initial = f"user={self.user}\x01auth=Bearer {self.parent.token}\x01\x01"
-            # On refusal the server sends a 334 challenge (a JSON error); the answer is empty,
-            # and then comes the 535, raised as the mail library's error.
-            self.auth("XOAUTH2", lambda challenge=None: "" if challenge else initial)
+            self.log_in()
             self._initialized = True
 
+    def _starttls(self) -> None:
+        where = f"{self.parent.host}:{self.parent.port}"
+        self.ehlo_or_helo_if_needed()
+        if not self.has_extn("starttls"):
+            self.close()
+            raise LoginWithheld(f"{where} does not offer STARTTLS, {self.parent.tls_because}")
+        try:
+            self.starttls(context=self.parent.tls_context)
+        except ssl.SSLCertVerificationError as exc:
+            self.close()
+            raise LoginWithheld(
+                f"the certificate of {where} could not be checked ({exc.verify_message}): "
+                "YOTQA_SMTP_HOST must be the name the certificate is for, and its issuer trusted "
+                "by this machine (a council's own authority can be added with SSL_CERT_FILE)"
+            ) from None
 
-class XOAuth2Backend(SMTPBackend):
+    def log_in(self) -> None:
+        if self.user:
+            self.login(user=self.user, password=self.password)
+
+
+class _XOAuth2Connection(_CheckedConnection):
+    """Logging in with SASL XOAUTH2 (the user and a bearer token) instead of a password."""
+
+    parent: XOAuth2Backend
+
+    def log_in(self) -> None:
+        initial = f"user={self.user}\x01auth=Bearer {self.parent.token}\x01\x01"
+        # On refusal the server sends a 334 challenge (a JSON error); the answer is empty,
+        # and then comes the 535, raised as the mail library's error.
+        self.auth("XOAUTH2", lambda challenge=None: "" if challenge else initial)
+
+
+class CheckedBackend(SMTPBackend):
+    """`emails`'s backend with the connection above; what withholds the login comes back as
+    the response's error."""
+
+    connection_cls = _CheckedConnection
+
+    def __init__(self, tls_context: ssl.SSLContext | None, tls_because: str, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.tls_context, self.tls_because = tls_context, tls_because
+
+    def _send(self, **kwargs: Any) -> SMTPResponse | None:
+        try:
+            return super()._send(**kwargs)
+        except LoginWithheld as exc:
+            return self.make_response(exception=exc)
+
+
+class XOAuth2Backend(CheckedBackend):
     connection_cls = _XOAuth2Connection
 
     def __init__(self, tokens: Tokens, tls_context: ssl.SSLContext | None, **kwargs: Any):
-        super().__init__(**kwargs)
-        self.tokens, self.tls_context, self.token = tokens, tls_context, ""
+        super().__init__(tls_context, **kwargs)
+        self.tokens, self.token = tokens, ""
 
     def get_client(self) -> SMTPClientWithResponse:
         """The token first (a TokenError, before any connection), then the connection; a token
@@ -219,35 +274,43 @@ class XOAuth2Backend(SMTPBackend):
                 raise
         return super().get_client()
 
-    def _send(self, **kwargs: Any) -> SMTPResponse | None:
-        """No token comes back as the response's error, as the mail library returns its own."""
-        try:
-            return super()._send(**kwargs)
-        except TokenError as exc:
-            return self.make_response(exception=exc)
-
 
 def smtp_backend(settings: Settings) -> SMTPBackend:
-    """One connection to the configured mail server; errors come back in the response."""
+    """One connection to the configured mail server; errors come back in the response.
+
+    A login (password or token) goes only inside TLS, and TLS to another machine only with its
+    certificate checked; a relay on this machine (as the tests use) may have a self-made one
+    and may be spoken to in clear text."""
     common: dict[str, Any] = {
         "host": settings.smtp_host,
         "port": settings.smtp_port,
         "fail_silently": True,
         "timeout": 30,
     }
+    local = _loopback(settings.smtp_host)
+    context = None if local else ssl.create_default_context()
     if settings.smtp_auth == "xoauth2":
         tokens = Tokens(OAuthClient.of(settings), Path(settings.output_dir) / TOKEN_FILE)
-        # A bearer token is as good as a password for an hour: never sent in clear text,
-        # except to a relay on this machine (as the tests use).
-        # The server's certificate is checked too, as `emails` does not (a relay on this
-        # machine may have a self-made one).
-        local = _loopback(settings.smtp_host)
-        tls = settings.smtp_tls or not local
-        context = None if local else ssl.create_default_context()
-        return XOAuth2Backend(tokens, context, tls=tls or None, user=mailbox(settings), **common)
-    login = settings.smtp_auth == "password" and settings.smtp_user
-    return SMTPBackend(
-        tls=settings.smtp_tls or None,
+        return XOAuth2Backend(
+            tokens,
+            context,
+            tls_because="and an OAuth token is never sent in clear text (YOTQA_SMTP_AUTH=xoauth2): "
+            "use the server's submission port, 587 for Microsoft 365 (YOTQA_SMTP_PORT)",
+            tls=settings.smtp_tls or not local or None,
+            user=mailbox(settings),
+            **common,
+        )
+    login = settings.smtp_auth == "password" and bool(settings.smtp_user)
+    because = (
+        "as YOTQA_SMTP_TLS asks"
+        if settings.smtp_tls
+        else "and a password is never sent in clear text: use the server's submission port, "
+        "usually 587 (YOTQA_SMTP_PORT)"
+    )
+    return CheckedBackend(
+        context,
+        tls_because=because,
+        tls=settings.smtp_tls or (login and not local) or None,
         user=settings.smtp_user if login else None,
         password=settings.smtp_password if login else None,
         **common,
@@ -266,7 +329,7 @@ def check_login(settings: Settings) -> tuple[bool, str]:
     where = f"{settings.smtp_host}:{settings.smtp_port}"
     try:
         backend.get_client()
-    except TokenError as exc:
+    except LoginWithheld as exc:
         return False, f"Not logged in to {where}: {exc}"
     except OSError as exc:  # the mail library's errors are OSErrors
         if not refused_login(exc):
@@ -277,7 +340,6 @@ def check_login(settings: Settings) -> tuple[bool, str]:
             f"{where} refused the login ({getattr(exc, 'smtp_code', '')} {said}): "
             f"check {login_settings(settings)}"
         )
-        return False, f"Could not talk to {where}: {type(exc).__name__}: {exc}"
     finally:
         backend.close()
     how = {

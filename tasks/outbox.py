@@ -30,7 +30,13 @@ from models.enums import EmailStatus
 from models.settings import Settings
 from models.types import utcnow
 from tasks.mail import render
-from tasks.mailserver import TokenError, login_settings, refused_login, smtp_backend
+from tasks.mailserver import (
+    LoginWithheld,
+    TokenError,
+    login_settings,
+    refused_login,
+    smtp_backend,
+)
 from tasks.outputs import Outputs
 
 log = logging.getLogger(__name__)
@@ -272,10 +278,13 @@ def send_pending(
 
 def _why_stop(response: SMTPResponse | None, settings: Settings) -> str:
     """What stops the batch, from the error the `emails` response carries: a refused login (one
-    of these codes) or no token to log in with (O2); empty for an error of one message."""
+    of these codes), no token to log in with (O2), or no safe connection to log in over; empty
+    for an error of one message."""
     error = getattr(response, "error", None)
     if isinstance(error, TokenError):
         return f"nothing more is sent until there is a token: {error}"
+    if isinstance(error, LoginWithheld):  # no TLS, or a certificate that does not check out
+        return f"nothing more is sent: {error}"
     if refused_login(error):
         return (
             f"the mail server refused the login ({describe_response(response)}): nothing more "
