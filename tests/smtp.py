@@ -9,8 +9,10 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage as ParsedEmail
 
 from aiosmtpd.controller import Controller
-from sqlmodel import Session
+from sqlmodel import Session, select
 
+from models import EmailMessage
+from models.enums import EmailStatus
 from tasks.outbox import queue_email
 
 
@@ -72,3 +74,12 @@ def queue_notices(session: Session, count: int, tag: str) -> None:
             attached=[],
         )
     session.commit()
+
+
+def statuses(session: Session) -> dict[EmailStatus, int]:
+    """How many messages in the outbox are in each status, read afresh."""
+    session.expire_all()
+    counts: dict[EmailStatus, int] = {}
+    for m in session.exec(select(EmailMessage)):
+        counts[m.status] = counts.get(m.status, 0) + 1
+    return counts

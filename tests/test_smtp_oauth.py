@@ -36,7 +36,7 @@ from models.settings import Settings, get_settings
 from models.types import utcnow
 from tasks.mailserver import TOKEN_FILE, OAuthClient, smtp_backend
 from tasks.outbox import send_pending
-from tests.smtp import Recorder, free_port, queue_notices
+from tests.smtp import Recorder, free_port, queue_notices, statuses
 
 ROOT = Path(__file__).resolve().parent.parent
 # The relays here run on loopback without TLS (as the product allows only there).
@@ -182,14 +182,6 @@ def oauth_env(
     get_settings.cache_clear()
 
 
-def _statuses(session: Session) -> dict[EmailStatus, int]:
-    session.expire_all()
-    counts: dict[EmailStatus, int] = {}
-    for m in session.exec(select(EmailMessage)):
-        counts[m.status] = counts.get(m.status, 0) + 1
-    return counts
-
-
 def test_o2_xoauth2_sends_a_batch_with_one_token_kept_until_it_nears_expiry(
     session: Session, oauth_env: Settings, endpoint: Endpoint, relay
 ) -> None:
@@ -218,7 +210,7 @@ def test_o2_xoauth2_sends_a_batch_with_one_token_kept_until_it_nears_expiry(
     queue_notices(session, 1, "o2-refresh")
     assert send_pending(session, oauth_env).sent == 1
     assert endpoint.calls == 2 and handler.refused == 0
-    assert _statuses(session) == {EmailStatus.SENT: 6}
+    assert statuses(session) == {EmailStatus.SENT: 6}
 
 
 def test_o2_a_token_the_server_refuses_stops_the_batch_then_a_new_one_is_fetched(
@@ -236,11 +228,11 @@ def test_o2_a_token_the_server_refuses_stops_the_batch_then_a_new_one_is_fetched
     assert "refused the login" in report.stopped
     assert "YOTQA_SMTP_OAUTH_CLIENT_ID" in report.stopped
     assert not (Path(oauth_env.output_dir) / TOKEN_FILE).exists()
-    assert _statuses(session) == {EmailStatus.SENT: 1, EmailStatus.PENDING: 4}
+    assert statuses(session) == {EmailStatus.SENT: 1, EmailStatus.PENDING: 4}
 
     report = send_pending(session, oauth_env, now=utcnow() + timedelta(minutes=5))
     assert report.sent == 4 and endpoint.calls == 2
-    assert _statuses(session) == {EmailStatus.SENT: 5}
+    assert statuses(session) == {EmailStatus.SENT: 5}
 
 
 def test_o2_a_refused_client_secret_is_asked_once_a_batch_and_names_the_settings(
@@ -259,7 +251,7 @@ def test_o2_a_refused_client_secret_is_asked_once_a_batch_and_names_the_settings
     assert "invalid_client" in report.stopped and "AADSTS7000215" in report.stopped
     assert "YOTQA_SMTP_OAUTH_CLIENT_SECRET" in report.stopped
     assert "an-expired-secret" not in report.stopped
-    assert _statuses(session) == {EmailStatus.PENDING: 5}
+    assert statuses(session) == {EmailStatus.PENDING: 5}
     session.expire_all()
     errors = {m.last_error for m in session.exec(select(EmailMessage))}
     assert all("invalid_client" in e and "an-expired-secret" not in e for e in errors)
@@ -294,7 +286,7 @@ def test_o2_a_stopped_batch_never_fails_its_message_for_the_attempts_it_waited(
     for _ in range(12):
         assert "invalid_client" in send_pending(session, get_settings(), now=later).stopped
         later += timedelta(hours=5)
-    assert _statuses(session) == {EmailStatus.PENDING: 1}
+    assert statuses(session) == {EmailStatus.PENDING: 1}
     session.expire_all()
     assert session.exec(select(EmailMessage)).one().attempts == 12
     monkeypatch.setenv("YOTQA_SMTP_OAUTH_CLIENT_SECRET", CLIENT_SECRET)
@@ -311,7 +303,7 @@ def test_o2_an_unreachable_token_endpoint_is_tried_again_later(
     report = send_pending(session, get_settings())
     assert report.sent == 0 and report.retrying == 1
     assert "no token from" in report.stopped and "ConnectionError" in report.stopped
-    assert _statuses(session) == {EmailStatus.PENDING: 3}
+    assert statuses(session) == {EmailStatus.PENDING: 3}
 
 
 def test_o2_xoauth2_settings_checked_and_the_token_sent_only_over_tls(
@@ -434,4 +426,4 @@ def test_o2_the_command_line_sends_with_xoauth2_from_the_environment(
     assert done.returncode == 0, done.stderr
     assert CLIENT_SECRET not in done.stdout + done.stderr
     assert len(relay[0].messages) == 2
-    assert _statuses(session) == {EmailStatus.SENT: 2}
+    assert statuses(session) == {EmailStatus.SENT: 2}

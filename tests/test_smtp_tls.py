@@ -21,15 +21,14 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from models import EmailMessage
 from models.enums import EmailStatus
 from models.settings import Settings, get_settings
 from models.types import utcnow
 from tasks.mailserver import smtp_backend
 from tasks.outbox import send_pending
-from tests.smtp import Recorder, queue_notices
+from tests.smtp import Recorder, queue_notices, statuses
 
 USER, PASSWORD = "qa-relay", "Relay-Pw-5kq2"
 
@@ -121,14 +120,6 @@ def _serve(relay: Relay, monkeypatch: pytest.MonkeyPatch) -> Settings:
     return get_settings()
 
 
-def _statuses(session: Session) -> dict[EmailStatus, int]:
-    session.expire_all()
-    counts: dict[EmailStatus, int] = {}
-    for m in session.exec(select(EmailMessage)):
-        counts[m.status] = counts.get(m.status, 0) + 1
-    return counts
-
-
 def test_o2_a_password_goes_only_to_a_server_whose_certificate_checks_out(
     session: Session,
     relay_env: None,
@@ -150,7 +141,7 @@ def test_o2_a_password_goes_only_to_a_server_whose_certificate_checks_out(
             untrusted.stopped
         )
         assert "SSL_CERT_FILE" in untrusted.stopped
-        assert _statuses(session) == {EmailStatus.PENDING: 3}
+        assert statuses(session) == {EmailStatus.PENDING: 3}
 
         # The council's own authority trusted (here, the certificate itself): all three sent,
         # logged in once, inside TLS.
@@ -177,7 +168,7 @@ def test_o2_a_password_is_never_sent_to_a_server_without_starttls(
     assert f"{address}:{relay.controller.port} does not offer STARTTLS" in report.stopped
     assert "a password is never sent in clear text" in report.stopped
     assert "587 (YOTQA_SMTP_PORT)" in report.stopped
-    assert _statuses(session) == {EmailStatus.PENDING: 2}
+    assert statuses(session) == {EmailStatus.PENDING: 2}
 
 
 def test_o2_outbox_check_names_the_certificate_it_could_not_check(
