@@ -24,7 +24,7 @@ from sqlmodel import Session, select
 
 from models import ActionPoint, Audit, Case, Installation, Staff
 from models.db import alembic_config, make_engine, upgrade
-from models.enums import AnswerType, ImportKind
+from models.enums import ImportKind
 from models.installation import installation_id
 from models.settings import get_settings
 from tasks.chase import chase
@@ -32,9 +32,10 @@ from tasks.importing import import_file
 from tasks.leavers import reassign_leavers
 from tasks.outbox import send_pending
 from tasks.recording.actions import decide_new_date, request_new_date
-from tasks.recording.form import ActionIn, Answer, AuditForm
-from tasks.recording.record import questions_for, record_audit, withdraw_record
+from tasks.recording.form import ActionIn, AuditForm
+from tasks.recording.record import record_audit, withdraw_record
 from tasks.self_audit import assign_self_audits
+from tests.answering import plain_answers
 from tests.conftest import BACKENDS, _load_question_sets, new_postgres_database
 from tests.factories import (
     CM_A,
@@ -114,17 +115,7 @@ def sequence(event: vobject.base.Component) -> int:
 def record_with_action(session: Session, audit: Audit, owner: str) -> ActionPoint:
     """The audit recorded through the one recording path with one action point, due 29 January;
     its words name the young person, as people type them."""
-    answers = {
-        q.code: Answer(
-            value={
-                AnswerType.JUDGEMENT: "good",
-                AnswerType.YES_NO: "yes",
-                AnswerType.COUNT: "1",
-                AnswerType.TEXT: "Seen on file",
-            }[q.answer_type]
-        )
-        for q in questions_for(session, audit)
-    }
+    answers = plain_answers(session, audit)
     form = AuditForm(
         audit_id=audit.id,
         recorded_by=MANAGER,

@@ -15,10 +15,11 @@ from models import Audit, Case, EmailMessage, SamplingRun, SamplingSelection, St
 from models.enums import AnswerType, AuditKind, AuditStatus, Role, SamplingKind
 from models.settings import get_settings
 from tasks.moderation import agreement_figures, cohen_kappa, plan_moderation
-from tasks.recording.form import ActionIn, Answer, AuditForm, FormInvalid
+from tasks.recording.form import ActionIn, AuditForm, FormInvalid
 from tasks.recording.record import questions_for, record_audit
 from tasks.sampling.monthly import sample_month
 from tasks.workdays import Month, Quarter
+from tests.answering import plain_answers
 
 pytestmark = pytest.mark.demo(seed=21, as_of=date(2026, 11, 25), sampled_on=date(2026, 12, 1))
 DONE_ON = date(2026, 12, 10)
@@ -106,17 +107,8 @@ def test_a5_a_seeded_share_of_last_months_audits_is_drawn_for_a_moderator_not_th
 
 def _form(session: Session, audit: Audit, answers: dict[str, str], by: Staff) -> AuditForm:
     """Every question answered: judgements as `answers` says, else 'good'; the rest plainly."""
-    given = {}
-    for q in questions_for(session, audit):
-        value = {
-            AnswerType.JUDGEMENT: answers.get(q.code, "good"),
-            AnswerType.YES_NO: answers.get(q.code, "yes"),
-            AnswerType.COUNT: "1",
-            AnswerType.TEXT: "Seen on file",
-        }[q.answer_type]
-        given[q.code] = Answer(
-            value=value, evidence=FIRST_EVIDENCE if audit.moderates_id is None else ""
-        )
+    evidence = FIRST_EVIDENCE if audit.moderates_id is None else ""
+    given = plain_answers(session, audit, answers, evidence=evidence)
     return AuditForm(audit_id=audit.id, recorded_by=by.email, answers=given)
 
 

@@ -13,10 +13,11 @@ from models import ActionPoint, Audit, Case, SamplingRun, Staff
 from models.enums import AnswerType, AuditKind, SamplingKind, SelectionMethod
 from tasks.reaudit import compare, reaudit_figures
 from tasks.recording.actions import complete_action
-from tasks.recording.form import ActionIn, Answer, AuditForm
+from tasks.recording.form import ActionIn, AuditForm
 from tasks.recording.record import questions_for, record_audit
 from tasks.sampling.monthly import sample_month
 from tasks.workdays import Quarter
+from tests.answering import plain_answers
 
 pytestmark = pytest.mark.demo(seed=21, as_of=date(2026, 11, 25), sampled_on=date(2026, 12, 1))
 DONE_ON = date(2026, 12, 10)
@@ -35,16 +36,7 @@ def _record(
 ) -> list[ActionPoint]:
     """Record `audit` through the one recording path: judgements as `answers` says, else
     'good'; `actions` action points owned by the case manager."""
-    given = {}
-    for q in questions_for(session, audit):
-        given[q.code] = Answer(
-            value={
-                AnswerType.JUDGEMENT: answers.get(q.code, "good"),
-                AnswerType.YES_NO: "yes",
-                AnswerType.COUNT: "1",
-                AnswerType.TEXT: "Seen on file",
-            }[q.answer_type]
-        )
+    given = plain_answers(session, audit, answers)
     owner = session.get(Staff, audit.subject_staff_id)
     auditor = session.get(Staff, audit.auditor_id)
     form = AuditForm(

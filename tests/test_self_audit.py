@@ -15,12 +15,13 @@ from models import Audit, Case, EmailMessage, SamplingRun, Staff
 from models.enums import AnswerType, AuditKind, AuditStatus, Role, SamplingKind
 from models.errors import InvalidInput
 from tasks.packs.figures import Scope, audit_figures, judgement_figures
-from tasks.recording.form import Answer, AuditForm
+from tasks.recording.form import AuditForm
 from tasks.recording.record import questions_for, record_audit
 from tasks.sampling.pool import load_pool
 from tasks.sampling.rules import in_pool
 from tasks.self_audit import assign_self_audits, calibration_figures
 from tasks.workdays import Quarter
+from tests.answering import plain_answers
 
 pytestmark = pytest.mark.demo(seed=21, as_of=date(2026, 11, 25), sampled_on=date(2026, 12, 1))
 FEBRUARY = date(2027, 2, 1)
@@ -75,16 +76,7 @@ def test_a2_on_demand_for_named_case_managers_and_an_unknown_email_refused(
 
 
 def _form(session: Session, audit: Audit, judgements: dict[str, str], default: str) -> AuditForm:
-    answers = {}
-    for q in questions_for(session, audit):
-        answers[q.code] = Answer(
-            value={
-                AnswerType.JUDGEMENT: judgements.get(q.code, default),
-                AnswerType.YES_NO: "yes",
-                AnswerType.COUNT: "1",
-                AnswerType.TEXT: "Seen on file",
-            }[q.answer_type]
-        )
+    answers = plain_answers(session, audit, judgements, default)
     auditor = session.get(Staff, audit.auditor_id)
     return AuditForm(audit_id=audit.id, recorded_by=auditor.email, answers=answers)
 

@@ -17,9 +17,10 @@ from models.enums import AnswerType, AuditKind, Role
 from tasks.outbox import attachment_bytes
 from tasks.packs.redact import NAME_REMOVED, Redactor
 from tasks.programme.supervisee import _section_shares, send_summaries, summary_figures
-from tasks.recording.form import ActionIn, Answer, AuditForm
+from tasks.recording.form import ActionIn, AuditForm
 from tasks.recording.record import questions_for, record_audit
 from tasks.workdays import Quarter
+from tests.answering import plain_answers
 from tests.pack_world import pdf_text
 
 pytestmark = pytest.mark.demo(seed=21, as_of=date(2026, 11, 25), sampled_on=date(2026, 12, 1))
@@ -38,17 +39,7 @@ def _recorded(session: Session) -> tuple[Audit, Staff, str, list[str]]:
     judged = [
         q.code for q in questions_for(session, audit) if q.answer_type is AnswerType.JUDGEMENT
     ]
-    answers = {
-        q.code: Answer(
-            value={
-                AnswerType.JUDGEMENT: "insufficient" if q.code == judged[0] else "good",
-                AnswerType.YES_NO: "yes",
-                AnswerType.COUNT: "1",
-                AnswerType.TEXT: "Seen on file",
-            }[q.answer_type]
-        )
-        for q in questions_for(session, audit)
-    }
+    answers = plain_answers(session, audit, {judged[0]: "insufficient"})
     form = AuditForm(
         audit_id=audit.id,
         recorded_by=session.get(Staff, audit.auditor_id).email,

@@ -35,7 +35,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from models import Audit, Case, EmailMessage, PackSnapshot, Staff, SupportNeed, Team
-from models.enums import AnswerType, AuditKind, Role
+from models.enums import AuditKind, Role
 from models.settings import get_settings
 from tasks.outbox import attachment_bytes
 from tasks.outputs import Outputs
@@ -43,11 +43,12 @@ from tasks.packs.needs import needs_figures
 from tasks.packs.redact import NAME_REMOVED, Redactor
 from tasks.programme.needs_summary import send_needs_summary
 from tasks.programme.supervisee import _section_shares, send_summaries, summary_figures
-from tasks.recording.form import Answer, AuditForm, NeedIn
+from tasks.recording.form import AuditForm, NeedIn
 from tasks.recording.needs import review_need
-from tasks.recording.record import questions_for, record_audit
+from tasks.recording.record import record_audit
 from tasks.self_audit import assign_self_audits
 from tasks.workdays import Quarter
+from tests.answering import plain_answers
 from tests.pack_world import pdf_text
 
 pytestmark = pytest.mark.demo(seed=21, as_of=date(2026, 11, 25), sampled_on=date(2026, 12, 1))
@@ -76,17 +77,7 @@ class World:
 def _form(
     session: Session, audit: Audit, needs: list[NeedIn], by: Staff | None = None
 ) -> AuditForm:
-    answers = {
-        q.code: Answer(
-            value={
-                AnswerType.JUDGEMENT: "good",
-                AnswerType.YES_NO: "yes",
-                AnswerType.COUNT: "1",
-                AnswerType.TEXT: "Seen on file",
-            }[q.answer_type]
-        )
-        for q in questions_for(session, audit)
-    }
+    answers = plain_answers(session, audit)
     recorder = by or session.get(Staff, audit.auditor_id)
     return AuditForm(
         audit_id=audit.id, recorded_by=recorder.email, answers=answers, support_needs=needs
