@@ -15,16 +15,24 @@ from pathlib import Path
 from typing import TypeVar
 
 import sqlalchemy as sa
+import yaml
 from sqlmodel import Session, select
 
 from models import Case, Staff
 from models.base import id_column
 from models.enums import FeedbackSource, ImportKind, OrderType, Role
 from models.errors import InvalidInput
+from models.settings import DATA_DIR
 from tasks.importing import COLUMNS, ImportReport, import_file
 
 T = TypeVar("T")
 DEMO_DOMAIN = "yot.example.org"  # every demo member of staff has an email here
+_NAMES = yaml.safe_load((DATA_DIR / "demo_names.yaml").read_text(encoding="utf-8"))
+FIRST_NAMES: list[str] = _NAMES["staff_first_names"]
+# Never a member of staff's first name: a name in an email is then a young person's (E5 tests).
+YOUNG_FIRST_NAMES: list[str] = _NAMES["young_first_names"]
+SURNAMES: list[str] = _NAMES["surnames"]
+FEEDBACK_THEMES: list[str] = _NAMES["feedback_themes"]
 TEAMS = {  # team: (case managers, the order types it mostly holds)
     "North Locality": (5, "community"),
     "South Locality": (5, "community"),
@@ -32,128 +40,6 @@ TEAMS = {  # team: (case managers, the order types it mostly holds)
     "Prevention and Out of Court": (4, "out_of_court"),
     "Court and Resettlement": (4, "court"),
 }
-FIRST_NAMES = [
-    "Aisha",
-    "Ben",
-    "Chloe",
-    "Daniel",
-    "Ella",
-    "Farah",
-    "George",
-    "Hannah",
-    "Imran",
-    "Jade",
-    "Kwame",
-    "Laura",
-    "Mohammed",
-    "Nadia",
-    "Oliver",
-    "Priya",
-    "Rachel",
-    "Samuel",
-    "Tariq",
-    "Uma",
-    "Victoria",
-    "Wesley",
-    "Yasmin",
-    "Zoe",
-    "Andrew",
-    "Bethany",
-    "Callum",
-    "Deborah",
-    "Emeka",
-    "Fiona",
-    "Grace",
-    "Harjit",
-    "Joseph",
-    "Katie",
-    "Leon",
-    "Maria",
-    "Nathan",
-    "Olivia",
-    "Paul",
-    "Rebecca",
-    "Shanice",
-    "Thomas",
-    "Winston",
-    "Abdul",
-    "Kerry-Ann",
-    "Marek",
-    "Zainab",
-    "Liam",
-]
-# Young people's first names never match a member of staff's: a name in an email is then
-# unmistakably a young person's, which the E5 tests look for.
-YOUNG_FIRST_NAMES = [
-    "Aaliyah",
-    "Brandon",
-    "Caleb",
-    "Demi",
-    "Ethan",
-    "Frankie",
-    "Harvey",
-    "Isaac",
-    "Jayden",
-    "Kai",
-    "Leah",
-    "Mason",
-    "Nia",
-    "Owen",
-    "Precious",
-    "Reece",
-    "Skye",
-    "Tyler",
-    "Usman",
-    "Wiktor",
-    "Amir",
-    "Bailey",
-    "Connor",
-    "Dylan",
-    "Ellie-May",
-    "Hamza",
-    "Jamal",
-    "Kacper",
-    "Logan",
-    "Riley",
-]
-SURNAMES = [
-    "Ahmed",
-    "Baker",
-    "Campbell",
-    "Davies",
-    "Evans",
-    "Francis",
-    "Green",
-    "Hussain",
-    "Iqbal",
-    "Johnson",
-    "Kaur",
-    "Lewis",
-    "Mensah",
-    "Nowak",
-    "Okafor",
-    "Patel",
-    "Robinson",
-    "Singh",
-    "Taylor",
-    "Walker",
-    "Williams",
-    "Wright",
-    "Young",
-    "Brown",
-    "Clarke",
-    "Edwards",
-    "Hall",
-    "Khan",
-    "Morris",
-    "Thompson",
-    "White",
-    "Wilson",
-    "Begum",
-    "Osei",
-    "Kowalski",
-    "Reid",
-]
 ETHNICITIES = [  # a youth justice caseload in an English city
     ("White British", 50),
     ("White other", 6),
@@ -191,17 +77,6 @@ DURATION_DAYS = {  # how long each kind of case stays open: (shortest, longest)
     OrderType.DTO_CUSTODY: (60, 360),
     OrderType.DTO_LICENCE: (90, 360),
 }
-FEEDBACK_THEMES = [
-    "communication",
-    "timeliness",
-    "respect",
-    "reparation",
-    "education",
-    "victim contact",
-    "family involvement",
-    "accessibility",
-    "consistency of worker",
-]
 
 
 def _pick(rng: random.Random, weighted: Sequence[tuple[T, int]]) -> T:
