@@ -33,16 +33,16 @@ from tasks.links import RECORD
 from tasks.recording.form import QuestionView
 from tasks.recording.record import questions_for
 from tests.browser import chromium
-from tests.test_web_browser import ARGS, Person
-from tests.test_web_browser import axe_script as _axe_script
-from tests.test_web_browser import person as _person
-from tests.test_web_browser import serve as _serve
-from tests.test_web_browser import shots as _shots
+from tests.web_browser_world import ARGS, Person
+from tests.web_browser_world import axe_script as _axe_script
+from tests.web_browser_world import person as _person
+from tests.web_browser_world import serve as _serve
+from tests.web_browser_world import shots as _shots
 from tests.web_world import TODAY, WORLD, World, csrf_of
 
 pytestmark = WORLD  # a copy of the served world for each test (tests/web_world.py)
 
-# tests/test_web_browser.py's fixtures (the browser below is this module's own)
+# tests/web_browser_world.py's fixtures (the browser below is this module's own)
 axe_script, person, serve, shots = _axe_script, _person, _serve, _shots
 
 COURT, OUT_OF_COURT = "inspection-court", "inspection-out-of-court"
@@ -381,7 +381,7 @@ def test_h1_l2_web_form_shows_the_three_answers_refuses_beside_the_evidence_and_
 
 @pytest.fixture
 def browser(axe_script: Path) -> Iterator[Any]:
-    """Headless Chromium as tests/test_web_browser.py launches it, closed after this test (so
+    """Headless Chromium as tests/web_browser_world.py launches it, closed after this test (so
     Playwright's event loop is not left running for the worker's next tests)."""
     executable = chromium()
     playwright_api = pytest.importorskip("playwright.sync_api")

@@ -30,13 +30,13 @@ from models import PackSnapshot
 from models.db import make_engine
 from models.settings import get_settings
 from tasks.workdays import Quarter
-from tests import test_web_browser as web
+from tests import web_browser_world as web
 from tests.pack_world import Q3, result_totals, young_names
 
 # Built from the simulated year, which the pack tests share: run on their worker (conftest.py).
 pytestmark = pytest.mark.xdist_group("prefect-and-year")
 
-# The suite's headless Chromium and axe-core (tests/test_web_browser.py), with this module's
+# The suite's headless Chromium and axe-core (tests/web_browser_world.py), with this module's
 # screenshots in the test's own tmp folder.
 axe_script, browser, person = web.axe_script, web.browser, web.person
 
