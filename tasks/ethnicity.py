@@ -16,6 +16,7 @@ from models.settings import DATA_DIR
 ETHNICITY_FILE = DATA_DIR / "ethnicity.yaml"
 NOT_KNOWN = "Not known"
 _NOT_ALNUM = re.compile(r"[\W_]+")
+_GROUP_AND_CATEGORY = re.compile(r"\s*:\s*|\s+-\s+")
 
 
 @dataclass(frozen=True)
@@ -63,15 +64,24 @@ def ethnicities(path: Path = ETHNICITY_FILE) -> Ethnicities:
 
 
 def census_name(raw: str) -> str | None:
-    """The detailed census name for a code, census name or known label; None if unknown."""
-    return ethnicities().names.get(_key(raw))
+    """The detailed census name for a code, census name or known label; None if unknown.
+
+    "Group: Category" or "Group - Category" in another system's words (the 2011 census's
+    "Asian/Asian British: Indian", an extract's "Mixed - White and Black Caribbean") is the
+    category, when the group named is the category's own."""
+    table = ethnicities()
+    found = table.names.get(_key(raw))
+    parts = _GROUP_AND_CATEGORY.split(raw.strip(), maxsplit=1)
+    if found is None and len(parts) == 2:
+        group, category = (table.names.get(_key(part)) for part in parts)
+        if group and category and table.groups.get(group) == table.groups.get(category):
+            found = category
+    return found
 
 
 def ethnic_group(stored: str) -> str:
     """S5: the top-level group of a stored ethnicity (an older free-text label, if known)."""
-    table = ethnicities()
-    name = table.names.get(_key(stored), stored)
-    return table.groups.get(name, NOT_KNOWN)
+    return ethnicities().groups.get(census_name(stored) or stored, NOT_KNOWN)
 
 
 def accepted() -> str:
