@@ -27,6 +27,7 @@ from models import (
 )
 from models.base import id_column
 from models.enums import APART, FeedbackSource, SamplingKind
+from tasks.ethnicity import census_name, ethnic_group
 from tasks.packs.figures import Scope, completed_in, months_of, share, team_of
 from tasks.plan import plan_tree
 from tasks.recording.difficulties import difficulties_alerted
@@ -227,7 +228,7 @@ def makeup(session: Session, scope: Scope) -> list[dict[str, Any]]:
     pool: dict[str, Counter[str]] = defaultdict(Counter)
     widest: dict[str, SamplingRun] = {}
     for run in runs:
-        for dimension, counts in run.sample_makeup.items():
+        for dimension, counts in _as_now(run.sample_makeup).items():
             sample[dimension].update(counts)
         best = widest.get(run.period)
         if best is None or sum(run.pool_makeup.get("order_type", {}).values()) > sum(
@@ -235,7 +236,7 @@ def makeup(session: Session, scope: Scope) -> list[dict[str, Any]]:
         ):
             widest[run.period] = run
     for run in widest.values():
-        for dimension, counts in run.pool_makeup.items():
+        for dimension, counts in _as_now(run.pool_makeup).items():
             pool[dimension].update(counts)
     rows = []
     for dimension in ("order_type", "gender", "ethnic_group", "ethnicity", "age_band"):
@@ -251,6 +252,19 @@ def makeup(session: Session, scope: Scope) -> list[dict[str, Any]]:
                 }
             )
     return rows
+
+
+def _as_now(made: dict[str, dict[str, int]]) -> dict[str, Counter[str]]:
+    """A sampling run's stored make-up with its ethnicities in today's census names and their
+    top-level groups worked out again, so a run drawn before O3 (older labels, no groups) adds
+    up with the later runs of its quarter."""
+    counts = {d: Counter(c) for d, c in made.items() if d not in ("ethnicity", "ethnic_group")}
+    if "ethnicity" in made:
+        counts["ethnicity"], counts["ethnic_group"] = Counter(), Counter()
+        for label, n in made["ethnicity"].items():
+            counts["ethnicity"][census_name(label) or label] += n
+            counts["ethnic_group"][ethnic_group(label)] += n
+    return counts
 
 
 def plan_figures(session: Session, scope: Scope) -> dict[str, Any]:
