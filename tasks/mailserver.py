@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import requests
 from authlib.integrations.base_client.errors import OAuthError
@@ -185,9 +186,13 @@ class Tokens:
         return str(access), float(expires_at)
 
     def _said(self, text: str) -> str:
-        """The first line of what the endpoint said, never with the app's secret in it."""
-        line = (text.strip().splitlines() or [""])[0][:300]
-        return line.replace(self.client.client_secret, "***") if self.client.client_secret else line
+        """The first line of what the endpoint said, never with the app's secret in it, as sent
+        or as a form or URL would encode it (masked before the line is cut short)."""
+        secret = self.client.client_secret
+        line = (text.strip().splitlines() or [""])[0]
+        for form in {secret, quote_plus(secret), quote(secret, safe="")} if secret else ():
+            line = line.replace(form, "***")
+        return line[:300]
 
 
 class _CheckedConnection(SMTPClientWithResponse):

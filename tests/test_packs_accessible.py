@@ -247,7 +247,7 @@ def test_o4_every_quarterly_chart_says_its_figures_from_the_same_data(packs: Pac
     sources = by_start["Bar chart: feedback by source"]
     for r in f["feedback"]["by_source"]:
         assert f"{r['source']}: {r['count']}" in sources
-    charted = {"order type", "gender", "age band", "ethnicity"}  # and any dimension added since
+    charted = {"order type", "gender", "age band", "ethnic group", "ethnicity"}  # and any since
     charted |= {
         d for r in f["makeup"] if f"caseload, by {(d := r['dimension'])}." in " ".join(found)
     }
