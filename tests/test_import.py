@@ -250,3 +250,32 @@ def test_import_staff_and_feedback_from_xlsx(session: Session, tmp_path: Path) -
         session, ImportKind.FEEDBACK, write_xlsx(tmp_path / "fb.xlsx", [fb]), as_of=AS_OF
     )
     assert report.created == 1
+
+
+def test_a_leaver_with_a_colleagues_name_does_not_block_the_colleague(
+    session: Session, tmp_path: Path
+) -> None:
+    """An extract names the allocated worker; a leaver called the same as an active colleague is
+    passed over (the case is the colleague's). Two active people of one name are still refused
+    (tests/test_import_profiles.py)."""
+    leaver = staff_row(email="ann.old@yot.example.org", name="Ann Case", active="no")
+    staff = write_csv(tmp_path / "staff.csv", [*base_staff(), leaver])
+    import_file(session, ImportKind.STAFF, staff, as_of=AS_OF)
+    named = write_csv(tmp_path / "cases.csv", [case_row(case_manager_email="Ann Case")])
+    import_file(session, ImportKind.CASES, named, as_of=AS_OF)
+    case = session.exec(select(Case)).one()
+    assert session.get(Staff, case.case_manager_id).email == CM_A
+
+    # Only a leaver has the name: the case is theirs (the extract may predate their leaving).
+    gone = staff_row(email="zed.old@yot.example.org", name="Zed Gone", active="no")
+    import_file(
+        session,
+        ImportKind.STAFF,
+        write_csv(tmp_path / "s2.csv", [*base_staff(), leaver, gone]),
+        as_of=AS_OF,
+    )
+    theirs = write_csv(tmp_path / "c2.csv", [case_row(case_manager_email="Zed Gone")])
+    import_file(session, ImportKind.CASES, theirs, as_of=AS_OF)
+    session.expire_all()
+    case = session.exec(select(Case)).one()
+    assert session.get(Staff, case.case_manager_id).email == "zed.old@yot.example.org"

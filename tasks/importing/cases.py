@@ -174,14 +174,19 @@ def _read_case(
 
 def _staff_keys(session: Session) -> dict[str, int | None]:
     """Staff by email, and by name where the name is one person's (None: two people share it):
-    a case-management system's extract often names the allocated worker rather than their email."""
+    a case-management system's extract often names the allocated worker rather than their email.
+    A name is looked for among the active staff first, so a leaver never blocks the colleague
+    who has their name; a leaver's name is theirs only when no one active has it."""
     keys: dict[str, int | None] = {}
-    for email, name, staff_id in session.exec(
-        select(col(Staff.email), col(Staff.name), id_column(Staff))
-    ).all():
+    staff = session.exec(
+        select(col(Staff.email), col(Staff.name), id_column(Staff), col(Staff.active))
+    ).all()
+    active_names = {value_key(name) for _, name, _, active in staff if active}
+    for email, name, staff_id, active in staff:
         keys[email] = staff_id
         key = value_key(name)
-        keys[key] = None if key in keys and keys[key] != staff_id else staff_id
+        if active or key not in active_names:
+            keys[key] = None if key in keys and keys[key] != staff_id else staff_id
     return keys
 
 
