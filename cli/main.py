@@ -69,9 +69,10 @@ Profile = Annotated[
     str | None,
     typer.Option(
         "--profile",
-        help="An import profile: NAME of a file in models/data/import_profiles/ (without .yaml), "
-        "or the PATH of one. It maps the source system's headers, values, date format and title "
-        "rows onto ours; `yotqa import inspect FILE` proposes one.",
+        help="An import profile: NAME of a file in models/data/import_profiles/ (with or without "
+        ".yaml), or the PATH of one (a file of that name here wins). It maps the source system's "
+        "headers, values, date format and title rows onto ours; `yotqa import inspect FILE` "
+        "proposes one.",
     ),
 ]
 IMPORT_HELP = {
@@ -112,7 +113,9 @@ def import_inspect(
     kind: Annotated[
         ImportKind | None,
         typer.Option(
-            "--kind", help="What the file holds (default: the kind its headers fit best)."
+            "--kind",
+            help="What the file holds (default: the kind whose fields its headers cover the "
+            "largest share of; the proposal says when that guess is uncertain).",
         ),
     ] = None,
 ) -> None:

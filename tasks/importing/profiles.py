@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from models.enums import (
     Role,
     SocialCareStatus,
 )
-from models.errors import DataFileError
+from models.errors import DataFileError, InputFileError
 from models.settings import DATA_DIR
 from tasks.ethnicity import census_name
 from tasks.importing.cases import CASE_COLUMNS
@@ -75,10 +75,16 @@ VALUE_CHECKS: dict[str, Callable[[str], object]] = {
 
 
 def profile_path(spec: str) -> Path:
-    """A profile given as NAME (models/data/import_profiles/NAME.yaml) or as a PATH."""
-    if "/" in spec or "\\" in spec or spec.endswith((".yaml", ".yml")):
-        return Path(spec)
-    return PROFILES_DIR / f"{spec}.yaml"
+    """A profile given as NAME (models/data/import_profiles/NAME.yaml, NAME.yaml or NAME.yml
+    naming it too) or as a PATH; a file of that name in the current folder wins."""
+    given = Path(spec)
+    if "/" in spec or "\\" in spec:
+        return given
+    named = spec.endswith((".yaml", ".yml"))
+    shipped = PROFILES_DIR / f"{given.stem if named else spec}.yaml"
+    if named and (given.is_file() or not shipped.is_file()):
+        return given
+    return shipped
 
 
 def profile_names() -> list[str]:
@@ -219,22 +225,35 @@ class Inspection:
     unused: list[str]
     date_format: str | None
     unknown_values: dict[str, list[str]]  # our field: values in the sample it would refuse
+    # Other kinds whose fields the header fits about as well (the guess is uncertain): kind,
+    # how many of its fields are placed.
+    close_kinds: dict[ImportKind, int] = field(default_factory=dict)
 
 
 def inspect_file(path: Path, kind: ImportKind | None = None, scan: int = 10) -> Inspection:
     """Find the header row (the one of the first `scan` rows naming most of our fields), place
-    our fields by header as the importer does, and look at the rows below it."""
-    rows = dict((n, cells) for n, cells in first_rows(path, scan + 50) if isinstance(cells, list))
+    our fields by header as the importer does, and look at the rows below it. The kind, unless
+    given, is the one whose own fields the header row covers the largest share of."""
+    if not path.is_file():
+        raise DataFileError(
+            f"{path.name}: no such file ({path.absolute()}): check the file's name and folder, "
+            "or give its full path"
+        )
+    try:
+        sample = first_rows(path, scan + 50)
+    except InputFileError as exc:  # inspect imports nothing: it could not read the file
+        raise InputFileError(exc.file, exc.errors, "it could not be inspected") from None
+    rows = dict((n, cells) for n, cells in sample if isinstance(cells, list))
     kinds = [kind] if kind else [ImportKind.CASES, ImportKind.STAFF, ImportKind.FEEDBACK]
     shipped = _shipped_columns()
+    counts = {
+        (n, k): len(_placed(cells, k, shipped).at)
+        for n, cells in rows.items()
+        if n <= scan
+        for k in kinds
+    }
     best = max(
-        (
-            (len(_placed(cells, k, shipped).at), sum(map(bool, map(cell_text, cells))), -n, k)
-            for n, cells in rows.items()
-            if n <= scan
-            for k in kinds
-        ),
-        key=lambda c: c[:3],
+        ((c, sum(map(bool, map(cell_text, rows[n]))), -n) for (n, _), c in counts.items()),
         default=None,
     )
     if best is None or best[0] == 0:
@@ -244,8 +263,16 @@ def inspect_file(path: Path, kind: ImportKind | None = None, scan: int = 10) -> 
             f"the profiles in {PROFILES_DIR.name}/ use: write its profile by hand (README, "
             "'Import profiles'), naming the headers of the file's header row"
         )
-    *_, top, chosen = best
-    number, header = -top, rows[-top]
+    number, header = -best[2], rows[-best[2]]
+    # The largest share of a kind's own fields (a tie: the first of `kinds`); another kind with
+    # at least half that share is close, and the guess uncertain.
+    fits = sorted(
+        ((counts[number, k] / len(FIELDS[k]), counts[number, k], k) for k in kinds),
+        key=lambda f: f[:2],
+        reverse=True,  # stable: equal fits keep the order of `kinds`
+    )
+    (share, _, chosen), others = fits[0], fits[1:]
+    close = {k: count for s, count, k in others if count and s * 2 >= share}
     placed = _placed(header, chosen, shipped)
     labels: dict[str, str | list[str]] = {
         f: [str(header[i]).strip() for i in at] if len(at) > 1 else str(header[at[0]]).strip()
@@ -271,6 +298,7 @@ def inspect_file(path: Path, kind: ImportKind | None = None, scan: int = 10) -> 
             [c[i] if i < len(c) else None for c in below] for i in range(len(header))
         ),
         unknown_values=_unknown_values(column),
+        close_kinds=close,
     )
 
 
@@ -343,6 +371,7 @@ def proposal_yaml(found: Inspection) -> str:
     where = PROFILES_DIR.relative_to(PROFILES_DIR.parents[2])
     lines = [
         f"# Import profile proposed by `yotqa import inspect` for {found.file} ({found.kind.value}).",
+        *_kind_doubt(found),
         f"# Headers found on row {found.header_row}: {', '.join(found.headers) or 'none'}",
         f"# Fields not placed: {', '.join(found.unplaced) or 'none'}",
         f"# Complete it and save it as {where}/NAME.yaml (then --profile NAME), or anywhere",
@@ -357,9 +386,11 @@ def proposal_yaml(found: Inspection) -> str:
             *[f"  # {name}: ?" for name in found.unplaced],
         ]
     if found.unknown_values:
+        # Commented out whole: a field with no values under it would not load.
         lines.append("values:  # values seen that the importer would refuse: map each to ours")
+        lines.append("  # (uncomment the field and each value you map)")
         for name, seen in found.unknown_values.items():
-            lines += [f"  {name}:", *[f"    # {_scalar(v)}: ?" for v in seen]]
+            lines += [f"  # {name}:", *[f"    # {_scalar(v)}: ?" for v in seen]]
     if found.date_format:
         lines.append(f"date_format: {_scalar(found.date_format)}")
     if found.header_row > 1:
@@ -367,13 +398,32 @@ def proposal_yaml(found: Inspection) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _indented(mapping: dict[str, str | list[str]]) -> list[str]:
-    if not mapping:
+def _kind_doubt(found: Inspection) -> list[str]:
+    if not found.close_kinds:
         return []
-    text = yaml.safe_dump(
-        mapping, allow_unicode=True, sort_keys=False, width=1000, default_flow_style=None
-    )
-    return ["  " + line for line in text.splitlines()]
+    fit = ", ".join(f"{k.value} ({n} of {len(FIELDS[k])})" for k, n in found.close_kinds.items())
+    other = next(iter(found.close_kinds)).value
+    return [
+        f"# The kind is a guess: the headers fit {found.kind.value} ({len(found.placed)} of its "
+        f"{len(FIELDS[found.kind])} fields) and {fit} about as well.",
+        f"# If it holds {other}, inspect it again with `--kind {other}`.",
+    ]
+
+
+def _indented(mapping: dict[str, str | list[str]]) -> list[str]:
+    """One field a line (block style), so a commented field below can be uncommented; a list of
+    headers stays on its line, `[Forename, Surname]`."""
+    return [
+        f"  {_scalar(name)}: "
+        + (
+            _scalar(headers)
+            if isinstance(headers, str)
+            else yaml.safe_dump(
+                headers, allow_unicode=True, width=1000, default_flow_style=True
+            ).strip()
+        )
+        for name, headers in mapping.items()
+    ]
 
 
 def _scalar(value: str) -> str:
