@@ -18,7 +18,8 @@ Measured, in order:
    at once, scheduled a minute ahead: until the last completes, lateness per run, none lost or
    run twice, every service's sample in its own database and its files in its own folder.
 
-Every process started here is stopped by its process group at the end (also on failure) and the
+Its processes and their measurement: benchmarks/processes.py; the services, made and checked:
+benchmarks/estate_services.py. Every process started here is stopped by its process group at the end (also on failure) and the
 Prefect database dropped. Prints figures, records them for results.py; asserts nothing but says
 what did not hold.
 """
@@ -28,19 +29,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -49,295 +45,28 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import sqlalchemy as sa  # noqa: E402
 
+from benchmarks.estate_services import (  # noqa: E402
+    AS_OF,
+    POOL,
+    check_services,
+    demo_template,
+    deploy_all,
+    make_services,
+)
 from benchmarks.import_cases import scratch_postgres  # noqa: E402
+from benchmarks.processes import (  # noqa: E402
+    Estate,
+    Sampler,
+    free_port,
+    machine,
+    quantiles,
+    rss_mb,
+    tree,
+)
 from benchmarks.record import record  # noqa: E402
-from models.settings import normalise_database_url  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
-POOL = "yotqa_shared"
-AS_OF = "2026-10-01"  # the first working day of 2026-Q4; the demo is made as of 2026-09-25
-DEMO_AS_OF, DEMO_SEED = "2026-09-25", 21
 MORNING = ("sample-and-assign", "exception-report", "quarterly-pack")
 FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-# ---- processes and their resources, read from /proc (psutil is not installed with Prefect)
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            found += [int(p) for p in (task / "children").read_text().split()]
-        except OSError:
-            continue
-    return found
-
-
-def tree(pid: int) -> list[int]:
-    """`pid` and all its descendants."""
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo += _children(p)
-    return out
-
-
-def rss_mb(pids: list[int]) -> float:
-    total = 0
-    for p in pids:
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            continue
-    return total / 1024
-
-
-def cpu_s(pids: list[int]) -> float:
-    total = 0
-    for p in pids:
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-        except (OSError, IndexError):
-            continue
-    return total / TICK
-
-
-def postgres_backends(database: str) -> list[int]:
-    """The PostgreSQL server processes serving `database` (named in their process titles)."""
-    found = []
-    for cmd in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            text = cmd.read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if text.startswith("postgres:") and f" {database} " in text:
-            found.append(int(cmd.parent.name))
-    return found
-
-
-@dataclass
-class Sampler:
-    """Peak memory and CPU seconds of a process tree (and some PostgreSQL backends) over a phase."""
-
-    pid: int
-    database: str
-    peak_mb: float = 0
-    peak_pg_mb: float = 0
-    cpu_start: float = 0
-    cpu_end: float = 0
-    pg_cpu: dict[int, tuple[float, float]] = field(default_factory=dict)
-    _stop: threading.Event = field(default_factory=threading.Event)
-
-    def _sample(self) -> None:
-        pids = tree(self.pid)
-        self.peak_mb = max(self.peak_mb, rss_mb(pids))
-        self.cpu_end = cpu_s(pids)
-        backends = postgres_backends(self.database)
-        self.peak_pg_mb = max(self.peak_pg_mb, rss_mb(backends))
-        for b in backends:
-            now = cpu_s([b])
-            first = self.pg_cpu.get(b, (now, now))[0]
-            self.pg_cpu[b] = (first, now)
-
-    def __enter__(self) -> Sampler:
-        self.cpu_start = self.cpu_end = cpu_s(tree(self.pid))
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-        self._thread.start()
-        return self
-
-    def _loop(self) -> None:
-        while not self._stop.wait(0.5):
-            self._sample()
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._sample()
-
-    @property
-    def cpu(self) -> float:
-        return self.cpu_end - self.cpu_start
-
-    @property
-    def postgres_cpu(self) -> float:
-        return sum(end - start for start, end in self.pg_cpu.values())
-
-
-@dataclass
-class Estate:
-    folder: Path
-    env: dict[str, str]
-    api: str
-    prefect_db: str
-    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-
-    def start(self, name: str, args: list[str], env: dict[str, str]) -> int:
-        log = (self.folder / f"{name}.log").open("ab")
-        self.processes[name] = subprocess.Popen(
-            [str(BIN / args[0]), *args[1:]],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: stopped with its children
-        )
-        return self.processes[name].pid
-
-    def stop(self, name: str) -> None:
-        process = self.processes.pop(name)
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(10)
-
-    def stop_all(self) -> None:
-        for name in list(self.processes):
-            self.stop(name)
-
-    def log(self, name: str) -> str:
-        return (self.folder / f"{name}.log").read_text(errors="replace")
-
-    def request(self, method: str, path: str, body: Any = None, timeout: float = 120) -> Any:
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.api + path, data=data, method=method)  # noqa: S310
-        req.add_header("Content-Type", "application/json")
-        with urllib.request.urlopen(req, timeout=timeout) as response:  # noqa: S310 (loopback)
-            text = response.read()
-        return json.loads(text) if text else None
-
-    def start_server(self, scheduler: bool, settings: dict[str, str]) -> tuple[int, float]:
-        """The server, with its scheduler on or off; its pid and when it answered."""
-        env = (
-            self.env
-            | settings
-            | {
-                "PREFECT_SERVER_DATABASE_CONNECTION_URL": self.prefect_db,
-                "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "true" if scheduler else "false",
-            }
-        )
-        port = self.api.rsplit(":", 1)[1].split("/")[0]
-        pid = self.start("server", ["prefect", "server", "start", "--host", "127.0.0.1",
-                                    "--port", port], env)  # fmt: skip
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            try:
-                self.request("GET", "/health", timeout=5)
-                return pid, time.monotonic()
-            except OSError:
-                if self.processes["server"].poll() is not None:
-                    raise RuntimeError(
-                        "the Prefect server stopped:\n" + self.log("server")[-3000:]
-                    ) from None
-                time.sleep(0.5)
-        raise RuntimeError(
-            "the Prefect server did not answer in 3 minutes:\n" + self.log("server")[-3000:]
-        )
-
-    def count_runs(self, state: str | None = None) -> int:
-        body = {"flow_runs": {"state": {"type": {"any_": [state]}}}} if state else {}
-        return int(self.request("POST", "/flow_runs/count", body))
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def quantiles(values: list[float]) -> tuple[float, float, float]:
-    """Median, 95th percentile and worst."""
-    ordered = sorted(values)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return statistics.median(ordered), p95, ordered[-1]
-
-
-def machine(postgres: str) -> str:
-    import prefect
-
-    memory = next(
-        int(line.split()[1]) / 1024**2
-        for line in Path("/proc/meminfo").read_text().splitlines()
-        if line.startswith("MemTotal:")
-    )
-    engine = sa.create_engine(normalise_database_url(postgres))
-    with engine.connect() as c:
-        pg = str(c.execute(sa.text("SHOW server_version")).scalar())
-    engine.dispose()
-    return (
-        f"{os.cpu_count()} cores, {memory:.1f} GiB memory, {platform.system()} "
-        f"{platform.machine()}, Python {platform.python_version()}, PostgreSQL {pg}, "
-        f"Prefect {prefect.__version__}"
-    )
-
-
-# ---- the services
-
-
-def demo_template(folder: Path, env: dict[str, str]) -> Path:
-    """One demo service's SQLite database, made by `yotqa init` and `yotqa demo-data`."""
-    db = folder / "template.db"
-    settings = env | {
-        "YOTQA_DATABASE_URL": f"sqlite:///{db}",
-        "YOTQA_OUTPUT_DIR": str(folder / "template-var"),
-    }
-    for args in (["init"], ["demo-data", "--seed", str(DEMO_SEED), "--as-of", DEMO_AS_OF]):
-        subprocess.run([str(BIN / "yotqa"), *args], cwd=ROOT, env=settings, check=True,
-                       capture_output=True)  # fmt: skip
-    return db
-
-
-def make_services(folder: Path, template: Path, count: int) -> list[tuple[str, Path]]:
-    """Service NAME's own copy of the database, output folder and env file, for each service."""
-    services = []
-    for n in range(1, count + 1):
-        name = f"s{n:03d}"
-        home = folder / name
-        (home / "var").mkdir(parents=True)
-        shutil.copy(template, home / "yotqa.db")
-        env_file = home / "yotqa.env"
-        env_file.write_text(
-            f"YOTQA_DATABASE_URL=sqlite:///{home / 'yotqa.db'}\n"
-            f"YOTQA_OUTPUT_DIR={home / 'var'}\n"
-            f"YOTQA_SERVICE_NAME=Youth Justice Service {n}\n",
-            encoding="utf-8",
-        )
-        services.append((name, env_file))
-    return services
-
-
-def deploy_all(
-    estate: Estate, services: list[tuple[str, Path]], at_once: int
-) -> tuple[float, list[float]]:
-    """`yotqa deploy --service NAME --env-file FILE` for every service, `at_once` side by side."""
-
-    def one(service: tuple[str, Path]) -> float:
-        name, env_file = service
-        started = time.perf_counter()
-        done = subprocess.run(
-            [str(BIN / "yotqa"), "deploy", "--service", name, "--env-file", str(env_file),
-             "--work-pool", POOL, "--prefect-file", str(env_file.parent / "prefect.yaml")],
-            cwd=ROOT, env=estate.env, capture_output=True, text=True,
-        )  # fmt: skip
-        if done.returncode:
-            raise RuntimeError(f"yotqa deploy --service {name} failed:\n{done.stdout}{done.stderr}")
-        return time.perf_counter() - started
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(at_once) as pool:
-        each = list(pool.map(one, services))
-    return time.perf_counter() - started, each
 
 
 def wait_for_schedule(estate: Estate, ready: float, quiet: float) -> tuple[float, int]:
@@ -416,64 +145,6 @@ def busy_morning(estate: Estate, services: list[tuple[str, Path]], lead: float) 
             break
         time.sleep(2)
     return {"when": when, "runs": runs, "seen": {r["id"]: r for r in seen}}
-
-
-def check_services(services: list[tuple[str, Path]], since: datetime) -> list[str]:
-    """What did not hold. Each service's database: October's sample drawn this morning, once (no
-    sampler drew twice), every email once and written to its own outbox folder; its own folder:
-    the exception report and the quarter's pack, the pack naming its own service (the name is
-    only in that service's env file). All services are copies of one database, so all draw alike."""
-    from tasks.workdays import Quarter
-
-    quarter = str(Quarter.containing(datetime.fromisoformat(AS_OF).date()).previous())
-    problems = []
-    counts = set()
-    for n, (name, env_file) in enumerate(services, 1):
-        home = env_file.parent
-        engine = sa.create_engine(f"sqlite:///{home / 'yotqa.db'}")
-        with engine.connect() as c:
-            runs = c.execute(sa.text(
-                "SELECT kind, sampler_id, theme, count(*), min(run_at) FROM samplingrun "
-                "WHERE period = '2026-10' GROUP BY kind, sampler_id, theme"
-            )).all()  # fmt: skip
-            audits = c.execute(
-                sa.text("SELECT count(*) FROM audit WHERE period = '2026-10'")
-            ).scalar()
-            emails = c.execute(sa.text(
-                "SELECT kind, CAST(to_addrs AS TEXT), subject, count(*) FROM emailmessage "
-                "GROUP BY kind, CAST(to_addrs AS TEXT), subject"
-            )).all()  # fmt: skip
-        engine.dispose()
-        if not runs or any(r[3] != 1 for r in runs):
-            problems.append(
-                f"{name}: October's sampling runs (kind, sampler, theme, count): {runs}"
-            )
-        early = [r for r in runs if str(r[4]) < since.strftime("%Y-%m-%d %H:%M")]
-        if early:
-            problems.append(
-                f"{name}: {len(early)} of October's sampling runs were not this morning's"
-            )
-        if any(e[3] != 1 for e in emails):
-            problems.append(
-                f"{name}: emails made twice: {[e[:3] for e in emails if e[3] != 1][:3]}"
-            )
-        written = len(list((home / "var" / "outbox").glob("*.eml")))
-        if written != len(emails):
-            problems.append(
-                f"{name}: {len(emails)} emails in its database, {written} in its outbox"
-            )
-        counts.add((len(runs), audits, len(emails)))
-        packs = list((home / "var").rglob(f"*{quarter}*.md"))
-        own = f"Youth Justice Service {n}\n"
-        if not packs or not any(own in p.read_text(encoding="utf-8") + "\n" for p in packs):
-            problems.append(f"{name}: no {quarter} pack naming its own service in its folder")
-        if not list((home / "var").rglob("exceptions-2026-10.*")):
-            problems.append(f"{name}: no exception report for 2026-10 in its own folder")
-    if len(counts) > 1:
-        problems.append(
-            f"the services' mornings differ (sampling runs, audits, emails): {sorted(counts)}"
-        )
-    return problems
 
 
 def run(args: argparse.Namespace) -> None:
