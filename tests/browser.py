@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-FLAGS = [
-    "--headless",
+# Chromium quiet and self-contained, however it is driven (here, or by Playwright).
+ARGS = [
     "--no-sandbox",
     "--disable-gpu",
     "--disable-quic",
@@ -20,6 +20,10 @@ FLAGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+]
+FLAGS = [
+    "--headless",
+    *ARGS,
     "--window-size=1400,1600",
     "--virtual-time-budget=20000",  # let the page's scripts fetch and render
 ]

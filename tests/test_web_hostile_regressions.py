@@ -8,7 +8,6 @@ X-Forwarded-For escaping the failure limit behind the proxy, and a token's other
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -23,7 +22,7 @@ from models.settings import get_settings
 from tasks.links import ACKNOWLEDGE, ACTION_DONE, NEW_DATE, NOT_DONE, RECORD
 from tasks.recording.record import NOT_DONE_REASONS
 from tests.web_hostile_world import answers, assigned, campaign, codes, warm_up
-from tests.web_world import TODAY, WORLD, World
+from tests.web_world import TODAY, WORLD, World, running
 
 pytestmark = WORLD  # a copy of the served world for each test (tests/web_world.py)
 
@@ -114,8 +113,6 @@ def test_a_link_with_a_slash_after_it_is_never_redirected_to_another_host(
 def served_as_yotqa_web(monkeypatch: pytest.MonkeyPatch, *, proxy: bool) -> Iterator[str]:
     """The app as `yotqa web [--proxy]` starts it (web.serve.run's own uvicorn settings), in a
     thread of this process."""
-    import threading
-
     import uvicorn
 
     import web.serve
@@ -125,18 +122,8 @@ def served_as_yotqa_web(monkeypatch: pytest.MonkeyPatch, *, proxy: bool) -> Iter
     monkeypatch.setattr(web.serve.uvicorn, "run", lambda app, **kw: started.update(kw, app=app))
     web.serve.run("127.0.0.1", free_port(), as_of=TODAY, proxy=proxy)
     app = started.pop("app")
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", **started))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the web app did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{started['port']}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
+    with running(uvicorn.Config(app, lifespan="off", **started)) as url:
+        yield url
 
 
 @SQLITE_ONLY

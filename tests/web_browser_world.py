@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from tests import web_world
-from tests.browser import chromium
+from tests.browser import ARGS, chromium
 from tests.smtp import free_port
 from tests.web_world import World, app_for, served
 
@@ -30,15 +30,6 @@ A11Y = Path(__file__).resolve().parent / "a11y"
 AXE = A11Y / "node_modules" / "axe-core" / "axe.min.js"
 SHOTS = Path("/tmp/yotqa-shots")
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 375, "height": 740}
 

@@ -169,6 +169,14 @@ def served(app: FastAPI, *, log_config: dict[str, object] | None = None) -> Iter
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_config=log_config, log_level="info", lifespan="off"
     )
+    with running(config) as url:
+        yield url
+
+
+@contextmanager
+def running(config: uvicorn.Config) -> Iterator[str]:
+    """uvicorn with `config` in a thread of this process until the block ends; yields its base
+    URL."""
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -177,7 +185,7 @@ def served(app: FastAPI, *, log_config: dict[str, object] | None = None) -> Iter
         assert time.monotonic() < deadline, "the web app did not start"
         time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://{config.host}:{config.port}"
     finally:
         server.should_exit = True
         thread.join(timeout=15)
